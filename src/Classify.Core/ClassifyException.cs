@@ -1,0 +1,25 @@
+namespace Classify;
+
+/// <summary>
+/// An error the user can act on: printed as one line (<c>classify: FILE: problem</c>) with
+/// <see cref="ExitCode"/>, never as a stack trace.
+/// </summary>
+public sealed class ClassifyException : Exception
+{
+    public ClassifyException(int exitCode, string? file, string message, Exception? inner = null)
+        : base(message, inner)
+    {
+        ExitCode = exitCode;
+        File = file;
+    }
+
+    public int ExitCode { get; }
+
+    /// <summary>The file the problem is about, or null when it concerns no file.</summary>
+    public string? File { get; }
+
+    /// <summary>The one-line form: "FILE: message" (newlines of native messages folded).</summary>
+    public string OneLine => Fold(File is null ? Message : $"{File}: {Message}");
+
+    internal static string Fold(string s) => string.Join(' ', s.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}

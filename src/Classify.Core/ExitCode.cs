@@ -1,0 +1,40 @@
+namespace Classify;
+
+/// <summary>
+/// Every exit status of <c>classify</c>. Scripts (sbatch jobs, pipelines) branch on these, so a value
+/// never changes meaning once released. The README lists them.
+/// </summary>
+public static class ExitCode
+{
+    public const int Success = 0;
+    /// <summary>A bug: an exception no user input explains.</summary>
+    public const int InternalError = 1;
+    /// <summary>Bad command line (unknown flag, bad value, conflicting options).</summary>
+    public const int Usage = 2;
+    /// <summary>An image path that does not exist, or a directory where a file was expected.</summary>
+    public const int ImageNotFound = 3;
+    /// <summary>The file exists but is not an image in a supported format (JPEG, PNG, BMP, GIF, WebP).</summary>
+    public const int ImageUnsupported = 4;
+    /// <summary>The file claims to be an image but cannot be decoded (truncated or corrupt).</summary>
+    public const int ImageCorrupt = 5;
+    /// <summary>The image is larger than the configured pixel or memory limit.</summary>
+    public const int ImageTooLarge = 6;
+    /// <summary>Several images were given and at least one failed; the others have results.</summary>
+    public const int SomeImagesFailed = 7;
+    /// <summary>An input list or directory that cannot be read.</summary>
+    public const int InputListUnreadable = 8;
+    /// <summary>No model of that name, or a model path that does not exist.</summary>
+    public const int ModelNotFound = 10;
+    /// <summary>The model file fails its checksum or the runtime cannot load it.</summary>
+    public const int ModelCorrupt = 11;
+    /// <summary>The model manifest is missing, unreadable or inconsistent.</summary>
+    public const int ManifestInvalid = 12;
+    /// <summary>The labels file does not match the model's number of outputs.</summary>
+    public const int LabelsMismatch = 13;
+    /// <summary>The output file cannot be written.</summary>
+    public const int OutputFailed = 14;
+    /// <summary>The selected backend (e.g. TorchSharp's native libtorch) cannot be loaded.</summary>
+    public const int BackendUnavailable = 15;
+    /// <summary>A GPU was required (--require-gpu or --device cuda) but none is usable.</summary>
+    public const int GpuUnavailable = 20;
+}
