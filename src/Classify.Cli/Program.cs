@@ -1,1 +1,53 @@
-class P{static void Main(){}}
+using System.Runtime.InteropServices;
+using Classify.Backends.Onnx;
+using Classify.Cli.Commands;
+using Classify.Inference;
+using CommandLine;
+
+namespace Classify.Cli;
+
+/// <summary>Composition root: parses the command line, wires the parts and turns errors into exit codes.</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        using var cancel = new CancellationTokenSource();
+        // Slurm sends SIGTERM at the time limit; cancelling lets the atomic output delete its temp file.
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
+        return Run(args, Console.System(), cancel.Token);
+    }
+
+    internal static IReadOnlyDictionary<string, IBackendFactory> Backends() => new Dictionary<string, IBackendFactory>
+    {
+        ["onnx"] = new OnnxBackendFactory(),
+    };
+
+    internal static int Run(string[] args, Console console, CancellationToken cancel = default)
+    {
+        var parser = new Parser(s =>
+        {
+            s.AllowMultiInstance = true;
+            s.CaseInsensitiveEnumValues = true;
+            s.HelpWriter = console.Error;
+        });
+        try
+        {
+            return parser.ParseArguments<ClassifyOptions>(args).MapResult(
+                (ClassifyOptions o) => new ClassifyCommand(console, Backends()).Run(o, cancel),
+                errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
+                    ? ExitCode.Success
+                    : ExitCode.Usage);
+        }
+        catch (ClassifyException e)
+        {
+            console.Error.WriteLine($"classify: {e.OneLine}");
+            return e.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            console.Error.WriteLine("classify: cancelled; no output file was written");
+            return ExitCode.Cancelled;
+        }
+    }
+}

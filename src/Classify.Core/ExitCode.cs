@@ -37,4 +37,6 @@ public static class ExitCode
     public const int BackendUnavailable = 15;
     /// <summary>A GPU was required (--require-gpu or --device cuda) but none is usable.</summary>
     public const int GpuUnavailable = 20;
+    /// <summary>Stopped by SIGINT or SIGTERM (e.g. Slurm's time limit); no partial output file is left.</summary>
+    public const int Cancelled = 130;
 }

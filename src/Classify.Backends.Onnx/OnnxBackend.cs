@@ -1,0 +1,146 @@
+using Classify.Inference;
+using Classify.Models;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Classify.Backends.Onnx;
+
+public sealed class OnnxBackendFactory : IBackendFactory
+{
+    public string Name => "onnx";
+    public string FileFormat => "onnx";
+
+    public IClassifierBackend Create(ModelManifest manifest, BackendOptions options) => OnnxBackend.Create(manifest, options);
+}
+
+/// <summary>
+/// ONNX Runtime on one model. Input and output tensors are views over the caller's buffers (no copies);
+/// models whose batch dimension is fixed run image by image inside <see cref="Run"/>.
+/// </summary>
+public sealed class OnnxBackend : IClassifierBackend
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly ModelManifest _manifest;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+
+    private OnnxBackend(InferenceSession session, ModelManifest manifest, string device, int maxBatch)
+    {
+        _session = session;
+        _manifest = manifest;
+        Device = device;
+        MaxBatchSize = maxBatch;
+        _inputNames = [manifest.Input.Name];
+        _outputNames = [manifest.Output.Name];
+    }
+
+    public string Name => "onnx";
+    public string Device { get; }
+    public int MaxBatchSize { get; }
+
+    public static OnnxBackend Create(ModelManifest manifest, BackendOptions options)
+    {
+        var path = ModelCatalog.VerifiedFile(manifest, "onnx");
+        var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        InferenceSession session;
+        try
+        {
+            session = new InferenceSession(path, sessionOptions);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ClassifyException(ExitCode.ModelCorrupt, path, $"ONNX Runtime cannot load the model: {e.Message}", e);
+        }
+        finally
+        {
+            sessionOptions.Dispose();
+        }
+        try
+        {
+            var maxBatch = CheckSignature(session, manifest, path);
+            return new OnnxBackend(session, manifest, "cpu", maxBatch);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Checks the model against its manifest; returns the largest batch the model takes.</summary>
+    private static int CheckSignature(InferenceSession session, ModelManifest manifest, string path)
+    {
+        var spec = manifest.Input;
+        if (!session.InputMetadata.TryGetValue(spec.Name, out var input))
+            throw new ClassifyException(ExitCode.ManifestInvalid, path,
+                $"the model has no input '{spec.Name}' (it has: {string.Join(", ", session.InputMetadata.Keys)}); fix input.name in {ModelManifest.FileName}");
+        if (!session.OutputMetadata.TryGetValue(manifest.Output.Name, out var output))
+            throw new ClassifyException(ExitCode.ManifestInvalid, path,
+                $"the model has no output '{manifest.Output.Name}' (it has: {string.Join(", ", session.OutputMetadata.Keys)}); fix output.name in {ModelManifest.FileName}");
+        var expectedType = spec.ElementType == TensorElementKind.Float32 ? TensorElementType.Float : TensorElementType.UInt8;
+        if (input.ElementDataType != expectedType)
+            throw new ClassifyException(ExitCode.ManifestInvalid, path,
+                $"input '{spec.Name}' is {input.ElementDataType}, the manifest says {spec.ElementType}");
+        int[] expected = spec.Layout == TensorLayout.Nchw ? [3, spec.Height, spec.Width] : [spec.Height, spec.Width, 3];
+        var dims = input.Dimensions;
+        if (dims.Length != 4 || !dims.Skip(1).Zip(expected).All(p => p.First <= 0 || p.First == p.Second))
+            throw new ClassifyException(ExitCode.ManifestInvalid, path,
+                $"input '{spec.Name}' has shape [{string.Join(",", dims)}], the manifest says [N,{string.Join(",", expected)}] ({spec.Layout})");
+        if (output.ElementDataType != TensorElementType.Float)
+            throw new ClassifyException(ExitCode.ManifestInvalid, path, $"output '{manifest.Output.Name}' is {output.ElementDataType}, float32 expected");
+        var classes = output.Dimensions.Skip(1).Aggregate(1L, (a, d) => a * Math.Max(d, 1));
+        Labels.CheckOutputSize(manifest, classes, path);
+        return dims[0] > 0 ? dims[0] : int.MaxValue;
+    }
+
+    public void Run(InputBatch input, Span<float> output)
+    {
+        var classes = _manifest.Output.Classes;
+        var count = input.Count;
+        if (output.Length < count * classes)
+            throw new ArgumentException("output buffer too small", nameof(output));
+        for (var start = 0; start < count; start += MaxBatchSize)
+        {
+            var n = Math.Min(MaxBatchSize, count - start);
+            RunSlice(input, start, n, output.Slice(start * classes, n * classes));
+        }
+    }
+
+    private unsafe void RunSlice(InputBatch input, int start, int n, Span<float> output)
+    {
+        var length = (long)n * input.ImageLength;
+        var outputShape = _session.OutputMetadata[_manifest.Output.Name].Dimensions.Select(d => (long)Math.Max(d, 1)).ToArray();
+        outputShape[0] = n;
+        fixed (float* outPtr = output)
+        {
+            using var outValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float,
+                outputShape, (IntPtr)outPtr, output.Length * sizeof(float));
+            if (input.Floats is { } floats)
+            {
+                fixed (float* inPtr = &floats[start * input.ImageLength])
+                {
+                    using var inValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float,
+                        input.Shape(n), (IntPtr)inPtr, length * sizeof(float));
+                    _session.Run(_runOptions, _inputNames, [inValue], _outputNames, [outValue]);
+                }
+            }
+            else
+            {
+                fixed (byte* inPtr = &input.Bytes![start * input.ImageLength])
+                {
+                    using var inValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.UInt8,
+                        input.Shape(n), (IntPtr)inPtr, length);
+                    _session.Run(_runOptions, _inputNames, [inValue], _outputNames, [outValue]);
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _runOptions.Dispose();
+        _session.Dispose();
+    }
+}

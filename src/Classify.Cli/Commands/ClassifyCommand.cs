@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using Classify.Images;
+using Classify.Inference;
+using Classify.Inputs;
+using Classify.Models;
+using Classify.Output;
+using Classify.Pipeline;
+
+namespace Classify.Cli.Commands;
+
+/// <summary>The default command: inputs → model → backend → results, written in the chosen format.</summary>
+internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<string, IBackendFactory> backends)
+{
+    public int Run(ClassifyOptions o, CancellationToken cancel)
+    {
+        if (o.NumTopPredictions < 1)
+            throw new ClassifyException(ExitCode.Usage, null, "--num_top_predictions must be at least 1");
+        if (o.BatchSize < 1)
+            throw new ClassifyException(ExitCode.Usage, null, "--batch_size must be at least 1");
+
+        var clock = Stopwatch.StartNew();
+        var catalog = new ModelCatalog(o.ModelDir ?? ModelCatalog.DefaultModelDir());
+        var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat);
+        var factory = PickBackend(o, manifest, fileFormat);
+        var labels = Labels.Load(manifest);
+
+        var inputs = InputSet.Enumerate(new InputOptions
+        {
+            Files = o.ImageFiles.ToList(),
+            Directory = o.ImageDir,
+            Recursive = o.Recursive,
+            List = o.ImageList,
+        }, console.In);
+        var noInputGiven = !o.ImageFiles.Any() && o.ImageDir is null && o.ImageList is null;
+        if (noInputGiven)
+            inputs.Add(Path.Combine(AppContext.BaseDirectory, "examples", "cat.png"));
+        if (inputs.Count == 0)
+            console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList}");
+
+        using var backend = factory.Create(manifest, new BackendOptions
+        {
+            Device = o.Device,
+            GpuIndex = o.Gpu,
+            IntraOpThreads = o.Threads,
+        });
+        if (o.Verbose)
+            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms");
+
+        var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
+        var runner = new ClassificationRunner(backend, manifest, labels, new ImageLoader(), o.NumTopPredictions, o.BatchSize, o.Threads);
+        var failed = 0;
+        ImageError? lastError = null;
+        void Write(ResultWriter writer)
+        {
+            runner.Run(inputs, result =>
+            {
+                if (result.Error is { } error)
+                {
+                    failed++;
+                    lastError = error;
+                    console.Error.WriteLine($"classify: {error.Message}");
+                }
+                writer.Write(result);
+            }, cancel);
+            writer.Complete();
+        }
+
+        var single = inputs.Count == 1;
+        if (o.Output is { } outputPath)
+        {
+            using var file = new AtomicFile(outputPath);
+            using (var text = ResultWriter.OpenText(file.Stream))
+            {
+                Write(ResultWriter.Create(o.Format, text, info, single));
+                text.Flush();
+                file.Commit();
+            }
+        }
+        else
+        {
+            Write(ResultWriter.Create(o.Format, console.Out, info, single));
+        }
+
+        if (o.Verbose)
+            console.Error.WriteLine($"classify: {inputs.Count - failed} classified, {failed} failed in {clock.Elapsed.TotalSeconds:F2} s");
+        if (failed == 0) return ExitCode.Success;
+        return inputs.Count == 1 ? lastError!.Code : ExitCode.SomeImagesFailed;
+    }
+
+    private IBackendFactory PickBackend(ClassifyOptions o, ModelManifest manifest, string? fileFormat)
+    {
+        if (!backends.TryGetValue(o.Backend, out var factory))
+            throw new ClassifyException(ExitCode.Usage, null, $"unknown backend '{o.Backend}'; available: {string.Join(", ", backends.Keys)}");
+        // A model file given by path decides the engine: a .pt runs on TorchSharp even without --backend torch.
+        if (fileFormat is not null && fileFormat != factory.FileFormat)
+        {
+            factory = backends.Values.FirstOrDefault(f => f.FileFormat == fileFormat)
+                ?? throw new ClassifyException(ExitCode.BackendUnavailable, o.Model, $"no backend in this build runs {fileFormat} models");
+        }
+        if (!manifest.Files.ContainsKey(factory.FileFormat))
+            throw new ClassifyException(ExitCode.ModelNotFound, Path.Combine(manifest.Directory, ModelManifest.FileName),
+                $"model '{manifest.Name}' has no {factory.FileFormat} file for backend '{factory.Name}' (it has: {string.Join(", ", manifest.Files.Keys)})");
+        return factory;
+    }
+}

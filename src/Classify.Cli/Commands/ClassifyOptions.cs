@@ -1,0 +1,56 @@
+using Classify.Output;
+using CommandLine;
+
+namespace Classify.Cli.Commands;
+
+[Verb("classify", isDefault: true, HelpText = "Classify images (the default command).")]
+internal sealed class ClassifyOptions
+{
+    [Option("image_file", HelpText = "Image to classify (repeatable). Without any input: the bundled example cat.")]
+    public IEnumerable<string> ImageFiles { get; set; } = [];
+
+    [Option("image_dir", HelpText = "Classify every image (jpg, jpeg, png, bmp, gif, webp) in this folder, in sorted order.")]
+    public string? ImageDir { get; set; }
+
+    [Option("recursive", HelpText = "With --image_dir: include subfolders.")]
+    public bool Recursive { get; set; }
+
+    [Option("image_list", HelpText = "File with one image path per line ('-' = standard input).")]
+    public string? ImageList { get; set; }
+
+    [Option("model", HelpText = "Model name in the model directory, or a path to a model folder or to a .onnx/.pt file with model.json beside it. Default: squeezenet1.1.")]
+    public string? Model { get; set; }
+
+    [Option("model_dir", HelpText = "Directory of models (default: $CLASSIFY_MODEL_DIR, else the models/ folder beside classify).")]
+    public string? ModelDir { get; set; }
+
+    [Option("num_top_predictions", Default = 5, HelpText = "Display this many predictions.")]
+    public int NumTopPredictions { get; set; }
+
+    [Option("format", Default = OutputFormat.Text, HelpText = "text (classify_image.py's lines), json, jsonl (one object per image) or csv.")]
+    public OutputFormat Format { get; set; }
+
+    [Option("output", HelpText = "Write results to this file (atomically: it appears only when complete) instead of standard output.")]
+    public string? Output { get; set; }
+
+    [Option("backend", Default = "onnx", HelpText = "Inference engine: onnx (ONNX Runtime) or torch (TorchSharp, TorchScript models).")]
+    public string Backend { get; set; } = "onnx";
+
+    [Option("device", Default = Inference.DeviceRequest.Auto, HelpText = "auto (CUDA when usable, else CPU), cuda or cpu.")]
+    public Inference.DeviceRequest Device { get; set; }
+
+    [Option("gpu", Default = 0, HelpText = "Index of the GPU to use (among the visible ones).")]
+    public int Gpu { get; set; }
+
+    [Option("require-gpu", HelpText = "Fail (exit 20) with the diagnosis instead of running on the CPU when no GPU is usable.")]
+    public bool RequireGpu { get; set; }
+
+    [Option("batch_size", Default = 32, HelpText = "Images decoded and run together.")]
+    public int BatchSize { get; set; }
+
+    [Option("threads", Default = 0, HelpText = "CPU threads for inference and decoding (0 = all cores).")]
+    public int Threads { get; set; }
+
+    [Option("verbose", HelpText = "Print what was chosen (model, backend, device) and timings on standard error.")]
+    public bool Verbose { get; set; }
+}

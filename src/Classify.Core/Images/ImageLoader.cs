@@ -1,0 +1,118 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Bmp;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Webp;
+using SixLabors.ImageSharp.Memory;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace Classify.Images;
+
+public sealed record ImageLoaderOptions
+{
+    public static readonly ImageLoaderOptions Default = new();
+
+    /// <summary>PIL's decompression-bomb limit: larger images are refused before decoding.</summary>
+    public long MaxPixels { get; init; } = 178_956_970;
+
+    /// <summary>Upper bound of one ImageSharp allocation, so a hostile header cannot exhaust memory.</summary>
+    public int AllocationLimitMegabytes { get; init; } = 1024;
+}
+
+/// <summary>
+/// Decodes a photo to upright RGB: only JPEG, PNG, BMP, GIF and WebP (ImageSharp 2.1's TIFF decoder has
+/// unfixed advisories), dimensions checked with Identify before any pixel is decoded, EXIF orientation
+/// applied, grayscale/CMYK/palette/alpha converted to RGB (alpha dropped, as PIL's convert("RGB") does).
+/// </summary>
+public sealed class ImageLoader
+{
+    private readonly Configuration _configuration;
+    private readonly ImageLoaderOptions _options;
+
+    public ImageLoader(ImageLoaderOptions? options = null)
+    {
+        _options = options ?? ImageLoaderOptions.Default;
+        _configuration = new Configuration(
+            new JpegConfigurationModule(), new PngConfigurationModule(), new BmpConfigurationModule(),
+            new GifConfigurationModule(), new WebpConfigurationModule())
+        {
+            MemoryAllocator = MemoryAllocator.Create(new MemoryAllocatorOptions { AllocationLimitMegabytes = _options.AllocationLimitMegabytes }),
+            // Images are decoded on several threads at once already; one core per image keeps them from fighting.
+            MaxDegreeOfParallelism = 1,
+        };
+    }
+
+    public const string SupportedFormats = "JPEG, PNG, BMP, GIF, WebP";
+
+    public Image<Rgb24> Load(string path)
+    {
+        if (Directory.Exists(path))
+            throw new ClassifyException(ExitCode.ImageNotFound, path, "is a directory, not an image file (use --image_dir for folders)");
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ClassifyException(ExitCode.ImageNotFound, path, "no such file");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {e.Message}");
+        }
+        return Decode(bytes, path);
+    }
+
+    public Image<Rgb24> Decode(byte[] bytes, string path)
+    {
+        if (bytes.Length == 0)
+            throw new ClassifyException(ExitCode.ImageUnsupported, path, "is empty (0 bytes), not an image");
+        IImageFormat? format;
+        IImageInfo? info;
+        try
+        {
+            info = Image.Identify(_configuration, bytes, out format);
+        }
+        catch (Exception e) when (e is ImageFormatException or NotSupportedException)
+        {
+            throw new ClassifyException(ExitCode.ImageCorrupt, path, $"corrupt or truncated image: {e.Message}");
+        }
+        if (info is null || format is null)
+            throw new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image in a supported format ({SupportedFormats})");
+        if (info.Width <= 0 || info.Height <= 0)
+            throw new ClassifyException(ExitCode.ImageCorrupt, path, $"{format.Name} header gives an empty size {info.Width}x{info.Height}");
+        if ((long)info.Width * info.Height > _options.MaxPixels)
+            throw new ClassifyException(ExitCode.ImageTooLarge, path,
+                $"{info.Width}x{info.Height} pixels is over the limit of {_options.MaxPixels:N0} pixels");
+        if (IsTruncated(format, bytes))
+            throw new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {format.Name} file (it ends before the image data does)");
+        try
+        {
+            var image = Image.Load<Rgb24>(_configuration, bytes);
+            image.Mutate(x => x.AutoOrient());
+            return image;
+        }
+        catch (Exception e) when (e is ImageFormatException or InvalidMemoryOperationException or NotSupportedException)
+        {
+            throw new ClassifyException(e is InvalidMemoryOperationException ? ExitCode.ImageTooLarge : ExitCode.ImageCorrupt,
+                path, $"cannot decode {format.Name}: {e.Message}");
+        }
+    }
+
+    // ImageSharp, like most decoders, fills the missing rows of a cut-off PNG or JPEG with zeros and reports
+    // nothing. A half-downloaded photo would then be classified as something else without a word, so the end
+    // markers are checked: PNG's IEND chunk and JPEG's EOI (FFD9), tolerating trailing padding.
+    private static bool IsTruncated(IImageFormat format, byte[] bytes)
+    {
+        ReadOnlySpan<byte> tail = bytes.AsSpan(Math.Max(0, bytes.Length - 4096));
+        if (format is PngFormat)
+            return tail.IndexOf("IEND"u8) < 0;
+        if (format is JpegFormat)
+            return tail.IndexOf([(byte)0xFF, (byte)0xD9]) < 0;
+        return false;
+    }
+}

@@ -1,0 +1,71 @@
+namespace Classify.Inputs;
+
+/// <summary>Where the images of a run come from, as the user gave them.</summary>
+public sealed record InputOptions
+{
+    public IReadOnlyList<string> Files { get; init; } = [];
+    public string? Directory { get; init; }
+    public bool Recursive { get; init; }
+
+    /// <summary>A file with one image path per line, or "-" for standard input.</summary>
+    public string? List { get; init; }
+}
+
+/// <summary>
+/// The ordered list of images of a run: files in the order given, then the folder's images sorted by
+/// ordinal path (so every run, and every shard of it, sees the same order), then the list's lines in order.
+/// </summary>
+public static class InputSet
+{
+    /// <summary>Extensions --image_dir picks up; other files in the folder are not images and are skipped.</summary>
+    public static readonly IReadOnlySet<string> ImageExtensions =
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp" };
+
+    public static List<string> Enumerate(InputOptions options, TextReader? stdin = null)
+    {
+        var inputs = new List<string>(options.Files);
+        if (options.Directory is { } dir)
+        {
+            if (!System.IO.Directory.Exists(dir))
+                throw new ClassifyException(ExitCode.InputListUnreadable, dir,
+                    File.Exists(dir) ? "is a file, not a directory (use --image_file)" : "no such directory");
+            try
+            {
+                var found = System.IO.Directory.EnumerateFiles(dir, "*", new EnumerationOptions
+                    {
+                        RecurseSubdirectories = options.Recursive,
+                        IgnoreInaccessible = false,
+                        AttributesToSkip = System.IO.FileAttributes.Hidden,
+                    })
+                    .Where(f => ImageExtensions.Contains(Path.GetExtension(f)))
+                    .ToList();
+                found.Sort(StringComparer.Ordinal);
+                inputs.AddRange(found);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ClassifyException(ExitCode.InputListUnreadable, dir, $"cannot list: {e.Message}");
+            }
+        }
+        if (options.List is { } list)
+        {
+            try
+            {
+                using var reader = list == "-" ? null : new StreamReader(list);
+                var source = reader ?? stdin ?? Console.In;
+                while (source.ReadLine() is { } line)
+                {
+                    var path = line.Trim();
+                    if (path.Length > 0 && !path.StartsWith('#'))
+                        inputs.Add(path);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ClassifyException(ExitCode.InputListUnreadable, list,
+                    e is FileNotFoundException or DirectoryNotFoundException ? "no such image list file" : $"cannot read the image list: {e.Message}");
+            }
+        }
+        return inputs;
+    }
+}

@@ -1,0 +1,143 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace Classify.Models;
+
+/// <summary>
+/// Finds a model by name (a folder of the model directory) or by path (a model folder, or a model file
+/// with its <c>model.json</c> beside it), and checks what it finds before anything native touches it.
+/// </summary>
+public sealed class ModelCatalog
+{
+    public const string DefaultModel = "squeezenet1.1";
+    public const string ModelDirVariable = "CLASSIFY_MODEL_DIR";
+
+    public ModelCatalog(string modelDir) => ModelDir = modelDir;
+
+    public string ModelDir { get; }
+
+    /// <summary>The model directory a user gets without --model_dir: $CLASSIFY_MODEL_DIR, else the models/
+    /// folder shipped beside the executable.</summary>
+    public static string DefaultModelDir() =>
+        Environment.GetEnvironmentVariable(ModelDirVariable) is { Length: > 0 } dir
+            ? dir
+            : Path.Combine(AppContext.BaseDirectory, "models");
+
+    /// <summary>Names of the models in the model directory (folders holding a manifest).</summary>
+    public IReadOnlyList<string> Names() =>
+        Directory.Exists(ModelDir)
+            ? Directory.EnumerateDirectories(ModelDir)
+                .Where(d => File.Exists(Path.Combine(d, ModelManifest.FileName)))
+                .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList()
+            : [];
+
+    /// <summary>Resolves <paramref name="nameOrPath"/> to a manifest. When it names a model file, that
+    /// file's format is returned in <paramref name="requestedFormat"/> so the caller can pick the backend.</summary>
+    public ModelManifest Resolve(string nameOrPath, out string? requestedFormat)
+    {
+        requestedFormat = null;
+        string manifestPath;
+        if (File.Exists(nameOrPath))
+        {
+            var full = Path.GetFullPath(nameOrPath);
+            manifestPath = Path.Combine(Path.GetDirectoryName(full)!, ModelManifest.FileName);
+            if (Path.GetFileName(full) != ModelManifest.FileName)
+            {
+                if (!File.Exists(manifestPath))
+                    throw new ClassifyException(ExitCode.ManifestInvalid, nameOrPath,
+                        $"no {ModelManifest.FileName} beside the model; write one that describes its input and output (see models/squeezenet1.1/{ModelManifest.FileName})");
+                var manifest = Load(manifestPath);
+                var entry = manifest.Files.FirstOrDefault(f => string.Equals(manifest.PathOf(f.Value), full, StringComparison.Ordinal));
+                if (entry.Value is null)
+                    throw new ClassifyException(ExitCode.ManifestInvalid, manifestPath, $"does not list {Path.GetFileName(full)} under \"files\"");
+                requestedFormat = entry.Key;
+                return manifest;
+            }
+        }
+        else if (Directory.Exists(nameOrPath) && File.Exists(Path.Combine(nameOrPath, ModelManifest.FileName)))
+        {
+            manifestPath = Path.Combine(nameOrPath, ModelManifest.FileName);
+        }
+        else if (LooksLikePath(nameOrPath))
+        {
+            throw new ClassifyException(ExitCode.ModelNotFound, nameOrPath,
+                Directory.Exists(nameOrPath) ? $"directory has no {ModelManifest.FileName}" : "no such model file or directory");
+        }
+        else
+        {
+            manifestPath = Path.Combine(ModelDir, nameOrPath, ModelManifest.FileName);
+            if (!File.Exists(manifestPath))
+            {
+                var known = Names();
+                throw new ClassifyException(ExitCode.ModelNotFound, null,
+                    $"unknown model '{nameOrPath}' in {ModelDir}; available: {(known.Count == 0 ? "none" : string.Join(", ", known))}");
+            }
+        }
+        return Load(manifestPath);
+    }
+
+    // Model names contain dots ("squeezenet1.1"), so only a separator or a model-file extension makes a path.
+    private static bool LooksLikePath(string s) =>
+        s.Contains('/') || s.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || s.EndsWith(".pt", StringComparison.OrdinalIgnoreCase) || s.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Reads and validates a manifest.</summary>
+    public static ModelManifest Load(string manifestPath)
+    {
+        ModelManifest? manifest;
+        try
+        {
+            using var stream = File.OpenRead(manifestPath);
+            manifest = JsonSerializer.Deserialize<ModelManifest>(stream, ModelManifest.Json);
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new ClassifyException(ExitCode.ManifestInvalid, manifestPath, $"cannot read the model manifest: {e.Message}");
+        }
+        if (manifest is null)
+            throw new ClassifyException(ExitCode.ManifestInvalid, manifestPath, "the model manifest is empty");
+        manifest.Directory = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
+        Validate(manifest, manifestPath);
+        return manifest;
+    }
+
+    private static void Validate(ModelManifest m, string path)
+    {
+        void Check(bool ok, string problem)
+        {
+            if (!ok) throw new ClassifyException(ExitCode.ManifestInvalid, path, problem);
+        }
+        Check(m.Files.Count > 0, "\"files\" lists no model file");
+        Check(m.Input.Width > 0 && m.Input.Height > 0, "input width and height must be positive");
+        Check(m.Input.Mean.Length == 3 && m.Input.Std.Length == 3, "input mean and std need 3 values each");
+        Check(m.Input.Std.All(s => s != 0), "input std must not be 0");
+        Check(m.Input.ElementType != TensorElementKind.Uint8 || (m.Input.Scale == 1 && m.Input.Mean.All(v => v == 0) && m.Input.Std.All(v => v == 1)),
+            "a uint8 input takes raw pixels: scale 1, mean 0, std 1");
+        Check(m.Input.Resize.Mode != ResizeMode.CenterCrop || m.Input.Resize.ShorterSide >= Math.Max(m.Input.Width, m.Input.Height),
+            "center_crop needs resize.shorterSide >= the input size");
+        Check(m.Output.Classes > 0, "output classes must be positive");
+        Check(m.Labels.FirstClassOutput >= 0 && m.Labels.FirstClassOutput < m.Output.Classes, "labels.firstClassOutput must be an output index");
+    }
+
+    /// <summary>The model file for <paramref name="format"/>, checked against its SHA-256 so that a corrupt
+    /// or truncated download fails here, in words, and not inside the native runtime.</summary>
+    public static string VerifiedFile(ModelManifest manifest, string format)
+    {
+        if (!manifest.Files.TryGetValue(format, out var file))
+            throw new ClassifyException(ExitCode.ModelNotFound, Path.Combine(manifest.Directory, ModelManifest.FileName),
+                $"model '{manifest.Name}' has no {format} file (it has: {string.Join(", ", manifest.Files.Keys)})");
+        var path = manifest.PathOf(file);
+        if (!File.Exists(path))
+            throw new ClassifyException(ExitCode.ModelNotFound, path, "model file not found");
+        var actual = Sha256Of(path);
+        if (!string.Equals(actual, file.Sha256, StringComparison.OrdinalIgnoreCase))
+            throw new ClassifyException(ExitCode.ModelCorrupt, path,
+                $"checksum mismatch (sha256 {actual}, manifest says {file.Sha256}): the file is corrupt or incomplete; copy it again");
+        return path;
+    }
+
+    internal static string Sha256Of(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

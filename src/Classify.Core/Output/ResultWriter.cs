@@ -1,0 +1,183 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Classify.Pipeline;
+
+namespace Classify.Output;
+
+public enum OutputFormat { Text, Json, Jsonl, Csv }
+
+/// <summary>Facts about a run that the json format records once at the top.</summary>
+public sealed record RunInfo(string Model, string Backend, string Device, int TopK);
+
+/// <summary>
+/// Streams results in input order to a writer, one image at a time, so ten million images never sit in
+/// memory. Call <see cref="Write"/> per image and <see cref="Complete"/> once at the end.
+/// </summary>
+public abstract class ResultWriter
+{
+    protected static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+
+    protected ResultWriter(TextWriter writer) => Writer = writer;
+
+    protected TextWriter Writer { get; }
+
+    public static ResultWriter Create(OutputFormat format, TextWriter writer, RunInfo info, bool singleInput) => format switch
+    {
+        OutputFormat.Text => new TextResultWriter(writer, singleInput),
+        OutputFormat.Json => new JsonResultWriter(writer, info),
+        OutputFormat.Jsonl => new JsonlResultWriter(writer),
+        OutputFormat.Csv => new CsvResultWriter(writer),
+        _ => throw new ArgumentOutOfRangeException(nameof(format)),
+    };
+
+    public static TextWriter OpenText(Stream stream) => new StreamWriter(stream, Utf8, 1 << 16) { NewLine = "\n" };
+
+    public abstract void Write(ImageResult result);
+
+    public virtual void Complete() => Writer.Flush();
+
+    internal static string Score(float score) => score.ToString("F5", CultureInfo.InvariantCulture);
+}
+
+/// <summary>classify_image.py's format: <c>%s (score = %.5f)</c> per prediction, no header, for one image.
+/// Several images are each introduced by <c>==&gt; FILE &lt;==</c>, as head(1) does.</summary>
+internal sealed class TextResultWriter(TextWriter writer, bool singleInput) : ResultWriter(writer)
+{
+    private bool _first = true;
+
+    public override void Write(ImageResult result)
+    {
+        if (!singleInput)
+        {
+            if (!_first) Writer.WriteLine();
+            Writer.WriteLine($"==> {result.File} <==");
+        }
+        _first = false;
+        if (result.Error is { } error)
+        {
+            if (!singleInput) Writer.WriteLine($"error: {error.Message}");
+            return;
+        }
+        foreach (var p in result.Predictions!)
+            Writer.WriteLine($"{p.Label} (score = {Score(p.Score)})");
+    }
+}
+
+internal sealed class JsonlResultWriter(TextWriter writer) : ResultWriter(writer)
+{
+    private readonly MemoryStream _buffer = new();
+
+    public override void Write(ImageResult result)
+    {
+        _buffer.SetLength(0);
+        using (var json = new Utf8JsonWriter(_buffer, JsonFormat.Options))
+            JsonFormat.WriteResult(json, result);
+        Writer.WriteLine(Utf8.GetString(_buffer.GetBuffer(), 0, (int)_buffer.Length));
+    }
+}
+
+internal sealed class JsonResultWriter : ResultWriter
+{
+    private readonly Stream _stream;
+    private readonly Utf8JsonWriter _json;
+
+    public JsonResultWriter(TextWriter writer, RunInfo info) : base(writer)
+    {
+        _stream = new TextWriterStream(writer);
+        _json = new Utf8JsonWriter(_stream, JsonFormat.Options with { Indented = true });
+        _json.WriteStartObject();
+        _json.WriteString("model", info.Model);
+        _json.WriteString("backend", info.Backend);
+        _json.WriteString("device", info.Device);
+        _json.WriteNumber("top_k", info.TopK);
+        _json.WriteStartArray("results");
+    }
+
+    public override void Write(ImageResult result)
+    {
+        JsonFormat.WriteResult(_json, result);
+        if (_json.BytesPending > 1 << 16) _json.Flush();
+    }
+
+    public override void Complete()
+    {
+        _json.WriteEndArray();
+        _json.WriteEndObject();
+        _json.Flush();
+        Writer.WriteLine();
+        base.Complete();
+    }
+
+    /// <summary>Lets Utf8JsonWriter stream into the same TextWriter as the other formats.</summary>
+    private sealed class TextWriterStream(TextWriter writer) : Stream
+    {
+        public override void Write(byte[] buffer, int offset, int count) => writer.Write(Utf8.GetString(buffer, offset, count));
+        public override void Flush() { }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
+
+/// <summary>One row per prediction (rank 1..k); a failed image is one row with the error filled in.</summary>
+internal sealed class CsvResultWriter : ResultWriter
+{
+    public CsvResultWriter(TextWriter writer) : base(writer) => Writer.WriteLine("file,rank,label,class,score,error");
+
+    public override void Write(ImageResult result)
+    {
+        if (result.Error is { } error)
+        {
+            Writer.WriteLine($"{Quote(result.File)},,,,,{Quote(error.Message)}");
+            return;
+        }
+        var rank = 1;
+        foreach (var p in result.Predictions!)
+            Writer.WriteLine($"{Quote(result.File)},{rank++},{Quote(p.Label)},{p.Class},{Score(p.Score)},");
+    }
+
+    private static string Quote(string s) =>
+        s.AsSpan().IndexOfAny(",\"\r\n") < 0 ? s : "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}
+
+/// <summary>The one JSON shape of a result, shared by the json and jsonl formats (and read back by merge).</summary>
+public static class JsonFormat
+{
+    public static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static void WriteResult(Utf8JsonWriter json, ImageResult result)
+    {
+        json.WriteStartObject();
+        json.WriteString("file", result.File);
+        if (result.Error is { } error)
+        {
+            json.WriteStartObject("error");
+            json.WriteNumber("code", error.Code);
+            json.WriteString("kind", error.Kind);
+            json.WriteString("message", error.Message);
+            json.WriteEndObject();
+        }
+        else
+        {
+            json.WriteStartArray("predictions");
+            foreach (var p in result.Predictions!)
+            {
+                json.WriteStartObject();
+                json.WriteString("label", p.Label);
+                json.WriteNumber("class", p.Class);
+                // Rounded like the text format's digits, so formats agree and output is stable across machines.
+                json.WriteNumber("score", Math.Round((double)p.Score, 6));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        json.WriteEndObject();
+    }
+}

@@ -1,0 +1,108 @@
+using Classify.Images;
+using Classify.Inference;
+using Classify.Models;
+using Classify.Preprocessing;
+
+namespace Classify.Pipeline;
+
+/// <summary>
+/// image loading → preprocessing → backend → top-k, over a list of images, in input order. While the
+/// backend runs one batch, the next one is decoded on the other cores (double buffering), and a broken
+/// image becomes an error result for that image only.
+/// </summary>
+public sealed class ClassificationRunner
+{
+    private readonly IClassifierBackend _backend;
+    private readonly ModelManifest _manifest;
+    private readonly Labels _labels;
+    private readonly ImageLoader _loader;
+    private readonly Preprocessor _preprocessor;
+    private readonly int _topK;
+    private readonly int _batchSize;
+    private readonly int _decodeThreads;
+
+    public ClassificationRunner(IClassifierBackend backend, ModelManifest manifest, Labels labels, ImageLoader loader,
+        int topK, int batchSize, int decodeThreads = 0)
+    {
+        _backend = backend;
+        _manifest = manifest;
+        _labels = labels;
+        _loader = loader;
+        _preprocessor = new Preprocessor(manifest.Input);
+        _topK = topK;
+        _batchSize = Math.Max(1, batchSize);
+        _decodeThreads = decodeThreads > 0 ? decodeThreads : Environment.ProcessorCount;
+    }
+
+    /// <summary>Classifies <paramref name="inputs"/> and hands each result to <paramref name="onResult"/> in input order.</summary>
+    public void Run(IReadOnlyList<string> inputs, Action<ImageResult> onResult, CancellationToken cancel = default)
+    {
+        if (inputs.Count == 0) return;
+        var capacity = Math.Min(_batchSize, inputs.Count);
+        var buffers = new[] { new Slot(_manifest, capacity), new Slot(_manifest, capacity) };
+        var output = new float[capacity * _manifest.Output.Classes];
+
+        var current = 0;
+        Prepare(inputs, 0, buffers[current], cancel);
+        for (var start = 0; start < inputs.Count; start += capacity)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var slot = buffers[current];
+            var nextStart = start + capacity;
+            var next = nextStart < inputs.Count
+                ? Task.Run(() => Prepare(inputs, nextStart, buffers[1 - current], cancel), cancel)
+                : Task.CompletedTask;
+            try
+            {
+                if (slot.Ok > 0)
+                    _backend.Run(slot.Batch, output.AsSpan(0, slot.Batch.Count * _manifest.Output.Classes));
+                for (var i = 0; i < slot.Batch.Count; i++)
+                {
+                    onResult(slot.Errors[i] is { } error
+                        ? ImageResult.Failed(inputs[start + i], error)
+                        : ImageResult.Ok(inputs[start + i], TopK.Select(
+                            output.AsSpan(i * _manifest.Output.Classes, _manifest.Output.Classes), _labels, _manifest.Output.Kind, _topK)));
+                }
+            }
+            finally
+            {
+                next.GetAwaiter().GetResult();
+            }
+            current = 1 - current;
+        }
+    }
+
+    private void Prepare(IReadOnlyList<string> inputs, int start, Slot slot, CancellationToken cancel)
+    {
+        var count = Math.Min(slot.Batch.Capacity, inputs.Count - start);
+        slot.Batch.Count = count;
+        var ok = 0;
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads, CancellationToken = cancel }, i =>
+        {
+            slot.Errors[i] = null;
+            try
+            {
+                using var image = _loader.Load(inputs[start + i]);
+                _preprocessor.Fill(image, slot.Batch, i);
+                Interlocked.Increment(ref ok);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A decoder bug on one crafted file must not cost the rest of the batch its results.
+                slot.Errors[i] = e as ClassifyException
+                    ?? new ClassifyException(ExitCode.ImageCorrupt, inputs[start + i], $"cannot decode: {e.Message}", e);
+                // The slot still goes through the model with the batch; zeros keep that harmless.
+                if (slot.Batch.Floats is { } f) Array.Clear(f, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
+                else Array.Clear(slot.Batch.Bytes!, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
+            }
+        });
+        slot.Ok = ok;
+    }
+
+    private sealed class Slot(ModelManifest manifest, int capacity)
+    {
+        public InputBatch Batch { get; } = new(manifest.Input, capacity);
+        public ClassifyException?[] Errors { get; } = new ClassifyException?[capacity];
+        public int Ok { get; set; }
+    }
+}

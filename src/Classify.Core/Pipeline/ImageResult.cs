@@ -1,0 +1,15 @@
+using Classify.Inference;
+
+namespace Classify.Pipeline;
+
+/// <summary>What happened to one input: its predictions, or the error that stopped it.</summary>
+public sealed record ImageResult(string File, Prediction[]? Predictions, ImageError? Error)
+{
+    public static ImageResult Ok(string file, Prediction[] predictions) => new(file, predictions, null);
+
+    public static ImageResult Failed(string file, ClassifyException e) =>
+        new(file, null, new ImageError(e.ExitCode, ExitCodeNames.Of(e.ExitCode), e.OneLine));
+}
+
+/// <summary>Why one image has no result; <see cref="Code"/> is the exit code it would have alone.</summary>
+public sealed record ImageError(int Code, string Kind, string Message);

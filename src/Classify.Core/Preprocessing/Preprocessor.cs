@@ -1,0 +1,109 @@
+using Classify.Inference;
+using Classify.Models;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace Classify.Preprocessing;
+
+/// <summary>
+/// Turns an upright RGB image into one slot of an <see cref="InputBatch"/> exactly as the model's manifest
+/// says: resize policy, channel order, layout (NCHW/NHWC), element type and normalisation.
+/// </summary>
+public sealed class Preprocessor
+{
+    private readonly InputSpec _spec;
+    private readonly float[] _multiplier = new float[3];
+    private readonly float[] _offset = new float[3];
+
+    public Preprocessor(InputSpec spec)
+    {
+        _spec = spec;
+        // (p * scale - mean) / std folded into one multiply-add per value.
+        for (var c = 0; c < 3; c++)
+        {
+            _multiplier[c] = spec.Scale / spec.Std[c];
+            _offset[c] = -spec.Mean[c] / spec.Std[c];
+        }
+    }
+
+    /// <summary>Resizes <paramref name="image"/> in place to the model's input size.</summary>
+    public void Resize(Image<Rgb24> image)
+    {
+        var size = new Size(_spec.Width, _spec.Height);
+        if (_spec.Resize.Mode == Models.ResizeMode.CenterCrop)
+        {
+            var shorter = _spec.Resize.ShorterSide;
+            var scale = (double)shorter / Math.Min(image.Width, image.Height);
+            var w = Math.Max(shorter, (int)Math.Round(image.Width * scale));
+            var h = Math.Max(shorter, (int)Math.Round(image.Height * scale));
+            image.Mutate(x => x.Resize(w, h, KnownResamplers.Triangle)
+                .Crop(new Rectangle((w - size.Width) / 2, (h - size.Height) / 2, size.Width, size.Height)));
+        }
+        else if (image.Width != size.Width || image.Height != size.Height)
+        {
+            image.Mutate(x => x.Resize(size.Width, size.Height, KnownResamplers.Triangle));
+        }
+    }
+
+    /// <summary>Resizes the image and writes it into slot <paramref name="slot"/> of <paramref name="batch"/>.</summary>
+    public void Fill(Image<Rgb24> image, InputBatch batch, int slot)
+    {
+        Resize(image);
+        Write(image, batch, slot);
+    }
+
+    /// <summary>Writes an image already of the input size into slot <paramref name="slot"/>.</summary>
+    public void Write(Image<Rgb24> image, InputBatch batch, int slot)
+    {
+        if (image.Width != _spec.Width || image.Height != _spec.Height)
+            throw new ArgumentException($"image is {image.Width}x{image.Height}, the model takes {_spec.Width}x{_spec.Height}");
+        var w = _spec.Width;
+        var h = _spec.Height;
+        var plane = w * h;
+        var bgr = _spec.ChannelOrder == ChannelOrder.Bgr;
+        var nchw = _spec.Layout == TensorLayout.Nchw;
+        var start = slot * batch.ImageLength;
+        var floats = batch.Floats;
+        var bytes = batch.Bytes;
+        var mul = _multiplier;
+        var add = _offset;
+        image.ProcessPixelRows(rows =>
+        {
+            for (var y = 0; y < h; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                for (var x = 0; x < w; x++)
+                {
+                    var p = row[x];
+                    byte c0 = bgr ? p.B : p.R, c1 = p.G, c2 = bgr ? p.R : p.B;
+                    int i0, i1, i2;
+                    if (nchw)
+                    {
+                        i0 = start + y * w + x;
+                        i1 = i0 + plane;
+                        i2 = i1 + plane;
+                    }
+                    else
+                    {
+                        i0 = start + (y * w + x) * 3;
+                        i1 = i0 + 1;
+                        i2 = i0 + 2;
+                    }
+                    if (floats is not null)
+                    {
+                        floats[i0] = c0 * mul[0] + add[0];
+                        floats[i1] = c1 * mul[1] + add[1];
+                        floats[i2] = c2 * mul[2] + add[2];
+                    }
+                    else
+                    {
+                        bytes![i0] = c0;
+                        bytes[i1] = c1;
+                        bytes[i2] = c2;
+                    }
+                }
+            }
+        });
+    }
+}
