@@ -49,5 +49,11 @@ public static class Program
             console.Error.WriteLine("classify: cancelled; no output file was written");
             return ExitCode.Cancelled;
         }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("CLASSIFY_DEBUG") is not "1")
+        {
+            // A bug, not a user error: one line users can paste into an issue, the trace on request.
+            console.Error.WriteLine($"classify: internal error: {ClassifyException.Fold(e.GetType().Name + ": " + e.Message)} (set CLASSIFY_DEBUG=1 for the stack trace)");
+            return ExitCode.InternalError;
+        }
     }
 }

@@ -21,5 +21,5 @@ public sealed class ClassifyException : Exception
     /// <summary>The one-line form: "FILE: message" (newlines of native messages folded).</summary>
     public string OneLine => Fold(File is null ? Message : $"{File}: {Message}");
 
-    internal static string Fold(string s) => string.Join(' ', s.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    public static string Fold(string s) => string.Join(' ', s.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -70,11 +70,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         {
             using var file = new AtomicFile(outputPath);
             using (var text = ResultWriter.OpenText(file.Stream))
-            {
                 Write(ResultWriter.Create(o.Format, text, info, single));
-                text.Flush();
-                file.Commit();
-            }
+            file.Commit();
         }
         else
         {

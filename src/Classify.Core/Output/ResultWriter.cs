@@ -32,7 +32,7 @@ public abstract class ResultWriter
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
 
-    public static TextWriter OpenText(Stream stream) => new StreamWriter(stream, Utf8, 1 << 16) { NewLine = "\n" };
+    public static TextWriter OpenText(Stream stream) => new StreamWriter(stream, Utf8, 1 << 16, leaveOpen: true) { NewLine = "\n" };
 
     public abstract void Write(ImageResult result);
 

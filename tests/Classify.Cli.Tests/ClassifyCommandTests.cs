@@ -1,0 +1,156 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Classify.Tests;
+
+/// <summary>The classify verb as a user runs it: a real process on the real photos and bundled models.</summary>
+public sealed partial class ClassifyCommandTests
+{
+    // classify_image.py prints '%s (score = %.5f)' per prediction and nothing else.
+    [GeneratedRegex(@"^(?<label>.+) \(score = (?<score>\d\.\d{5})\)$")]
+    private static partial Regex PredictionLine();
+
+    [Fact]
+    public void Without_an_image_it_classifies_the_bundled_cat_like_classify_image_py()
+    {
+        var r = ClassifyProcess.Run();
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("", r.Stderr);
+        Assert.Equal(5, r.StdoutLines.Length);
+        Assert.All(r.StdoutLines, l => Assert.Matches(PredictionLine(), l));
+        var top = PredictionLine().Match(r.StdoutLines[0]);
+        Assert.Equal(TestData.EgyptianCat, top.Groups["label"].Value);
+        Assert.InRange(double.Parse(top.Groups["score"].Value, System.Globalization.CultureInfo.InvariantCulture), 0.85, 0.99);
+    }
+
+    [Fact]
+    public void Num_top_predictions_sets_the_number_of_lines()
+    {
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--num_top_predictions", "3");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(3, r.StdoutLines.Length);
+    }
+
+    [Fact]
+    public void Scores_are_in_descending_order_and_sum_to_at_most_one()
+    {
+        var r = ClassifyProcess.Run("--image_file", TestData.Rocket, "--num_top_predictions", "10");
+
+        var scores = r.StdoutLines.Select(l => double.Parse(PredictionLine().Match(l).Groups["score"].Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(10, scores.Length);
+        Assert.Equal(scores.OrderDescending(), scores);
+        Assert.InRange(scores.Sum(), 0, 1.0001);
+    }
+
+    [Fact]
+    public void The_quantised_MobileNet_is_chosen_by_name()
+    {
+        var r = ClassifyProcess.Run("--image_file", TestData.Coffee, "--model", TestData.MobileNet);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith(TestData.Espresso + " (score = 0.9", r.StdoutLines[0]);
+    }
+
+    [Fact]
+    public void A_model_file_path_with_its_manifest_beside_it_works()
+    {
+        var r = ClassifyProcess.Run("--image_file", TestData.Coffee, "--model", Path.Combine(TestData.ModelFolder(TestData.MobileNet), TestData.MobileNet + ".onnx"));
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith(TestData.Espresso, r.StdoutLines[0]);
+    }
+
+    [Fact]
+    public void Several_images_are_each_introduced_by_their_path()
+    {
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--image_file", TestData.Coffee, "--num_top_predictions", "2");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(
+            [$"==> {TestData.Chelsea} <==", "Egyptian cat", "tabby, tabby cat", $"==> {TestData.Coffee} <==", "espresso", "cup"],
+            r.StdoutLines.Select(l => l.StartsWith("==>", StringComparison.Ordinal) ? l : PredictionLine().Match(l).Groups["label"].Value));
+    }
+
+    [Fact]
+    public void Jsonl_has_one_object_per_image_in_input_order()
+    {
+        var r = ClassifyProcess.Run("--image_file", TestData.Coffee, "--image_file", TestData.Chelsea, "--format", "jsonl");
+
+        Assert.Equal(0, r.ExitCode);
+        var docs = r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(2, docs.Length);
+        Assert.Equal(TestData.Coffee, docs[0].GetProperty("file").GetString());
+        Assert.Equal(TestData.Espresso, docs[0].GetProperty("predictions")[0].GetProperty("label").GetString());
+        Assert.Equal(TestData.EgyptianCatClass, docs[1].GetProperty("predictions")[0].GetProperty("class").GetInt32());
+        Assert.Equal(5, docs[1].GetProperty("predictions").GetArrayLength());
+    }
+
+    [Fact]
+    public void Json_is_one_document_with_the_run_and_its_results()
+    {
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "json", "--num_top_predictions", "3");
+
+        Assert.Equal(0, r.ExitCode);
+        var root = JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.Equal(TestData.SqueezeNet, root.GetProperty("model").GetString());
+        Assert.Equal("onnx", root.GetProperty("backend").GetString());
+        var result = Assert.Single(root.GetProperty("results").EnumerateArray());
+        Assert.Equal(3, result.GetProperty("predictions").GetArrayLength());
+        Assert.Equal(TestData.EgyptianCat, result.GetProperty("predictions")[0].GetProperty("label").GetString());
+    }
+
+    [Fact]
+    public void Csv_has_a_header_and_one_quoted_row_per_prediction()
+    {
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "csv", "--num_top_predictions", "2");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("file,rank,label,class,score,error", r.StdoutLines[0]);
+        Assert.StartsWith($"{TestData.Chelsea},1,Egyptian cat,285,0.9", r.StdoutLines[1]);
+        Assert.StartsWith($"{TestData.Chelsea},2,\"tabby, tabby cat\",281,0.0", r.StdoutLines[2]);
+        Assert.Equal(3, r.StdoutLines.Length);
+    }
+
+    [Fact]
+    public void An_image_dir_is_classified_in_sorted_order_and_recursive_includes_subfolders()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("sub"));
+        File.Copy(TestData.Coffee, dir.File("b.png"));
+        File.Copy(TestData.Chelsea, dir.File("a.png"));
+        File.Copy(TestData.Chelsea, dir.File("sub/c.png"));
+        File.WriteAllText(dir.File("notes.txt"), "not an image");
+
+        var flat = ClassifyProcess.Run("--image_dir", dir.Path, "--format", "jsonl");
+        var deep = ClassifyProcess.Run("--image_dir", dir.Path, "--recursive", "--format", "jsonl");
+
+        Assert.Equal([dir.File("a.png"), dir.File("b.png")], Files(flat));
+        Assert.Equal([dir.File("a.png"), dir.File("b.png"), dir.File("sub/c.png")], Files(deep));
+    }
+
+    [Fact]
+    public void An_image_list_can_come_from_standard_input()
+    {
+        var r = ClassifyProcess.Run(["--image_list", "-", "--format", "jsonl"], stdin: $"{TestData.Coffee}\n\n# a comment\n{TestData.Chelsea}\n");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal([TestData.Coffee, TestData.Chelsea], Files(r));
+    }
+
+    [Fact]
+    public void Output_file_gets_the_results_and_standard_output_stays_empty()
+    {
+        using var dir = new TempDir();
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--output", dir.File("out.jsonl"), "--format", "jsonl");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        Assert.Equal(TestData.EgyptianCat, JsonDocument.Parse(File.ReadAllText(dir.File("out.jsonl"))).RootElement.GetProperty("predictions")[0].GetProperty("label").GetString());
+        Assert.Equal(["out.jsonl"], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+    }
+
+    private static string[] Files(ProcessResult r) =>
+        r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("file").GetString()!).ToArray();
+}

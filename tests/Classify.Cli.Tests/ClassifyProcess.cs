@@ -1,0 +1,47 @@
+using System.Diagnostics;
+
+namespace Classify.Tests;
+
+/// <summary>What a finished classify process left behind.</summary>
+internal sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
+{
+    public string[] StdoutLines => Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+}
+
+/// <summary>Runs the real, built `classify` executable as a separate process, as a user or a job script would.</summary>
+internal static class ClassifyProcess
+{
+    /// <summary>The apphost built next to this test assembly (the CLI project is referenced, so it is copied here).</summary>
+    public static readonly string Executable = Path.Combine(AppContext.BaseDirectory, "classify");
+
+    public static ProcessResult Run(IEnumerable<string> args, string? stdin = null, IDictionary<string, string?>? env = null,
+        string? workingDirectory = null, TimeSpan? timeout = null)
+    {
+        var start = new ProcessStartInfo(Executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        // The tests must see the bundled models of this build, whatever the developer's shell exports.
+        start.Environment.Remove("CLASSIFY_MODEL_DIR");
+        if (env is not null)
+            foreach (var (k, v) in env) start.Environment[k] = v;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null) process.StandardInput.Write(stdin);
+        process.StandardInput.Close();
+        if (!process.WaitForExit(timeout ?? TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"classify {string.Join(' ', args)} did not finish");
+        }
+        return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public static ProcessResult Run(params string[] args) => Run((IEnumerable<string>)args);
+}
