@@ -23,6 +23,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat);
         var factory = PickBackend(o, manifest, fileFormat);
         var labels = Labels.Load(manifest);
+        var modelCheckedMs = clock.ElapsedMilliseconds;
 
         var inputs = InputSet.Enumerate(new InputOptions
         {
@@ -44,7 +45,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             IntraOpThreads = o.Threads,
         });
         if (o.Verbose)
-            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms");
+            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms, process start to ready {(DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds:F0} ms)");
 
         var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
         var runner = new ClassificationRunner(backend, manifest, labels, new ImageLoader(), o.NumTopPredictions, o.BatchSize, o.Threads);

@@ -87,7 +87,7 @@ public sealed class ModelCatalog
         try
         {
             using var stream = File.OpenRead(manifestPath);
-            manifest = JsonSerializer.Deserialize<ModelManifest>(stream, ModelManifest.Json);
+            manifest = JsonSerializer.Deserialize(stream, ManifestJsonContext.Default.ModelManifest);
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
         {
