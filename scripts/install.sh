@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds classify as a self-contained, ReadyToRun-compiled app with the bundled models, in one folder.
+#   scripts/install.sh [PREFIX]      (default PREFIX: ./dist; the app lands in PREFIX/classify/)
+# Then run PREFIX/classify/classify, or put that folder on PATH.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+prefix=${1:-$repo/dist}
+app="$prefix/classify"
+
+if ! command -v dotnet >/dev/null 2>&1 || ! dotnet --list-sdks | grep -q '^10\.'; then
+  echo "install.sh: the .NET 10 SDK is needed to build classify (https://dot.net/download, or your package manager's dotnet-sdk-10.0)." >&2
+  echo "install.sh: no .NET? Use the container instead: see container/README.md." >&2
+  exit 1
+fi
+
+# The TorchSharp backend's native libtorch (600 MB) is a build choice: CLASSIFY_LIBTORCH=cpu adds the CPU build.
+libtorch=${CLASSIFY_LIBTORCH:-none}
+rm -rf "$app"
+dotnet publish "$repo/src/Classify.Cli/Classify.Cli.csproj" -c Release -r linux-x64 --self-contained \
+  -p:PublishReadyToRun=true -p:ClassifyLibTorch="$libtorch" -o "$app" --nologo -v quiet
+echo "install.sh: classify is in $app (run $app/classify --help)" >&2

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# All of classify's tests: `dotnet test` on the solution (unit tests and real-process tests on the real models
+# and photos), then the system tests scripts/ci/*-test.sh (a real Docker engine, a real Slurm cluster), which
+# install and start what they need and stop it afterwards.
+#   scripts/test.sh            everything (as root on Debian/Ubuntu: installs missing tools with apt-get)
+#   scripts/test.sh --unit     only `dotnet test`
+# The last line is the total of everything that ran: "N passed, N failed".
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+unit_only=false
+[ "${1:-}" = "--unit" ] && unit_only=true
+
+passed=0
+failed=0
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# Tools the build and tests use: patchelf + g++ (TorchSharp's libstdc++ fix on older hosts),
+# bubblewrap (the GPU-diagnosis test fakes a GPU node in a mount namespace), shellcheck.
+need=()
+for tool in patchelf:patchelf g++:g++ bwrap:bubblewrap shellcheck:shellcheck; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test.sh: installing ${need[*]}" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$logs/apt.log" 2>&1 \
+      || { echo "test.sh: apt-get install ${need[*]} failed:" >&2; tail -20 "$logs/apt.log" >&2; }
+  else
+    echo "test.sh: missing ${need[*]}; some tests will fail or skip without them" >&2
+  fi
+fi
+
+# 1. dotnet test: sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 23, Skipped: 0, ...").
+dotnet test Classifier.sln -c Release --nologo 2>&1 | tee "$logs/dotnet-test.log"
+rc=${PIPESTATUS[0]}
+summaries=$(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+' "$logs/dotnet-test.log" || true)
+if [ -n "$summaries" ]; then
+  passed=$((passed + $(echo "$summaries" | sed -E 's/.*Passed: +([0-9]+).*/\1/' | paste -sd+ | bc)))
+  failed=$((failed + $(echo "$summaries" | sed -E 's/.*Failed: +([0-9]+), Passed.*/\1/' | paste -sd+ | bc)))
+fi
+if [ "$rc" -ne 0 ] && ! echo "$summaries" | grep -q '^Failed!'; then
+  echo "test.sh: dotnet test failed (exit $rc) outside any test (build error?)" >&2
+  failed=$((failed + 1))
+fi
+
+# 2. System tests: each prints PASS/FAIL lines and ends with "N passed, N failed".
+if ! $unit_only; then
+  for script in scripts/ci/*-test.sh; do
+    [ -e "$script" ] || continue
+    echo "=== $script" >&2
+    log="$logs/$(basename "$script").log"
+    CI=${CI:-} bash "$script" </dev/null 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+    if [ -z "$last" ]; then
+      echo "test.sh: $script printed no totals (exit $rc)" >&2
+      failed=$((failed + 1))
+      continue
+    fi
+    p=$(echo "$last" | cut -d' ' -f1)
+    f=$(echo "$last" | cut -d' ' -f3)
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+      echo "test.sh: $script exited $rc with no failed check" >&2
+      failed=$((failed + 1))
+    fi
+  done
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
