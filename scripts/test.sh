@@ -37,8 +37,8 @@ dotnet test Classifier.sln -c Release --nologo 2>&1 | tee "$logs/dotnet-test.log
 rc=${PIPESTATUS[0]}
 summaries=$(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+' "$logs/dotnet-test.log" || true)
 if [ -n "$summaries" ]; then
-  passed=$((passed + $(echo "$summaries" | sed -E 's/.*Passed: +([0-9]+).*/\1/' | paste -sd+ | bc)))
-  failed=$((failed + $(echo "$summaries" | sed -E 's/.*Failed: +([0-9]+), Passed.*/\1/' | paste -sd+ | bc)))
+  passed=$((passed + $(echo "$summaries" | sed -E 's/.*Passed: +([0-9]+).*/\1/' | awk '{s+=$1} END {print s+0}')))
+  failed=$((failed + $(echo "$summaries" | sed -E 's/.*Failed: +([0-9]+), Passed.*/\1/' | awk '{s+=$1} END {print s+0}')))
 fi
 if [ "$rc" -ne 0 ] && ! echo "$summaries" | grep -q '^Failed!'; then
   echo "test.sh: dotnet test failed (exit $rc) outside any test (build error?)" >&2
