@@ -45,7 +45,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             IntraOpThreads = o.Threads,
         });
         if (o.Verbose)
-            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms, process start to ready {(DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds:F0} ms)");
+            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms)");
 
         var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
         var runner = new ClassificationRunner(backend, manifest, labels, new ImageLoader(), o.NumTopPredictions, o.BatchSize, o.Threads);
