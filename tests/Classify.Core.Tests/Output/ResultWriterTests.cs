@@ -1,0 +1,167 @@
+using System.Text;
+using System.Text.Json;
+using Classify.Inference;
+using Classify.Output;
+using Classify.Pipeline;
+
+namespace Classify.Tests.Output;
+
+public sealed class ResultWriterTests
+{
+    private static readonly ImageResult Cat = ImageResult.Ok("cats/chelsea.png",
+    [
+        new Prediction("Egyptian cat", 285, 0.923456f),
+        new Prediction("tabby, tabby cat", 281, 0.05f),
+        new Prediction("tiger cat", 282, 0.000004f),
+    ]);
+
+    private static readonly ImageResult Broken = ImageResult.Failed("b, \"odd\".png",
+        new ClassifyException(ExitCode.ImageCorrupt, "b, \"odd\".png", "truncated PNG file"));
+
+    private static string Write(OutputFormat format, bool singleInput, params ImageResult[] results)
+    {
+        var text = new StringWriter { NewLine = "\n" };
+        var writer = ResultWriter.Create(format, text, new RunInfo("squeezenet1.1", "onnx", "cpu", 3), singleInput);
+        foreach (var r in results) writer.Write(r);
+        writer.Complete();
+        return text.ToString();
+    }
+
+    [Fact]
+    public void Text_for_one_image_is_classify_image_py_lines_only()
+    {
+        Assert.Equal(
+            "Egyptian cat (score = 0.92346)\n" +
+            "tabby, tabby cat (score = 0.05000)\n" +
+            "tiger cat (score = 0.00000)\n",
+            Write(OutputFormat.Text, singleInput: true, Cat));
+    }
+
+    [Theory]
+    [InlineData(0.015625f, "0.01562")]  // exact binary tie: printf rounds half to even (expected values from Python's "%.5f" % float32)
+    [InlineData(0.046875f, "0.04688")]
+    [InlineData(0.123455f, "0.12346")]  // the float is 0.1234550029...: above the tie
+    [InlineData(0.123445f, "0.12344")]  // the float is 0.1234449967...: below the tie
+    [InlineData(0.999995f, "0.99999")]  // the float is 0.9999949932...
+    [InlineData(0.000005f, "0.00000")]
+    [InlineData(1f, "1.00000")]
+    public void Text_scores_round_like_printf(float score, string expected)
+    {
+        var text = Write(OutputFormat.Text, true, ImageResult.Ok("a.png", [new Prediction("x", 0, score)]));
+
+        Assert.Equal($"x (score = {expected})\n", text);
+    }
+
+    [Fact]
+    public void Text_for_several_images_names_each_and_its_error()
+    {
+        Assert.Equal(
+            "==> cats/chelsea.png <==\n" +
+            "Egyptian cat (score = 0.92346)\n" +
+            "tabby, tabby cat (score = 0.05000)\n" +
+            "tiger cat (score = 0.00000)\n" +
+            "\n" +
+            "==> b, \"odd\".png <==\n" +
+            "error: b, \"odd\".png: truncated PNG file\n",
+            Write(OutputFormat.Text, singleInput: false, Cat, Broken));
+    }
+
+    [Fact]
+    public void Json_is_one_document_with_the_run_and_every_result()
+    {
+        using var doc = JsonDocument.Parse(Write(OutputFormat.Json, false, Cat, Broken));
+        var root = doc.RootElement;
+
+        Assert.Equal("squeezenet1.1", root.GetProperty("model").GetString());
+        Assert.Equal("onnx", root.GetProperty("backend").GetString());
+        Assert.Equal(3, root.GetProperty("top_k").GetInt32());
+        var results = root.GetProperty("results");
+        Assert.Equal(2, results.GetArrayLength());
+        AssertCat(results[0]);
+        AssertBroken(results[1]);
+    }
+
+    [Fact]
+    public void Json_with_no_results_is_valid()
+    {
+        using var doc = JsonDocument.Parse(Write(OutputFormat.Json, false));
+
+        Assert.Equal(0, doc.RootElement.GetProperty("results").GetArrayLength());
+    }
+
+    [Fact]
+    public void Jsonl_is_one_object_per_line()
+    {
+        var lines = Write(OutputFormat.Jsonl, false, Cat, Broken).Split('\n');
+
+        Assert.Equal(3, lines.Length);
+        Assert.Equal("", lines[2]);
+        using var cat = JsonDocument.Parse(lines[0]);
+        using var broken = JsonDocument.Parse(lines[1]);
+        AssertCat(cat.RootElement);
+        AssertBroken(broken.RootElement);
+    }
+
+    private static void AssertCat(JsonElement result)
+    {
+        Assert.Equal("cats/chelsea.png", result.GetProperty("file").GetString());
+        Assert.False(result.TryGetProperty("error", out _));
+        var predictions = result.GetProperty("predictions");
+        Assert.Equal(3, predictions.GetArrayLength());
+        Assert.Equal("Egyptian cat", predictions[0].GetProperty("label").GetString());
+        Assert.Equal(285, predictions[0].GetProperty("class").GetInt32());
+        Assert.Equal(0.923456, predictions[0].GetProperty("score").GetDouble(), 1e-6);
+        Assert.Equal("tabby, tabby cat", predictions[1].GetProperty("label").GetString());
+    }
+
+    private static void AssertBroken(JsonElement result)
+    {
+        Assert.Equal("b, \"odd\".png", result.GetProperty("file").GetString());
+        Assert.False(result.TryGetProperty("predictions", out _));
+        var error = result.GetProperty("error");
+        Assert.Equal(ExitCode.ImageCorrupt, error.GetProperty("code").GetInt32());
+        Assert.Equal("ImageCorrupt", error.GetProperty("kind").GetString());
+        Assert.Equal("b, \"odd\".png: truncated PNG file", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public void Csv_has_a_header_and_one_row_per_prediction_or_error()
+    {
+        var rows = ParseCsv(Write(OutputFormat.Csv, false, Cat, Broken));
+
+        Assert.Equal(
+        [
+            ["file", "rank", "label", "class", "score", "error"],
+            ["cats/chelsea.png", "1", "Egyptian cat", "285", "0.92346", ""],
+            ["cats/chelsea.png", "2", "tabby, tabby cat", "281", "0.05000", ""],
+            ["cats/chelsea.png", "3", "tiger cat", "282", "0.00000", ""],
+            ["b, \"odd\".png", "", "", "", "", "b, \"odd\".png: truncated PNG file"],
+        ], rows);
+    }
+
+    /// <summary>RFC 4180: fields in double quotes may hold commas, newlines and doubled quotes.</summary>
+    private static List<string[]> ParseCsv(string text)
+    {
+        var rows = new List<string[]>();
+        var row = new List<string>();
+        var field = new StringBuilder();
+        var quoted = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < text.Length && text[i + 1] == '"') { field.Append('"'); i++; }
+                else if (c == '"') quoted = false;
+                else field.Append(c);
+            }
+            else if (c == '"') quoted = true;
+            else if (c == ',') { row.Add(field.ToString()); field.Clear(); }
+            else if (c == '\n') { row.Add(field.ToString()); field.Clear(); rows.Add([.. row]); row.Clear(); }
+            else field.Append(c);
+        }
+        Assert.False(quoted, "unterminated quoted field");
+        Assert.Equal(0, field.Length + row.Count);
+        return rows;
+    }
+}

@@ -1,0 +1,183 @@
+using Classify.Inference;
+using Classify.Models;
+using Classify.Preprocessing;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Classify.Tests.Preprocessing;
+
+public sealed class PreprocessorTests
+{
+    // A 3x2 image (wider than tall, so a width/height mix-up shows) whose channels all differ:
+    //   (10,20,30)   (40,50,60)   (70,80,90)
+    //   (100,110,120) (130,140,150) (160,170,180)
+    private static Image<Rgb24> Tiny()
+    {
+        var image = new Image<Rgb24>(3, 2);
+        for (var y = 0; y < 2; y++)
+            for (var x = 0; x < 3; x++)
+            {
+                var v = (byte)(10 + 30 * (y * 3 + x));
+                image[x, y] = new Rgb24(v, (byte)(v + 10), (byte)(v + 20));
+            }
+        return image;
+    }
+
+    private static InputSpec Spec(TensorLayout layout, TensorElementKind type, ChannelOrder order, int width = 3, int height = 2,
+        float scale = 1, float[]? mean = null, float[]? std = null, ResizeSpec? resize = null) => new()
+    {
+        Name = "x", Layout = layout, ElementType = type, ChannelOrder = order, Width = width, Height = height,
+        Scale = scale, Mean = mean ?? [0, 0, 0], Std = std ?? [1, 1, 1], Resize = resize ?? new ResizeSpec(),
+    };
+
+    private static void AssertClose(float[] expected, ReadOnlySpan<float> actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-5, $"element {i}: expected {expected[i]}, got {actual[i]}");
+    }
+
+    [Fact]
+    public void Nchw_float_bgr_is_planar_blue_first_and_normalised()
+    {
+        // Mean and std are in the model's channel order (B, G, R): value = (pixel * 0.5 - mean) / std.
+        var spec = Spec(TensorLayout.Nchw, TensorElementKind.Float32, ChannelOrder.Bgr, scale: 0.5f, mean: [5, 10, 15], std: [5, 10, 5]);
+        var batch = new InputBatch(spec, 1) { Count = 1 };
+        using var image = Tiny();
+
+        new Preprocessor(spec).Fill(image, batch, 0);
+
+        AssertClose(
+        [
+            2, 5, 8, 11, 14, 17,          // B: 30 60 90 120 150 180
+            0, 1.5f, 3, 4.5f, 6, 7.5f,    // G: 20 50 80 110 140 170
+            -2, 1, 4, 7, 10, 13,          // R: 10 40 70 100 130 160
+        ], batch.Floats);
+    }
+
+    [Fact]
+    public void Nhwc_uint8_rgb_is_the_raw_pixels_row_by_row()
+    {
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Rgb);
+        var batch = new InputBatch(spec, 1) { Count = 1 };
+        using var image = Tiny();
+
+        new Preprocessor(spec).Fill(image, batch, 0);
+
+        Assert.Null(batch.Floats);
+        Assert.Equal(new byte[] { 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180 }, batch.Bytes);
+    }
+
+    [Fact]
+    public void Nchw_float_rgb_keeps_red_first()
+    {
+        var spec = Spec(TensorLayout.Nchw, TensorElementKind.Float32, ChannelOrder.Rgb);
+        var batch = new InputBatch(spec, 1) { Count = 1 };
+        using var image = Tiny();
+
+        new Preprocessor(spec).Fill(image, batch, 0);
+
+        AssertClose([10, 40, 70, 100, 130, 160, 20, 50, 80, 110, 140, 170, 30, 60, 90, 120, 150, 180], batch.Floats);
+    }
+
+    [Fact]
+    public void Second_slot_lands_after_the_first_and_leaves_it_untouched()
+    {
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Bgr);
+        var batch = new InputBatch(spec, 2) { Count = 2 };
+        using var image = Tiny();
+
+        new Preprocessor(spec).Fill(image, batch, 1);
+
+        Assert.All(batch.Bytes![..18], b => Assert.Equal(0, b));
+        Assert.Equal(new byte[] { 30, 20, 10, 60, 50, 40, 90, 80, 70, 120, 110, 100, 150, 140, 130, 180, 170, 160 }, batch.Bytes[18..]);
+    }
+
+    [Fact]
+    public void Stretch_resizes_to_the_input_size()
+    {
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Rgb, width: 7, height: 5);
+        using var image = Tiny();
+
+        new Preprocessor(spec).Resize(image);
+
+        Assert.Equal((7, 5), (image.Width, image.Height));
+    }
+
+    [Fact]
+    public void Stretch_of_a_uniform_image_keeps_its_colour()
+    {
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Rgb, width: 4, height: 4);
+        var batch = new InputBatch(spec, 1) { Count = 1 };
+        using var image = new Image<Rgb24>(9, 3, new Rgb24(200, 100, 50));
+
+        new Preprocessor(spec).Fill(image, batch, 0);
+
+        for (var i = 0; i < batch.Bytes!.Length; i += 3)
+            Assert.Equal((200, 100, 50), (batch.Bytes[i], batch.Bytes[i + 1], batch.Bytes[i + 2]));
+    }
+
+    // Columns x hold the value 10 * (x + 1) in every channel, rows y add y, so a crop shows which cells it kept.
+    private static Image<Rgb24> Grid(int width, int height)
+    {
+        var image = new Image<Rgb24>(width, height);
+        for (var y = 0; y < height; y++)
+            for (var x = 0; x < width; x++)
+            {
+                var v = (byte)(10 * (x + 1) + y);
+                image[x, y] = new Rgb24(v, v, v);
+            }
+        return image;
+    }
+
+    private static byte[] Red(InputBatch batch) => batch.Bytes!.Where((_, i) => i % 3 == 0).ToArray();
+
+    [Fact]
+    public void Center_crop_of_a_wide_image_keeps_the_middle_columns()
+    {
+        // Shorter side already 2: no scaling, only the crop of the centre 2x2 of a 4x2 image (columns 1 and 2).
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Rgb, width: 2, height: 2,
+            resize: new ResizeSpec { Mode = ResizeMode.CenterCrop, ShorterSide = 2 });
+        var batch = new InputBatch(spec, 1) { Count = 1 };
+        using var image = Grid(4, 2);
+
+        new Preprocessor(spec).Fill(image, batch, 0);
+
+        Assert.Equal(new byte[] { 20, 30, 21, 31 }, Red(batch));
+    }
+
+    [Fact]
+    public void Center_crop_of_a_tall_image_keeps_the_middle_rows()
+    {
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Rgb, width: 3, height: 3,
+            resize: new ResizeSpec { Mode = ResizeMode.CenterCrop, ShorterSide = 3 });
+        var batch = new InputBatch(spec, 1) { Count = 1 };
+        using var image = Grid(3, 7);
+
+        new Preprocessor(spec).Fill(image, batch, 0);
+
+        // (7 - 3) / 2 = 2: rows 2, 3 and 4.
+        Assert.Equal(new byte[] { 12, 22, 32, 13, 23, 33, 14, 24, 34 }, Red(batch));
+    }
+
+    [Fact]
+    public void Center_crop_scales_the_shorter_side_first()
+    {
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Rgb, width: 4, height: 4,
+            resize: new ResizeSpec { Mode = ResizeMode.CenterCrop, ShorterSide = 6 });
+        using var image = new Image<Rgb24>(40, 20);
+
+        new Preprocessor(spec).Resize(image);
+
+        Assert.Equal((4, 4), (image.Width, image.Height));
+    }
+
+    [Fact]
+    public void Write_refuses_an_image_of_the_wrong_size()
+    {
+        var spec = Spec(TensorLayout.Nchw, TensorElementKind.Float32, ChannelOrder.Rgb, width: 2, height: 2);
+        using var image = Tiny();
+
+        Assert.Throws<ArgumentException>(() => new Preprocessor(spec).Write(image, new InputBatch(spec, 1), 0));
+    }
+}
