@@ -107,6 +107,7 @@ public sealed class ModelCatalog
             if (!ok) throw new ClassifyException(ExitCode.ManifestInvalid, path, problem);
         }
         Check(m.Files.Count > 0, "\"files\" lists no model file");
+        Check(m.Files.All(f => f.Value is not null), "every entry of \"files\" needs a path and a sha256");
         Check(m.Input.Width > 0 && m.Input.Height > 0, "input width and height must be positive");
         Check(m.Input.Mean.Length == 3 && m.Input.Std.Length == 3, "input mean and std need 3 values each");
         Check(m.Input.Std.All(s => s != 0), "input std must not be 0");

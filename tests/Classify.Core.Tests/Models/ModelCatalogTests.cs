@@ -214,6 +214,18 @@ public sealed class ModelCatalogTests : IDisposable
     }
 
     [Fact]
+    public void Manifest_with_a_null_file_entry_is_ManifestInvalid()
+    {
+        Assert.Equal(ExitCode.ManifestInvalid, LoadFails(m => m["files"]!["onnx"] = null).ExitCode);
+    }
+
+    [Fact]
+    public void Manifest_with_no_files_is_ManifestInvalid()
+    {
+        Assert.Equal(ExitCode.ManifestInvalid, LoadFails(m => m["files"] = new JsonObject()).ExitCode);
+    }
+
+    [Fact]
     public void Std_of_zero_is_ManifestInvalid()
     {
         var e = LoadFails(m => m["input"]!["std"] = new JsonArray(1, 0, 1));
