@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Bmp;
@@ -104,15 +105,78 @@ public sealed class ImageLoader
     }
 
     // ImageSharp, like most decoders, fills the missing rows of a cut-off PNG or JPEG with zeros and reports
-    // nothing. A half-downloaded photo would then be classified as something else without a word, so the end
-    // markers are checked: PNG's IEND chunk and JPEG's EOI (FFD9), tolerating trailing padding.
-    private static bool IsTruncated(IImageFormat format, byte[] bytes)
+    // nothing. A half-downloaded photo would then be classified as something else without a word, so the file is
+    // walked to its end marker: PNG chunk by chunk to IEND, JPEG segment by segment to EOI. Only the structure is
+    // followed, so data after the end (the video of a motion photo, padding) and an EXIF thumbnail's own EOI
+    // inside APP1 do not fool it, as a search of the file's last bytes would be.
+    private static bool IsTruncated(IImageFormat format, byte[] bytes) => format switch
     {
-        ReadOnlySpan<byte> tail = bytes.AsSpan(Math.Max(0, bytes.Length - 4096));
-        if (format is PngFormat)
-            return tail.IndexOf("IEND"u8) < 0;
-        if (format is JpegFormat)
-            return tail.IndexOf([(byte)0xFF, (byte)0xD9]) < 0;
+        PngFormat => !PngReachesEnd(bytes),
+        JpegFormat => !JpegReachesEnd(bytes),
+        _ => false,
+    };
+
+    private static bool PngReachesEnd(ReadOnlySpan<byte> png)
+    {
+        long pos = 8; // the signature
+        while (pos + 8 <= png.Length)
+        {
+            var length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            var next = pos + 12 + length; // length, type, data, CRC
+            if (next > png.Length)
+                return false;
+            if (png.Slice((int)pos + 4, 4).SequenceEqual("IEND"u8))
+                return true;
+            pos = next;
+        }
+        return false;
+    }
+
+    private static bool JpegReachesEnd(ReadOnlySpan<byte> jpeg)
+    {
+        var pos = 2; // SOI
+        while (pos + 1 < jpeg.Length)
+        {
+            if (jpeg[pos] != 0xFF)
+            {
+                // Stray bytes between segments, which decoders skip too.
+                pos++;
+                continue;
+            }
+            var marker = jpeg[pos + 1];
+            if (marker == 0xD9)
+                return true; // EOI
+            if (marker is 0xFF)
+            {
+                pos++; // fill byte
+                continue;
+            }
+            if (marker is 0x00 or 0x01 or >= 0xD0 and <= 0xD7)
+            {
+                pos += 2; // no length: stuffed zero, TEM, RSTn
+                continue;
+            }
+            if (pos + 3 >= jpeg.Length)
+                return false;
+            pos += 2 + ((jpeg[pos + 2] << 8) | jpeg[pos + 3]);
+            if (marker == 0xDA)
+            {
+                // SOS: entropy-coded data runs to the next marker; 0xFF is escaped as FF00 there and RSTn interleave.
+                while (pos + 1 < jpeg.Length)
+                {
+                    var ff = jpeg[pos..].IndexOf((byte)0xFF);
+                    if (ff < 0)
+                        return false;
+                    pos += ff;
+                    if (pos + 1 >= jpeg.Length)
+                        return false;
+                    var m = jpeg[pos + 1];
+                    if (m is not (0x00 or >= 0xD0 and <= 0xD7))
+                        break;
+                    pos += 2;
+                }
+            }
+        }
         return false;
     }
 }
