@@ -103,6 +103,41 @@ public sealed class ImageLoaderTests : IDisposable
         Assert.Contains("truncated JPEG", e.Message);
     }
 
+    [Theory]
+    [InlineData("cut.gif")]
+    [InlineData("cut.bmp")]
+    [InlineData("cut.webp")]
+    [InlineData("cut.png")]
+    [InlineData("cut.jpg")]
+    public void Half_of_an_encoded_image_is_ImageCorrupt(string name)
+    {
+        IImageEncoder encoder = Path.GetExtension(name) switch
+        {
+            ".gif" => new GifEncoder(),
+            ".bmp" => new BmpEncoder(),
+            ".webp" => new WebpEncoder { FileFormat = WebpFileFormatType.Lossy },
+            ".png" => new PngEncoder(),
+            _ => new JpegEncoder(),
+        };
+        using var source = Image.Load<Rgb24>(TestData.Coffee);
+        var path = Save(source, name, encoder);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+
+        Assert.Equal(ExitCode.ImageCorrupt, LoadFails(path).ExitCode);
+    }
+
+    [Theory]
+    [InlineData("chelsea.png")]
+    [InlineData("rocket.jpg")]
+    public void Header_fragment_of_a_photo_is_ImageCorrupt(string photo)
+    {
+        var path = _dir.File("fragment-" + photo);
+        File.WriteAllBytes(path, File.ReadAllBytes(Path.Combine(TestData.Images, photo))[..30]);
+
+        Assert.Equal(ExitCode.ImageCorrupt, LoadFails(path).ExitCode);
+    }
+
     [Fact]
     public void Half_a_png_decodes_silently_without_the_check()
     {
