@@ -49,6 +49,9 @@ public static class InputSet
         }
         if (options.List is { } list)
         {
+            // Opening a folder as a file fails with "Access denied", which would send the user after permissions.
+            if (list != "-" && System.IO.Directory.Exists(list))
+                throw new ClassifyException(ExitCode.InputListUnreadable, list, "is a directory, not a list of image paths (use --image_dir)");
             try
             {
                 using var reader = list == "-" ? null : new StreamReader(list);

@@ -124,6 +124,7 @@ public sealed class InputSetTests : IDisposable
         var e = Assert.Throws<ClassifyException>(() => InputSet.Enumerate(new InputOptions { List = _dir.Path }));
 
         Assert.Equal(ExitCode.InputListUnreadable, e.ExitCode);
+        Assert.Contains("--image_dir", e.Message);
     }
 
     [Fact]
