@@ -102,6 +102,35 @@ public sealed class ResultWriterTests
         AssertBroken(broken.RootElement);
     }
 
+    [Theory]
+    [InlineData(OutputFormat.Json)]
+    [InlineData(OutputFormat.Jsonl)]
+    public void Json_keeps_non_ascii_names_readable_and_intact(OutputFormat format)
+    {
+        var result = ImageResult.Ok("fotos/gâteau \u00e9t\u00e9 \u732b.jpg", [new Prediction("crème brûlée", 7, 0.5f)]);
+
+        var text = Write(format, false, result);
+
+        Assert.Contains("gâteau été 猫.jpg", text);
+        using var doc = JsonDocument.Parse(text);
+        var parsed = format == OutputFormat.Json ? doc.RootElement.GetProperty("results")[0] : doc.RootElement;
+        Assert.Equal("fotos/gâteau été 猫.jpg", parsed.GetProperty("file").GetString());
+        Assert.Equal("crème brûlée", parsed.GetProperty("predictions")[0].GetProperty("label").GetString());
+    }
+
+    [Fact]
+    public void Json_streamed_past_its_flush_threshold_stays_valid()
+    {
+        // Thousands of results with multi-byte names cross the writer's 64 KiB flushes several times.
+        var results = Enumerable.Range(0, 3000).Select(i => ImageResult.Ok($"猫/{i:D5}é.png", Cat.Predictions!)).ToArray();
+
+        using var doc = JsonDocument.Parse(Write(OutputFormat.Json, false, results));
+
+        var parsed = doc.RootElement.GetProperty("results");
+        Assert.Equal(3000, parsed.GetArrayLength());
+        Assert.Equal("猫/02999é.png", parsed[2999].GetProperty("file").GetString());
+    }
+
     private static void AssertCat(JsonElement result)
     {
         Assert.Equal("cats/chelsea.png", result.GetProperty("file").GetString());
