@@ -33,17 +33,31 @@ public sealed class Preprocessor
         var size = new Size(_spec.Width, _spec.Height);
         if (_spec.Resize.Mode == Models.ResizeMode.CenterCrop)
         {
-            var shorter = _spec.Resize.ShorterSide;
-            var scale = (double)shorter / Math.Min(image.Width, image.Height);
-            var w = Math.Max(shorter, (int)Math.Round(image.Width * scale));
-            var h = Math.Max(shorter, (int)Math.Round(image.Height * scale));
-            image.Mutate(x => x.Resize(w, h, KnownResamplers.Triangle)
-                .Crop(new Rectangle((w - size.Width) / 2, (h - size.Height) / 2, size.Width, size.Height)));
+            var (w, h, left, top) = CenterCropGeometry(image.Width, image.Height, _spec.Resize.ShorterSide, size.Width, size.Height);
+            image.Mutate(x =>
+            {
+                if (w != image.Width || h != image.Height)
+                    x.Resize(w, h, KnownResamplers.Triangle);
+                x.Crop(new Rectangle(left, top, size.Width, size.Height));
+            });
         }
         else if (image.Width != size.Width || image.Height != size.Height)
         {
             image.Mutate(x => x.Resize(size.Width, size.Height, KnownResamplers.Triangle));
         }
+    }
+
+    /// <summary>The size the image is resized to and where the crop starts, with torchvision's arithmetic exactly
+    /// (Resize(int) then CenterCrop), so models trained with it see the same pixels: the longer side is truncated,
+    /// int(size * long / short), and the crop offset is rounded half to even, int(round(d / 2.0)).</summary>
+    internal static (int Width, int Height, int Left, int Top) CenterCropGeometry(int width, int height, int shorter, int cropWidth, int cropHeight)
+    {
+        var (w, h) = width <= height
+            ? (shorter, (int)((long)shorter * height / width))
+            : ((int)((long)shorter * width / height), shorter);
+        return (w, h,
+            (int)Math.Round((w - cropWidth) / 2.0, MidpointRounding.ToEven),
+            (int)Math.Round((h - cropHeight) / 2.0, MidpointRounding.ToEven));
     }
 
     /// <summary>Resizes the image and writes it into slot <paramref name="slot"/> of <paramref name="batch"/>.</summary>

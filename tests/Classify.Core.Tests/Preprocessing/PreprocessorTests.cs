@@ -160,6 +160,31 @@ public sealed class PreprocessorTests
         Assert.Equal(new byte[] { 12, 22, 32, 13, 23, 33, 14, 24, 34 }, Red(batch));
     }
 
+    [Theory]
+    [InlineData(8, new byte[] { 30, 40, 50 })]   // offset 2.5 rounds to 2
+    [InlineData(10, new byte[] { 50, 60, 70 })]  // offset 3.5 rounds to 4 (torchvision: int(round(3.5)))
+    public void Center_crop_offset_rounds_half_to_even_like_torchvision(int width, byte[] firstRow)
+    {
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Rgb, width: 3, height: 3,
+            resize: new ResizeSpec { Mode = ResizeMode.CenterCrop, ShorterSide = 3 });
+        var batch = new InputBatch(spec, 1) { Count = 1 };
+        using var image = Grid(width, 3);
+
+        new Preprocessor(spec).Fill(image, batch, 0);
+
+        Assert.Equal(firstRow, Red(batch)[..3]);
+    }
+
+    [Theory]
+    [InlineData(451, 300, 384, 256, 80, 16)]  // int(256 * 451 / 300) = 384 (not 385); (384 - 224) / 2 = 80
+    [InlineData(300, 451, 256, 384, 16, 80)]
+    [InlineData(43, 15, 733, 256, 254, 16)]   // 733.8 truncated; (733 - 224) / 2 = 254.5 rounds to 254
+    [InlineData(500, 500, 256, 256, 16, 16)]
+    public void Center_crop_geometry_is_torchvisions(int width, int height, int resizedWidth, int resizedHeight, int left, int top)
+    {
+        Assert.Equal((resizedWidth, resizedHeight, left, top), Preprocessor.CenterCropGeometry(width, height, 256, 224, 224));
+    }
+
     [Fact]
     public void Center_crop_scales_the_shorter_side_first()
     {
