@@ -207,10 +207,14 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal(ExitCode.ManifestInvalid, LoadFails(m => m[field] = null).ExitCode);
     }
 
-    [Fact]
-    public void Manifest_with_null_mean_is_ManifestInvalid()
+    [Theory]
+    [InlineData("mean")]
+    [InlineData("std")]
+    [InlineData("resize")]
+    [InlineData("name")]
+    public void Manifest_with_a_null_input_field_is_ManifestInvalid(string field)
     {
-        Assert.Equal(ExitCode.ManifestInvalid, LoadFails(m => m["input"]!["mean"] = null).ExitCode);
+        Assert.Equal(ExitCode.ManifestInvalid, LoadFails(m => m["input"]![field] = null).ExitCode);
     }
 
     [Fact]
