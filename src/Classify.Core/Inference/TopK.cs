@@ -20,8 +20,9 @@ public static class TopK
         float max = float.NegativeInfinity, sum = 0;
         if (kind == OutputKind.Logits)
         {
-            foreach (var v in classes) max = Math.Max(max, v);
-            foreach (var v in classes) sum += MathF.Exp(v - max);
+            // A NaN output (a broken model or input) must not poison the softmax of the other classes.
+            foreach (var v in classes) if (!float.IsNaN(v)) max = Math.Max(max, v);
+            foreach (var v in classes) if (!float.IsNaN(v)) sum += MathF.Exp(v - max);
         }
         // k is small (5): an insertion into a sorted array beats sorting 1000 scores.
         Span<int> best = stackalloc int[k];

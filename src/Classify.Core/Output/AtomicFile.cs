@@ -18,7 +18,7 @@ public sealed class AtomicFile : IDisposable
             throw new ClassifyException(ExitCode.OutputFailed, path, "its folder does not exist");
         if (Directory.Exists(Path))
             throw new ClassifyException(ExitCode.OutputFailed, path, "is a directory");
-        TempPath = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Environment.ProcessId}.tmp");
+        TempPath = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             _stream = new FileStream(TempPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
