@@ -1,3 +1,4 @@
+using Classify.Gpu;
 using Classify.Inference;
 using Classify.Models;
 using Microsoft.ML.OnnxRuntime;
@@ -5,8 +6,10 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Classify.Backends.Onnx;
 
-public sealed class OnnxBackendFactory : IBackendFactory
+public sealed class OnnxBackendFactory : IBackendFactory, IGpuBackendFactory
 {
+    public GpuRequirements GpuRequirements => GpuRequirements.OnnxRuntime;
+
     public string Name => "onnx";
     public string FileFormat => "onnx";
 
@@ -42,12 +45,58 @@ public sealed class OnnxBackend : IClassifierBackend
     public static OnnxBackend Create(ModelManifest manifest, BackendOptions options)
     {
         var path = ModelCatalog.VerifiedFile(manifest, "onnx");
-        var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
-        InferenceSession session;
+        OnnxRuntimeLog.EnsureEnvironment(options);
+        var gpu = new GpuDevicePolicy(options, GpuRequirements.OnnxRuntime);
+        InferenceSession? session = null;
+        var device = "cpu";
+        if (gpu.ShouldTryCuda())
+        {
+            var cuda = CudaSession.TryCreate(path, manifest, options);
+            if (cuda.Session is null)
+            {
+                gpu.CudaFailed(cuda.Failure!);
+            }
+            else
+            {
+                (session, device) = (cuda.Session, cuda.Device);
+                if (options.Verbose) options.Log?.Invoke($"onnxruntime: {cuda.Placement}");
+            }
+        }
+        session ??= CreateOnCpu(path, options);
+        gpu.Chose(device);
         try
         {
-            session = new InferenceSession(path, sessionOptions);
+            var maxBatch = CheckSignature(session, manifest, path);
+            return new OnnxBackend(session, manifest, device, maxBatch);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// `classify doctor`'s proof: creates a CUDA session for <paramref name="manifest"/>'s model on GPU
+    /// <paramref name="gpuIndex"/>. Returns the device and where the nodes run, or ORT's failure verbatim.
+    /// </summary>
+    public static (string Device, string? Placement, string? Failure) CheckCuda(ModelManifest manifest, int gpuIndex)
+    {
+        var path = ModelCatalog.VerifiedFile(manifest, "onnx");
+        var options = new BackendOptions { Device = DeviceRequest.Cuda, GpuIndex = gpuIndex };
+        OnnxRuntimeLog.EnsureEnvironment(options);
+        var r = CudaSession.TryCreate(path, manifest, options);
+        r.Session?.Dispose();
+        return (r.Device, r.Placement, r.Failure);
+    }
+
+    private static InferenceSession CreateOnCpu(string path, BackendOptions options)
+    {
+        var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        try
+        {
+            return new InferenceSession(path, sessionOptions);
         }
         catch (OnnxRuntimeException e)
         {
@@ -56,16 +105,6 @@ public sealed class OnnxBackend : IClassifierBackend
         finally
         {
             sessionOptions.Dispose();
-        }
-        try
-        {
-            var maxBatch = CheckSignature(session, manifest, path);
-            return new OnnxBackend(session, manifest, "cpu", maxBatch);
-        }
-        catch
-        {
-            session.Dispose();
-            throw;
         }
     }
 

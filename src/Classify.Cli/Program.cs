@@ -33,11 +33,17 @@ public static class Program
         });
         try
         {
+            static int Failed(IEnumerable<Error> errors) =>
+                errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
+                    ? ExitCode.Success
+                    : ExitCode.Usage;
+            // Verbs are dispatched here, not by ParseArguments<A, B>: with several verb types CommandLineParser
+            // 2.9.1 ignores AllowMultiInstance for the default verb (commandlineparser/commandline#922).
+            if (args is ["doctor", .. var doctorArgs])
+                return parser.ParseArguments<DoctorOptions>(doctorArgs).MapResult((DoctorOptions o) => new DoctorCommand(console).Run(o), Failed);
             return parser.ParseArguments<ClassifyOptions>(args).MapResult(
                 (ClassifyOptions o) => new ClassifyCommand(console, Backends()).Run(o, cancel),
-                errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
-                    ? ExitCode.Success
-                    : ExitCode.Usage);
+                Failed);
         }
         catch (ClassifyException e)
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Classify.Gpu;
 using Classify.Images;
 using Classify.Inference;
 using Classify.Inputs;
@@ -17,6 +18,10 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             throw new ClassifyException(ExitCode.Usage, null, "--num_top_predictions must be at least 1");
         if (o.BatchSize < 1)
             throw new ClassifyException(ExitCode.Usage, null, "--batch_size must be at least 1");
+        if (o.RequireGpu && o.Device == DeviceRequest.Cpu)
+            throw new ClassifyException(ExitCode.Usage, null, "--require-gpu contradicts --device cpu");
+        if (o.Gpu < 0)
+            throw new ClassifyException(ExitCode.Usage, null, "--gpu must be 0 or more (an index among the visible GPUs)");
 
         var clock = Stopwatch.StartNew();
         var catalog = new ModelCatalog(o.ModelDir ?? ModelCatalog.DefaultModelDir());
@@ -24,6 +29,18 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var factory = PickBackend(o, manifest, fileFormat);
         var labels = Labels.Load(manifest);
         var modelCheckedMs = clock.ElapsedMilliseconds;
+        var backendOptions = new BackendOptions
+        {
+            Device = o.Device,
+            GpuIndex = o.Gpu,
+            IntraOpThreads = o.Threads,
+            RequireGpu = o.RequireGpu,
+            Verbose = o.Verbose,
+            Log = line => console.Error.WriteLine($"classify: {line}"),
+        };
+        // A GPU job that cannot get its GPU fails here, before reading a single image.
+        if (factory is IGpuBackendFactory gpuFactory)
+            new GpuDevicePolicy(backendOptions, gpuFactory.GpuRequirements).ThrowIfRequiredAndUnusable();
 
         var inputs = InputSet.Enumerate(new InputOptions
         {
@@ -38,12 +55,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (inputs.Count == 0)
             console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList}");
 
-        using var backend = factory.Create(manifest, new BackendOptions
-        {
-            Device = o.Device,
-            GpuIndex = o.Gpu,
-            IntraOpThreads = o.Threads,
-        });
+        using var backend = factory.Create(manifest, backendOptions);
         if (o.Verbose)
             console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms)");
 

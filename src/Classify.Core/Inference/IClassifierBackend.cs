@@ -46,4 +46,13 @@ public sealed record BackendOptions
 
     /// <summary>CUDA only: NHWC / channels_last memory format where the engine supports it.</summary>
     public bool ChannelsLast { get; init; }
+
+    /// <summary>--require-gpu: no GPU is an error (exit 20), not a fallback to the CPU.</summary>
+    public bool RequireGpu { get; init; }
+
+    /// <summary>--verbose: say which device was chosen and why, even on a machine without a GPU.</summary>
+    public bool Verbose { get; init; }
+
+    /// <summary>Where a backend writes its one-line warnings and --verbose notes (standard error in the CLI).</summary>
+    public Action<string>? Log { get; init; }
 }
