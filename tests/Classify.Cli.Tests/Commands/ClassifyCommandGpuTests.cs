@@ -11,7 +11,7 @@ public sealed class ClassifyCommandGpuTests
 
     private static readonly string[] Photos = ["--image_file", TestData.Chelsea, "--image_file", TestData.Coffee];
 
-    private static readonly Lazy<ProcessResult> Reference = new(() => ProcessResult.Classify(Photos));
+    private static readonly Lazy<ProcessResult> Reference = new(() => ClassifyProcess.Run(Photos));
 
     private static FakeGpuNamespace ApptainerWithoutNv() => new()
     {
@@ -26,7 +26,7 @@ public sealed class ClassifyCommandGpuTests
         var r = ApptainerWithoutNv().Run(Photos);
 
         Assert.Equal(0, r.ExitCode);
-        Assert.Equal([NvWarning], r.StderrLines);
+        Assert.Equal([NvWarning], FakeGpuNamespace.Lines(r.Stderr));
     }
 
     [NamespaceFact]
@@ -46,7 +46,7 @@ public sealed class ClassifyCommandGpuTests
 
         Assert.Equal(ExitCode.GpuUnavailable, r.ExitCode);
         Assert.Equal(["classify: a GPU is required but not usable: an NVIDIA GPU is present (driver 580.159.04) but its driver "
-            + "libraries are not visible inside this Singularity/Apptainer container; add --nv (singularity exec --nv ...)"], r.StderrLines);
+            + "libraries are not visible inside this Singularity/Apptainer container; add --nv (singularity exec --nv ...)"], FakeGpuNamespace.Lines(r.Stderr));
         Assert.Empty(r.Stdout);
     }
 
@@ -74,7 +74,7 @@ public sealed class ClassifyCommandGpuTests
 
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(["classify: warning: an NVIDIA GPU is present on the host (driver 580.159.04) but this Podman container has no "
-            + "/dev/nvidia* device; run it with --device nvidia.com/gpu=all (NVIDIA Container Toolkit, CDI). Running on the CPU."], r.StderrLines);
+            + "/dev/nvidia* device; run it with --device nvidia.com/gpu=all (NVIDIA Container Toolkit, CDI). Running on the CPU."], FakeGpuNamespace.Lines(r.Stderr));
         Assert.Equal(Reference.Value.Stdout, r.Stdout);
     }
 
@@ -95,7 +95,7 @@ public sealed class ClassifyCommandGpuTests
 
         Assert.Equal(ExitCode.GpuUnavailable, r.ExitCode);
         Assert.Equal(["classify: a GPU is required but not usable: this Slurm job (4242) has no GPU allocated; request one with "
-            + "--gres=gpu:1 (or --gpus=1) in sbatch/srun, on a partition with GPUs"], r.StderrLines);
+            + "--gres=gpu:1 (or --gpus=1) in sbatch/srun, on a partition with GPUs"], FakeGpuNamespace.Lines(r.Stderr));
     }
 
     [NamespaceFact]
@@ -104,6 +104,6 @@ public sealed class ClassifyCommandGpuTests
         var ns = new FakeGpuNamespace();
 
         Assert.Empty(ns.Run(Photos).Stderr);
-        Assert.Contains(ns.Run([.. Photos, "--verbose"]).StderrLines, l => l.StartsWith("classify: GPU: ", StringComparison.Ordinal));
+        Assert.Contains(FakeGpuNamespace.Lines(ns.Run([.. Photos, "--verbose"]).Stderr), l => l.StartsWith("classify: GPU: ", StringComparison.Ordinal));
     }
 }

@@ -13,8 +13,6 @@ internal sealed class FakeGpuNamespace
 {
     public const string DriverVersion = "580.159.04";
 
-    public static readonly string Classify = Path.Combine(AppContext.BaseDirectory, "classify");
-
     /// <summary>Why the namespace cannot be built here, or null when it can.</summary>
     public static readonly string? Unavailable = FindTool() is null
         ? "neither unshare (util-linux) nor bwrap (bubblewrap) is on PATH: cannot build a mount namespace with fake NVIDIA devices"
@@ -34,7 +32,7 @@ internal sealed class FakeGpuNamespace
         var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileName(tool) == "unshare")
         {
-            foreach (var a in (string[])["--mount", "--propagation", "private", "--", "/bin/sh", script, Classify]) psi.ArgumentList.Add(a);
+            foreach (var a in (string[])["--mount", "--propagation", "private", "--", "/bin/sh", script, ClassifyProcess.Executable]) psi.ArgumentList.Add(a);
         }
         else
         {
@@ -44,15 +42,26 @@ internal sealed class FakeGpuNamespace
             if (DeviceNodes)
                 foreach (var a in (string[])["--dev-bind", "/dev/null", "/dev/nvidia0", "--dev-bind", "/dev/null", "/dev/nvidiactl"])
                     psi.ArgumentList.Add(a);
-            foreach (var a in (string[])["--", "/bin/sh", script, Classify]) psi.ArgumentList.Add(a);
+            foreach (var a in (string[])["--", "/bin/sh", script, ClassifyProcess.Executable]) psi.ArgumentList.Add(a);
             psi.Environment["FAKE_GPU_BWRAP"] = "1";
         }
         foreach (var a in args) psi.ArgumentList.Add(a);
         // A clean slate: the fake decides what the probe sees, not the machine the tests run on.
         foreach (var name in psi.Environment.Keys.Where(IsGpuRelated).ToList()) psi.Environment.Remove(name);
+        psi.Environment.Remove("CLASSIFY_MODEL_DIR");
         foreach (var (k, v) in Env) psi.Environment[k] = v;
-        return ProcessResult.Run(psi);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"classify {string.Join(' ', args)} in the fake GPU namespace did not finish");
+        }
+        return new ProcessResult(p.ExitCode, stdout.Result, stderr.Result);
     }
+
+    public static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
     private static bool IsGpuRelated(string name) =>
         name.StartsWith("APPTAINER", StringComparison.Ordinal) || name.StartsWith("SINGULARITY", StringComparison.Ordinal)
@@ -81,32 +90,6 @@ internal sealed class FakeGpuNamespace
                 if (dir.Length > 0 && File.Exists(Path.Combine(dir, name)))
                     return Path.Combine(dir, name);
         return null;
-    }
-}
-
-internal sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
-{
-    public string[] StderrLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-
-    public static ProcessResult Run(ProcessStartInfo psi)
-    {
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{psi.FileName} did not finish within 2 minutes");
-        }
-        return new ProcessResult(p.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    /// <summary>The same classify, outside any namespace: the reference for the predictions.</summary>
-    public static ProcessResult Classify(params string[] args)
-    {
-        var psi = new ProcessStartInfo(FakeGpuNamespace.Classify) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        return Run(psi);
     }
 }
 
