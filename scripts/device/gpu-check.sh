@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# GPU check, run ON the GPU device machine from the repository root, after the app was stashed and unpacked
+# to /tmp/app (see ../shared/device/README.md: self-contained publish, pack.sh, stash, unpack):
+#   bash .device/NN/on-device.sh stash && bash .device/NN/on-device.sh unpack && bash scripts/device/gpu-check.sh
+# What it does, all with the real app on the real GPU:
+#   1. `classify doctor` (text + JSON): what was found, the verdict, its exit code.
+#   2. the test photos on CUDA and on the CPU, for each bundled model: the device and the execution-provider
+#      placement actually in use, time per image (median of RUNS runs), top-5 agreement CPU vs CUDA.
+#   3. real diagnoses on real hardware: CUDA libraries off the loader path (6), CUDA_VISIBLE_DEVICES=-1 (4),
+#      a Slurm job without GPUs (3), --gpu beyond the visible GPUs (7), each through doctor --json.
+#   4. hooks for the TorchSharp CUDA check and a ResNet-50 throughput check (TODO, merged by the lead).
+# Logs go to $OUT (the device tool brings them back); a short table is printed last.
+# Environment: CLASSIFY_APP (default /tmp/app/classify), RUNS (default 5), REPEAT (photos per run = 4 x REPEAT, default 32).
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo" || exit 1
+out=${OUT:-/tmp/gpu-check}
+mkdir -p "$out"
+app=${CLASSIFY_APP:-/tmp/app/classify}
+runs=${RUNS:-5}
+repeat=${REPEAT:-32}
+models=(squeezenet1.1 mobilenet_v2_1.0_224_quant)
+photos=(tests/images/chelsea.png tests/images/coffee.png tests/images/astronaut.png tests/images/rocket.jpg)
+photo_args=()
+for p in "${photos[@]}"; do photo_args+=(--image_file "$p"); done
+rows=()
+row() { rows+=("$(printf '%-44s %s' "$1" "$2")"); }
+
+# The device's CUDA 13 / cuDNN 9 / libtorch come with its PyTorch; on-device.sh prints the export line.
+part=$(find .device -mindepth 2 -maxdepth 2 -name on-device.sh 2>/dev/null | sort | tail -1)
+if [ -n "$part" ]; then
+  eval "$(bash "$part" env)"
+else
+  echo "gpu-check: no .device/NN/on-device.sh here; using LD_LIBRARY_PATH as it is" >&2
+fi
+cuda_ld_path=${LD_LIBRARY_PATH:-}
+{
+  echo "LD_LIBRARY_PATH=$cuda_ld_path"
+  nvidia-smi 2>&1 || echo "nvidia-smi: not available"
+  uname -a
+} >"$out/machine.log"
+if [ ! -x "$app" ]; then
+  echo "gpu-check: $app not found (unpack the app first)" >&2
+  echo "gpu-check: app missing" >"$out/summary.txt"
+  exit 1
+fi
+
+# 1. doctor
+"$app" doctor --verbose >"$out/doctor.txt" 2>&1
+doctor_rc=$?
+"$app" doctor --json >"$out/doctor.json" 2>"$out/doctor.json.err"
+row "doctor (exit $doctor_rc)" "$(tail -1 "$out/doctor.txt" | cut -c1-160)"
+row "doctor: execution provider" "$(grep '^execution provider:' "$out/doctor.txt" | sed 's/^execution provider: *//' | cut -c1-160)"
+
+# 2. classification on CUDA and on the CPU
+list="$out/photos.txt"
+: >"$list"
+for _ in $(seq "$repeat"); do printf '%s\n' "${photos[@]}" >>"$list"; done
+count=$(wc -l <"$list")
+
+# Prints the median of the per-image times (ms) measured inside the process: (total - ready) / images,
+# from the two --verbose lines ("ready in N ms", "classified ... in S s").
+per_image_ms() {
+  local model=$1 device=$2 times=() log
+  for i in $(seq "$runs"); do
+    log="$out/time-$model-$device-$i.log"
+    "$app" --model "$model" --device "$device" --verbose --image_list "$list" >/dev/null 2>"$log" || { echo "failed (see $(basename "$log"))"; return; }
+    times+=("$(awk -v n="$count" '/ready in [0-9]+ ms/ { for (i = 1; i <= NF; i++) if ($i == "ready") ready = $(i + 2) }
+      / classified, .* in [0-9.]+ s/ { total = $(NF - 1) * 1000 }
+      END { if (total > 0) printf "%.3f", (total - ready) / n; else print "nan" }' "$log")")
+  done
+  printf '%s\n' "${times[@]}" | sort -g | awk -v all="${times[*]}" '{a[NR] = $1} END {print a[int((NR + 1) / 2)] " ms/img (median of " NR ": " all ")"}'
+}
+
+for model in "${models[@]}"; do
+  for device in cuda cpu; do
+    "$app" --model "$model" --device "$device" --verbose --format jsonl --num_top_predictions 5 \
+      "${photo_args[@]}" >"$out/$model-$device.jsonl" 2>"$out/$model-$device.err"
+    rc=$?
+    used=$(grep -o 'backend onnx on [^,]*' "$out/$model-$device.err" | sed 's/backend onnx on //')
+    placement=$(grep -o 'onnxruntime: [0-9a-z].*on [A-Za-z]*ExecutionProvider.*' "$out/$model-$device.err" | head -1 | sed 's/onnxruntime: //')
+    row "$model --device $device" "exit $rc, device ${used:-?}${placement:+, $placement}"
+    row "  time ($count images, after load)" "$(per_image_ms "$model" "$device")"
+  done
+  python3 - "$out/$model-cpu.jsonl" "$out/$model-cuda.jsonl" >"$out/$model-agreement.txt" 2>&1 <<'PY'
+import json, sys
+def load(p):
+    with open(p) as f:
+        return {d["file"]: d.get("predictions") for d in map(json.loads, filter(str.strip, f))}
+cpu, cuda = load(sys.argv[1]), load(sys.argv[2])
+same, maxdiff = 0, 0.0
+for name, p in cpu.items():
+    q = cuda.get(name)
+    if p and q and [x["class"] for x in p] == [x["class"] for x in q]:
+        same += 1
+        maxdiff = max(maxdiff, max(abs(a["score"] - b["score"]) for a, b in zip(p, q)))
+    print(name, "cpu:", [x["class"] for x in p or []], "cuda:", [x["class"] for x in q or []])
+print(f"top-5 agreement {same}/{len(cpu)} images, max |score diff| {maxdiff:.2e}")
+PY
+  row "  top-5 CPU vs CUDA" "$(tail -1 "$out/$model-agreement.txt")"
+done
+
+# 3. real diagnoses on real hardware (doctor --json's diagnosis.number; expected in brackets)
+#    diagnosis NAME EXPECTED ENV_ASSIGNMENT [doctor options...]
+diagnosis() {
+  local name=$1 expected=$2 assign=$3 got
+  shift 3
+  env ${assign:+"$assign"} "$app" doctor --json "$@" >"$out/diag-$name.json" 2>&1
+  got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["diagnosis"]; print(d["number"], "-", d["problem"][:110])' \
+    "$out/diag-$name.json" 2>/dev/null || echo "no JSON (see diag-$name.json)")
+  row "diagnosis $name [$expected]" "$got"
+}
+diagnosis no-cuda-libs 6 LD_LIBRARY_PATH=
+diagnosis cvd-hidden 4 CUDA_VISIBLE_DEVICES=-1
+diagnosis slurm-no-gpu 3 SLURM_JOB_ID=4242
+diagnosis gpu-index-7 7 "" --gpu 7
+# The warning a user sees when the CUDA libraries are missing, verbatim:
+LD_LIBRARY_PATH='' "$app" --image_file tests/images/chelsea.png >"$out/warning-no-cuda-libs.out" 2>"$out/warning-no-cuda-libs.err"
+row "warning without CUDA libs" "$(head -1 "$out/warning-no-cuda-libs.err" | cut -c1-160)"
+# Singularity/Apptainer without --nv on real hardware: the real /dev/nvidia* and /proc/driver/nvidia stay,
+# libcuda.so.1 disappears (a private mount namespace binds /dev/null over it). Needs root and unshare.
+libcuda=$(python3 -c 'import json,sys; print(next((l["path"] or "") for l in json.load(open(sys.argv[1]))["libraries"] if l["name"] == "libcuda.so.1"))' \
+  "$out/doctor.json" 2>/dev/null)
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && [ -n "$libcuda" ]; then
+  # shellcheck disable=SC2016 # the inner shell expands $1 and $@, not this one
+  APPTAINER_CONTAINER=/scratch/classifier.sif unshare --mount --propagation private -- \
+    sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "$libcuda" \
+    "$app" --image_file tests/images/chelsea.png >"$out/apptainer-no-nv.out" 2>"$out/apptainer-no-nv.err"
+  row "apptainer without --nv (exit $?)" "$(head -1 "$out/apptainer-no-nv.err" | cut -c1-200)"
+  "$app" --device cpu --image_file tests/images/chelsea.png >"$out/apptainer-reference.out" 2>/dev/null
+  if cmp -s "$out/apptainer-no-nv.out" "$out/apptainer-reference.out"; then
+    row "  predictions" "identical to --device cpu"
+  else
+    row "  predictions" "DIFFER from --device cpu (see apptainer-no-nv.out)"
+  fi
+else
+  row "apptainer without --nv" "skipped (needs root, unshare and libcuda's path from doctor)"
+fi
+
+# 4. TODO(lead merge): the torch helper's TorchSharp CUDA check goes here, e.g.
+#   "$app" --backend torch --device cuda --verbose --image_file tests/images/chelsea.png
+# and adds its rows with: row "torch --device cuda" "..."
+torch_check() { :; }
+# TODO(lead merge): ResNet-50 throughput (bash "$part" models /tmp/m gives resnet50.onnx / resnet50.pt,
+# random weights, timing only) goes here, adding rows with: row "resnet50 batch 256" "... img/s"
+resnet50_throughput() { :; }
+torch_check
+resnet50_throughput
+
+printf '%s\n' "${rows[@]}" >"$out/summary.txt"
+echo
+echo "== GPU check ($(date -u +%FT%TZ), logs in $out)"
+printf '%s\n' "${rows[@]}"
