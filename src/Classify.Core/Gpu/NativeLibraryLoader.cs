@@ -23,15 +23,18 @@ public sealed unsafe class NativeLibraryLoader : INativeLibraryLoader
     {
         // glibc 2.34+ has these in libc.so.6 and keeps libdl.so.2 as a stub exporting them; older glibc has
         // them only in libdl.so.2.
-        if (!NativeLibrary.TryLoad("libdl.so.2", out var libdl) && !NativeLibrary.TryLoad("libc.so.6", out libdl))
-            return;
-        if (NativeLibrary.TryGetExport(libdl, "dlopen", out var open) && NativeLibrary.TryGetExport(libdl, "dlerror", out var error))
+        foreach (var name in (string[])["libc.so.6", "libdl.so.2"])
         {
+            if (!NativeLibrary.TryLoad(name, out var lib)
+                || !NativeLibrary.TryGetExport(lib, "dlopen", out var open)
+                || !NativeLibrary.TryGetExport(lib, "dlerror", out var error))
+                continue;
             _dlopen = (delegate* unmanaged<byte*, int, nint>)open;
             _dlerror = (delegate* unmanaged<byte*>)error;
+            if (NativeLibrary.TryGetExport(lib, "dlinfo", out var info))
+                _dlinfo = (delegate* unmanaged<nint, int, void*, int>)info;
+            return;
         }
-        if (NativeLibrary.TryGetExport(libdl, "dlinfo", out var info))
-            _dlinfo = (delegate* unmanaged<nint, int, void*, int>)info;
     }
 
     public NativeLoadResult Load(string soname)
