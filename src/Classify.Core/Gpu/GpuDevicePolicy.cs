@@ -85,9 +85,3 @@ public sealed class GpuDevicePolicy
 
     private static ClassifyException Unavailable(GpuDiagnosis d) => new(ExitCode.GpuUnavailable, null, d.ErrorMessage);
 }
-
-/// <summary>A backend factory that can run on CUDA, and what it needs for that (lets --require-gpu fail before any work).</summary>
-public interface IGpuBackendFactory
-{
-    GpuRequirements GpuRequirements { get; }
-}
