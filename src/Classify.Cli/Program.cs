@@ -41,6 +41,8 @@ public static class Program
             // 2.9.1 ignores AllowMultiInstance for the default verb (commandlineparser/commandline#922).
             if (args is ["doctor", .. var doctorArgs])
                 return parser.ParseArguments<DoctorOptions>(doctorArgs).MapResult((DoctorOptions o) => new DoctorCommand(console).Run(o), Failed);
+            if (args is ["merge", .. var mergeArgs])
+                return parser.ParseArguments<MergeOptions>(mergeArgs).MapResult((MergeOptions o) => new MergeCommand(console).Run(o), Failed);
             return parser.ParseArguments<ClassifyOptions>(args).MapResult(
                 (ClassifyOptions o) => new ClassifyCommand(console, Backends()).Run(o, cancel),
                 Failed);

@@ -54,6 +54,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             inputs.Add(Path.Combine(AppContext.BaseDirectory, "examples", "cat.png"));
         if (inputs.Count == 0)
             console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList}");
+        var shard = SelectShard(o, inputs.Count, ref inputs);
 
         using var backend = factory.Create(manifest, backendOptions);
         if (o.Verbose)
@@ -63,9 +64,19 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var runner = new ClassificationRunner(backend, manifest, labels, new ImageLoader(), o.NumTopPredictions, o.BatchSize, o.Threads);
         var failed = 0;
         ImageError? lastError = null;
-        void Write(ResultWriter writer)
+        void Write(ResultWriter writer, ResultJournal? journal = null)
         {
-            runner.Run(inputs, result =>
+            journal?.Replay(result =>
+            {
+                if (result.Error is { } error)
+                {
+                    failed++;
+                    lastError = error;
+                }
+                writer.Write(result);
+            });
+            var todo = journal is { Finished: > 0 } ? inputs.GetRange(journal.Finished, inputs.Count - journal.Finished) : inputs;
+            runner.Run(todo, result =>
             {
                 if (result.Error is { } error)
                 {
@@ -73,6 +84,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                     lastError = error;
                     console.Error.WriteLine($"classify: {error.Message}");
                 }
+                journal?.Append(result);
                 writer.Write(result);
             }, cancel);
             writer.Complete();
@@ -82,9 +94,15 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (o.Output is { } outputPath)
         {
             using var file = new AtomicFile(outputPath);
+            // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial.
+            using var journal = ResultJournal.Open(outputPath, ResultJournal.Fingerprint(
+                [manifest.Name, manifest.Files[factory.FileFormat].Sha256, manifest.Labels.Sha256 ?? "", factory.Name,
+                 o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], inputs),
+                inputs, o.BatchSize, note => console.Error.WriteLine($"classify: {note}"));
             using (var text = ResultWriter.OpenText(file.Stream))
-                Write(ResultWriter.Create(o.Format, text, info, single));
+                Write(ResultWriter.Create(o.Format, text, info, single), journal);
             file.Commit();
+            journal.Delete();
         }
         else
         {
@@ -95,6 +113,22 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             console.Error.WriteLine($"classify: {inputs.Count - failed} classified, {failed} failed in {clock.Elapsed.TotalSeconds:F2} s");
         if (failed == 0) return ExitCode.Success;
         return inputs.Count == 1 ? lastError!.Code : ExitCode.SomeImagesFailed;
+    }
+
+    /// <summary>Narrows <paramref name="inputs"/> to this process's shard (--shard, else Slurm's variables).</summary>
+    private Shard SelectShard(ClassifyOptions o, int total, ref List<string> inputs)
+    {
+        var shard = o.Shard is { } text ? Shard.Parse(text) : Shard.FromSlurm(Environment.GetEnvironmentVariable) ?? Shard.Whole;
+        if (o.Shard is null && !shard.IsWhole)
+        {
+            // Said every time: a job that classifies given files in an array for another reason would
+            // otherwise be puzzled by its missing results.
+            var (start, length) = shard.RangeOf(total);
+            console.Error.WriteLine($"classify: shard {shard} from Slurm's environment: images {start + 1}-{start + length} of {total} (--shard 0/1 classifies all)");
+        }
+        if (!shard.IsWhole)
+            inputs = [.. shard.Slice(inputs)];
+        return shard;
     }
 
     private IBackendFactory PickBackend(ClassifyOptions o, ModelManifest manifest, string? fileFormat)

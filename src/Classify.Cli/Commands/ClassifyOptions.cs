@@ -51,6 +51,9 @@ internal sealed class ClassifyOptions
     [Option("threads", Default = 0, HelpText = "CPU threads for inference and decoding (0 = all cores).")]
     public int Threads { get; set; }
 
+    [Option("shard", HelpText = "Classify only part I of N (0-based, contiguous, balanced) of the ordered inputs, e.g. 3/16; 0/1 = all. Default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in an array job, or SLURM_PROCID/SLURM_STEP_NUM_TASKS under srun.")]
+    public string? Shard { get; set; }
+
     [Option("verbose", HelpText = "Print what was chosen (model, backend, device) and timings on standard error.")]
     public bool Verbose { get; set; }
 }

@@ -152,7 +152,9 @@ public static class JsonFormat
 {
     public static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static void WriteResult(Utf8JsonWriter json, ImageResult result)
+    /// <param name="exactScores">Write scores unrounded (the resume journal, so that a resumed run's output
+    /// in any format equals an uninterrupted one's).</param>
+    public static void WriteResult(Utf8JsonWriter json, ImageResult result, bool exactScores = false)
     {
         json.WriteStartObject();
         json.WriteString("file", result.File);
@@ -173,7 +175,10 @@ public static class JsonFormat
                 json.WriteString("label", p.Label);
                 json.WriteNumber("class", p.Class);
                 // Rounded like the text format's digits, so formats agree and output is stable across machines.
-                json.WriteNumber("score", Math.Round((double)p.Score, 6));
+                if (exactScores)
+                    json.WriteNumber("score", p.Score);
+                else
+                    json.WriteNumber("score", Math.Round((double)p.Score, 6));
                 json.WriteEndObject();
             }
             json.WriteEndArray();

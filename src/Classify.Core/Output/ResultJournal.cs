@@ -1,0 +1,182 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Classify.Pipeline;
+
+namespace Classify.Output;
+
+/// <summary>
+/// The resume journal of a run with <c>--output FILE</c>: <c>FILE.partial</c> holds one jsonl record per
+/// finished image, in input order, flushed batch by batch, after a header naming the run (model, settings,
+/// inputs) by a fingerprint. When a run is killed (Slurm's time limit, preemption, a crashed node) and started
+/// again with the same settings, the journal's images are replayed instead of classified again. It is deleted
+/// once FILE is complete.
+/// </summary>
+public sealed class ResultJournal : IDisposable
+{
+    public const string Suffix = ".partial";
+    private const int Version = 1;
+
+    private readonly FileStream _stream;
+    private readonly MemoryStream _line = new();
+    private readonly int _flushEvery;
+    private int _unflushed;
+
+    private ResultJournal(string path, FileStream stream, int finished, int flushEvery)
+    {
+        Path = path;
+        _stream = stream;
+        Finished = finished;
+        _flushEvery = Math.Max(1, flushEvery);
+    }
+
+    public string Path { get; }
+
+    /// <summary>How many of the run's first inputs already have a result in the journal.</summary>
+    public int Finished { get; }
+
+    /// <summary>A digest of everything that decides a run's results; journals of other runs are not resumed.</summary>
+    public static string Fingerprint(IEnumerable<string> settings, IEnumerable<string> inputs)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var part in settings.Append("").Concat(inputs))
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(part));
+            hash.AppendData("\n"u8);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// Opens the journal of <paramref name="outputPath"/>, keeping the records of an earlier run with the same
+    /// <paramref name="fingerprint"/> that match <paramref name="inputs"/> from the start, up to the last
+    /// whole line. <paramref name="note"/> hears what was resumed or discarded.
+    /// </summary>
+    public static ResultJournal Open(string outputPath, string fingerprint, IReadOnlyList<string> inputs, int flushEvery, Action<string> note)
+    {
+        var path = System.IO.Path.GetFullPath(outputPath) + Suffix;
+        try
+        {
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+            try
+            {
+                var (finished, keep) = Recover(stream, fingerprint, inputs, path, note);
+                if (keep == 0)
+                {
+                    stream.SetLength(0);
+                    stream.Position = 0;
+                    var header = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+                    {
+                        ["classify_journal"] = Version,
+                        ["fingerprint"] = fingerprint,
+                    });
+                    stream.Write(header);
+                    stream.WriteByte((byte)'\n');
+                }
+                else
+                {
+                    // Drops a torn last record (the process died mid-write) so appends start on a fresh line.
+                    stream.SetLength(keep);
+                    stream.Position = keep;
+                }
+                stream.Flush();
+                if (finished > 0)
+                    note($"{outputPath}: resuming: {finished} of {inputs.Count} images already done (from {path})");
+                return new ResultJournal(path, stream, finished, flushEvery);
+            }
+            catch
+            {
+                stream.Dispose();
+                throw;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ClassifyException(ExitCode.OutputFailed, path, $"cannot write the resume journal: {e.Message}");
+        }
+    }
+
+    /// <returns>The number of reusable records and the byte length that holds them (0: start afresh).</returns>
+    private static (int Finished, long Keep) Recover(FileStream stream, string fingerprint, IReadOnlyList<string> inputs, string path, Action<string> note)
+    {
+        if (stream.Length == 0)
+            return (0, 0);
+        var lines = new LineScanner(stream);
+        if (!lines.TryRead(out var header, out var terminated) || !terminated || !HeaderMatches(header.Span, fingerprint))
+        {
+            note($"{path}: left by a run with another model, settings or inputs; starting over");
+            return (0, 0);
+        }
+        var keep = lines.Offset;
+        var finished = 0;
+        while (finished < inputs.Count && lines.TryRead(out var line, out terminated) && terminated
+            && ResultReader.TryParse(line.Span) is { } result && result.File == inputs[finished])
+        {
+            finished++;
+            keep = lines.Offset;
+        }
+        stream.Position = 0;
+        return (finished, keep);
+    }
+
+    private static bool HeaderMatches(ReadOnlySpan<byte> line, string fingerprint)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            using var doc = JsonDocument.ParseValue(ref reader);
+            return doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("classify_journal", out var version) && version.ValueKind == JsonValueKind.Number
+                && version.GetInt32() == Version
+                && doc.RootElement.TryGetProperty("fingerprint", out var print) && print.ValueKind == JsonValueKind.String
+                && print.GetString() == fingerprint;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Hands the journal's <see cref="Finished"/> results to <paramref name="onResult"/>, in order.</summary>
+    public void Replay(Action<ImageResult> onResult)
+    {
+        if (Finished == 0)
+            return;
+        using var reader = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var lines = new LineScanner(reader);
+        lines.TryRead(out _, out _);
+        for (var i = 0; i < Finished && lines.TryRead(out var line, out _); i++)
+            onResult(ResultReader.TryParse(line.Span) ?? throw new InvalidOperationException($"{Path}: record {i + 1} changed while resuming"));
+    }
+
+    public void Append(ImageResult result)
+    {
+        _line.SetLength(0);
+        using (var json = new Utf8JsonWriter(_line, JsonFormat.Options))
+            JsonFormat.WriteResult(json, result, exactScores: true);
+        _line.WriteByte((byte)'\n');
+        _stream.Write(_line.GetBuffer(), 0, (int)_line.Length);
+        // Whole batches reach the file, so a killed run loses at most the batch in flight.
+        if (++_unflushed >= _flushEvery)
+            Flush();
+    }
+
+    public void Flush()
+    {
+        _stream.Flush();
+        _unflushed = 0;
+    }
+
+    /// <summary>The run's output is complete: the journal is no longer needed.</summary>
+    public void Delete()
+    {
+        _stream.Dispose();
+        try { File.Delete(Path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    public void Dispose()
+    {
+        try { _stream.Flush(); } catch (IOException) { } catch (ObjectDisposedException) { }
+        _stream.Dispose();
+    }
+}

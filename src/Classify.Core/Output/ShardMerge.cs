@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Classify.Output;
+
+/// <summary>
+/// <c>classify merge</c>: joins the jsonl files of a sharded run, in the order given, into one file that
+/// appears only when complete. A missing or torn shard, or a set of shard files with a gap, is an error
+/// naming the file: a merged result that silently lacks a shard's images is worse than none.
+/// </summary>
+public static partial class ShardMerge
+{
+    /// <summary>classify-array.sbatch's names: results.shard-0003-of-0016.jsonl.</summary>
+    [GeneratedRegex(@"\.shard-(\d+)-of-(\d+)\.", RegexOptions.CultureInvariant)]
+    private static partial Regex ShardName();
+
+    /// <returns>The number of results merged.</returns>
+    public static long Merge(IReadOnlyList<string> shards, string output, OutputFormat format)
+    {
+        if (shards.Count == 0)
+            throw new ClassifyException(ExitCode.Usage, null, "merge: no shard files given");
+        CheckSet(shards);
+        foreach (var shard in shards)
+        {
+            if (!File.Exists(shard))
+                throw new ClassifyException(ExitCode.ShardInvalid, shard,
+                    Directory.Exists(shard) ? "is a directory, not a shard file" : "no such shard file (did its task finish?)");
+        }
+
+        using var file = new AtomicFile(output);
+        long count = 0;
+        using (var text = ResultWriter.OpenText(file.Stream))
+        {
+            var writer = format == OutputFormat.Jsonl
+                ? null
+                : ResultWriter.Create(format, text, new RunInfo("unknown", "unknown", "unknown", TopKOf(shards)), singleInput: false);
+            foreach (var shard in shards)
+            {
+                try
+                {
+                    count += Copy(shard, writer is null ? file.Stream : null, writer);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new ClassifyException(ExitCode.ShardInvalid, shard, $"cannot read: {e.Message}");
+                }
+            }
+            writer?.Complete();
+            text.Flush();
+        }
+        file.Commit();
+        return count;
+    }
+
+    /// <summary>When every name says which shard of how many it is, the set must be complete.</summary>
+    private static void CheckSet(IReadOnlyList<string> shards)
+    {
+        var seen = new Dictionary<int, string>();
+        int? total = null;
+        string? first = null;
+        foreach (var shard in shards)
+        {
+            var m = ShardName().Match(Path.GetFileName(shard));
+            if (!m.Success || !int.TryParse(m.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+                || !int.TryParse(m.Groups[2].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var of))
+                return;
+            if (total is { } n && n != of)
+                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"is one of {of} shards, but {first} is one of {n}: shards of different runs");
+            total = of;
+            first ??= shard;
+            if (index >= of)
+                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"shard {index} of {of} does not exist");
+            if (!seen.TryAdd(index, shard))
+                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"shard {index} is also given as {seen[index]}");
+        }
+        if (total is { } count && seen.Count < count)
+        {
+            var missing = Enumerable.Range(0, count).Where(i => !seen.ContainsKey(i)).ToList();
+            var name = ShardName().Replace(Path.GetFileName(first!), $".shard-{Padded(missing[0], first!)}-of-{Padded(count, first!, group: 2)}.", 1);
+            var example = Path.Combine(Path.GetDirectoryName(first!) ?? "", name);
+            throw new ClassifyException(ExitCode.ShardInvalid, example,
+                $"missing: {missing.Count} of {count} shards not given ({Describe(missing)}); did those tasks finish?");
+        }
+    }
+
+    private static string Padded(int value, string like, int group = 1)
+    {
+        var width = ShardName().Match(Path.GetFileName(like)).Groups[group].Length;
+        return value.ToString(CultureInfo.InvariantCulture).PadLeft(width, '0');
+    }
+
+    private static string Describe(List<int> missing) =>
+        (missing.Count == 1 ? "shard " : "shards ")
+        + string.Join(", ", missing.Take(10).Select(i => i.ToString(CultureInfo.InvariantCulture)))
+        + (missing.Count > 10 ? ", ..." : "");
+
+    /// <summary>Copies one shard; jsonl byte for byte, other formats through <paramref name="writer"/>.</summary>
+    private static long Copy(string shard, Stream? raw, ResultWriter? writer)
+    {
+        using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var lines = new LineScanner(input);
+        long count = 0;
+        while (lines.TryRead(out var line, out var terminated))
+        {
+            count++;
+            var result = ResultReader.TryParse(line.Span);
+            if (result is null)
+            {
+                throw new ClassifyException(ExitCode.ShardInvalid, shard, count == 1 && line.Span.StartsWith("{\"classify_journal\""u8)
+                    ? "is the resume journal of an unfinished task, not a finished shard"
+                    : $"line {count} is not a classify result" + (terminated ? "" : " (the file is truncated)"));
+            }
+            if (!terminated)
+                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"truncated: line {count} has no end");
+            if (writer is null)
+            {
+                raw!.Write(line.Span);
+                raw.WriteByte((byte)'\n');
+            }
+            else
+            {
+                writer.Write(result);
+            }
+        }
+        return count;
+    }
+
+    /// <summary>The json format's top_k, from the first result with predictions.</summary>
+    private static int TopKOf(IReadOnlyList<string> shards)
+    {
+        foreach (var shard in shards)
+        {
+            using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var lines = new LineScanner(input);
+            while (lines.TryRead(out var line, out _))
+            {
+                if (ResultReader.TryParse(line.Span) is { Predictions: { } p })
+                    return p.Length;
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,141 @@
+using System.Text;
+using Classify.Inference;
+using Classify.Output;
+using Classify.Pipeline;
+
+namespace Classify.Tests.Output;
+
+public sealed class ResultJournalTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly List<string> _notes = [];
+    private readonly string[] _inputs = [TestData.Chelsea, TestData.Coffee, TestData.Rocket, TestData.Astronaut];
+
+    public void Dispose() => _dir.Dispose();
+
+    private string Output => _dir.File("results.jsonl");
+
+    private ResultJournal Open(string fingerprint = "run-a", IReadOnlyList<string>? inputs = null) =>
+        ResultJournal.Open(Output, fingerprint, inputs ?? _inputs, flushEvery: 2, _notes.Add);
+
+    // Scores with more digits than the jsonl format keeps, so that a rounding journal would be caught.
+    private static ImageResult Result(string file, int i) => i % 3 == 2
+        ? ImageResult.Failed(file, new ClassifyException(ExitCode.ImageCorrupt, file, "not a valid PNG (truncated)"))
+        : ImageResult.Ok(file, [new Prediction("Egyptian cat", 285, 0.92151666f - i * 0.1f), new Prediction("tabby, tabby cat", 281, 0.057396412f)]);
+
+    private static List<ImageResult> Replayed(ResultJournal journal)
+    {
+        var results = new List<ImageResult>();
+        journal.Replay(results.Add);
+        return results;
+    }
+
+    private static void AssertSame(ImageResult expected, ImageResult actual)
+    {
+        Assert.Equal(expected.File, actual.File);
+        Assert.Equal(expected.Error, actual.Error);
+        Assert.Equal(expected.Predictions, actual.Predictions);
+    }
+
+    [Fact]
+    public void A_new_journal_has_nothing_finished()
+    {
+        using var journal = Open();
+        Assert.Equal(0, journal.Finished);
+        Assert.Equal(Output + ".partial", journal.Path);
+        Assert.Empty(_notes);
+    }
+
+    [Fact]
+    public void A_rerun_replays_the_finished_results_exactly()
+    {
+        var written = _inputs.Take(3).Select(Result).ToList();
+        using (var first = Open())
+            written.ForEach(first.Append);
+
+        using var again = Open();
+        Assert.Equal(3, again.Finished);
+        var replayed = Replayed(again);
+        Assert.Equal(3, replayed.Count);
+        for (var i = 0; i < 3; i++)
+            AssertSame(written[i], replayed[i]);
+        Assert.Contains(_notes, n => n.Contains("resuming: 3 of 4 images"));
+    }
+
+    [Fact]
+    public void A_record_torn_by_a_killed_process_is_dropped_and_overwritten()
+    {
+        using (var first = Open())
+        {
+            first.Append(Result(_inputs[0], 0));
+            first.Append(Result(_inputs[1], 1));
+        }
+        File.AppendAllText(Output + ".partial", "{\"file\":\"" + _inputs[2] + "\",\"predictions\":[{\"lab");
+
+        using (var again = Open())
+        {
+            Assert.Equal(2, again.Finished);
+            again.Append(Result(_inputs[2], 2));
+            again.Append(Result(_inputs[3], 3));
+        }
+        using var third = Open();
+        Assert.Equal(4, third.Finished);
+        Assert.Equal(_inputs, Replayed(third).Select(r => r.File));
+    }
+
+    [Fact]
+    public void A_journal_of_another_run_is_started_over()
+    {
+        using (var first = Open("run-a"))
+            first.Append(Result(_inputs[0], 0));
+
+        using var other = Open("run-b");
+        Assert.Equal(0, other.Finished);
+        Assert.Contains(_notes, n => n.Contains("starting over"));
+        Assert.Single(File.ReadAllLines(other.Path));
+    }
+
+    [Fact]
+    public void Records_are_reused_only_up_to_the_first_input_that_differs()
+    {
+        using (var first = Open())
+        {
+            for (var i = 0; i < 4; i++)
+                first.Append(Result(_inputs[i], i));
+        }
+        string[] changed = [_inputs[0], _inputs[1], TestData.Chelsea + ".other", _inputs[3]];
+
+        using var again = Open(inputs: changed);
+        Assert.Equal(2, again.Finished);
+    }
+
+    [Fact]
+    public void A_journal_that_is_not_one_is_started_over()
+    {
+        File.WriteAllText(Output + ".partial", "someone else's notes\n");
+        using var journal = Open();
+        Assert.Equal(0, journal.Finished);
+        Assert.StartsWith("{\"classify_journal\":1", File.ReadAllText(journal.Path, Encoding.UTF8));
+    }
+
+    [Fact]
+    public void Delete_removes_the_journal()
+    {
+        var journal = Open();
+        journal.Append(Result(_inputs[0], 0));
+        journal.Delete();
+        journal.Dispose();
+        Assert.False(File.Exists(Output + ".partial"));
+    }
+
+    [Fact]
+    public void The_fingerprint_changes_with_any_setting_or_input()
+    {
+        var a = ResultJournal.Fingerprint(["squeezenet1.1", "5"], _inputs);
+        Assert.Equal(a, ResultJournal.Fingerprint(["squeezenet1.1", "5"], _inputs));
+        Assert.NotEqual(a, ResultJournal.Fingerprint(["squeezenet1.1", "3"], _inputs));
+        Assert.NotEqual(a, ResultJournal.Fingerprint(["squeezenet1.1", "5"], _inputs.Reverse()));
+        // Parts are separated, so moving a boundary is a different run.
+        Assert.NotEqual(ResultJournal.Fingerprint(["ab", "c"], []), ResultJournal.Fingerprint(["a", "bc"], []));
+    }
+}

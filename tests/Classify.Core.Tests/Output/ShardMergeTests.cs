@@ -1,0 +1,159 @@
+using Classify.Inference;
+using Classify.Output;
+using Classify.Pipeline;
+
+namespace Classify.Tests.Output;
+
+public sealed class ShardMergeTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private static readonly RunInfo Info = new("squeezenet1.1", "onnx", "cpu", 2);
+
+    public void Dispose() => _dir.Dispose();
+
+    private static readonly ImageResult[] Results =
+    [
+        ImageResult.Ok("chelsea.png", [new Prediction("Egyptian cat", 285, 0.921517f), new Prediction("tabby, tabby cat", 281, 0.057396f)]),
+        ImageResult.Ok("coffee.png", [new Prediction("espresso", 967, 0.978411f), new Prediction("cup", 968, 0.010233f)]),
+        ImageResult.Failed("broken.png", new ClassifyException(ExitCode.ImageCorrupt, "broken.png", "not a valid PNG (truncated)")),
+        ImageResult.Ok("rocket.jpg", [new Prediction("missile", 657, 0.55f), new Prediction("projectile, missile", 744, 0.41f)]),
+        ImageResult.Ok("a \"quoted\", name.png", [new Prediction("space shuttle", 812, 0.33f), new Prediction("missile", 657, 0.2f)]),
+    ];
+
+    private static string Render(OutputFormat format, IEnumerable<ImageResult> results)
+    {
+        var text = new StringWriter { NewLine = "\n" };
+        var writer = ResultWriter.Create(format, text, Info, singleInput: false);
+        foreach (var r in results) writer.Write(r);
+        writer.Complete();
+        return text.ToString();
+    }
+
+    /// <summary>Writes the results as 3 shards the way classify-array.sbatch names them.</summary>
+    private List<string> WriteShards(int count = 3)
+    {
+        var paths = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            var path = _dir.File($"results.shard-{i:D4}-of-{count:D4}.jsonl");
+            File.WriteAllText(path, Render(OutputFormat.Jsonl, new Classify.Inputs.Shard(i, count).Slice(Results)));
+            paths.Add(path);
+        }
+        return paths;
+    }
+
+    private ClassifyException MergeFails(IReadOnlyList<string> shards)
+    {
+        var e = Assert.Throws<ClassifyException>(() => ShardMerge.Merge(shards, _dir.File("merged.jsonl"), OutputFormat.Jsonl));
+        Assert.False(File.Exists(_dir.File("merged.jsonl")));
+        return e;
+    }
+
+    [Fact]
+    public void Merged_jsonl_is_the_shards_concatenated_byte_for_byte()
+    {
+        var shards = WriteShards();
+        var merged = _dir.File("merged.jsonl");
+        Assert.Equal(Results.Length, ShardMerge.Merge(shards, merged, OutputFormat.Jsonl));
+        Assert.Equal(string.Concat(shards.Select(File.ReadAllText)), File.ReadAllText(merged));
+        Assert.Equal(Render(OutputFormat.Jsonl, Results), File.ReadAllText(merged));
+    }
+
+    [Theory]
+    [InlineData(OutputFormat.Csv)]
+    [InlineData(OutputFormat.Text)]
+    public void Merging_into_another_format_equals_writing_that_format_directly(OutputFormat format)
+    {
+        var merged = _dir.File("merged.out");
+        ShardMerge.Merge(WriteShards(), merged, format);
+        Assert.Equal(Render(format, Results), File.ReadAllText(merged));
+    }
+
+    [Fact]
+    public void An_empty_shard_is_a_shard_without_images()
+    {
+        var shards = WriteShards(count: 7);
+        Assert.Equal(0, new FileInfo(shards[6]).Length);
+        Assert.Equal(Results.Length, ShardMerge.Merge(shards, _dir.File("merged.jsonl"), OutputFormat.Jsonl));
+    }
+
+    [Fact]
+    public void A_gap_in_the_shard_set_names_the_missing_file()
+    {
+        var shards = WriteShards();
+        shards.RemoveAt(1);
+        var e = MergeFails(shards);
+        Assert.Equal(ExitCode.ShardInvalid, e.ExitCode);
+        Assert.Equal(_dir.File("results.shard-0001-of-0003.jsonl"), e.File);
+        Assert.Contains("missing", e.Message);
+    }
+
+    [Fact]
+    public void A_shard_file_that_does_not_exist_is_named()
+    {
+        var shards = WriteShards();
+        File.Delete(shards[2]);
+        var e = MergeFails(shards);
+        Assert.Equal(ExitCode.ShardInvalid, e.ExitCode);
+        Assert.Equal(shards[2], e.File);
+    }
+
+    [Fact]
+    public void A_truncated_shard_is_reported_with_its_line()
+    {
+        var shards = WriteShards();
+        var text = File.ReadAllText(shards[1]);
+        File.WriteAllText(shards[1], text[..(text.Length - 20)]);
+        var e = MergeFails(shards);
+        Assert.Equal(ExitCode.ShardInvalid, e.ExitCode);
+        Assert.Equal(shards[1], e.File);
+        Assert.Contains("line 2", e.Message);
+    }
+
+    [Fact]
+    public void A_last_line_without_its_newline_counts_as_truncated()
+    {
+        var shards = WriteShards();
+        File.WriteAllText(shards[0], File.ReadAllText(shards[0]).TrimEnd('\n'));
+        Assert.Contains("truncated", MergeFails(shards).Message);
+    }
+
+    [Fact]
+    public void A_resume_journal_is_not_taken_for_a_shard()
+    {
+        var shards = WriteShards();
+        using (ResultJournal.Open(shards[2], "run", ["x.png"], 1, _ => { })) { }
+        File.Move(shards[2] + ResultJournal.Suffix, shards[2], overwrite: true);
+        Assert.Contains("resume journal", MergeFails(shards).Message);
+    }
+
+    [Fact]
+    public void Shards_of_different_splits_are_refused()
+    {
+        var shards = WriteShards();
+        var stray = _dir.File("results.shard-0001-of-0004.jsonl");
+        File.Copy(shards[1], stray);
+        shards[1] = stray;
+        Assert.Contains("different runs", MergeFails(shards).Message);
+    }
+
+    [Fact]
+    public void The_same_shard_twice_is_refused()
+    {
+        var shards = WriteShards();
+        shards.Add(shards[0]);
+        Assert.Contains("also given", MergeFails(shards).Message);
+    }
+
+    [Fact]
+    public void Files_named_freely_are_merged_in_the_order_given()
+    {
+        var a = _dir.File("b-first.jsonl");
+        var b = _dir.File("a-second.jsonl");
+        File.WriteAllText(a, Render(OutputFormat.Jsonl, Results[..2]));
+        File.WriteAllText(b, Render(OutputFormat.Jsonl, Results[2..]));
+        var merged = _dir.File("merged.jsonl");
+        ShardMerge.Merge([a, b], merged, OutputFormat.Jsonl);
+        Assert.Equal(Render(OutputFormat.Jsonl, Results), File.ReadAllText(merged));
+    }
+}
