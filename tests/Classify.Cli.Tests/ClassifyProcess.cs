@@ -28,6 +28,9 @@ internal static class ClassifyProcess
         foreach (var a in args) start.ArgumentList.Add(a);
         // The tests must see the bundled models of this build, whatever the developer's shell exports.
         start.Environment.Remove("CLASSIFY_MODEL_DIR");
+        // Nor may a test run inside a Slurm array or srun step be sharded by the job's variables.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("SLURM_", StringComparison.Ordinal)).ToList())
+            start.Environment.Remove(name);
         if (env is not null)
             foreach (var (k, v) in env) start.Environment[k] = v;
         using var process = Process.Start(start)!;

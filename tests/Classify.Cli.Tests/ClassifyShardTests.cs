@@ -1,0 +1,107 @@
+using Classify.Cli;
+
+namespace Classify.Tests;
+
+/// <summary>The classify verb's --shard, its default from Slurm's variables, and resuming with --output.</summary>
+public sealed class ClassifyShardTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static readonly string[] Folder = ["--image_dir", TestData.Images, "--format", "jsonl"];
+
+    // What Slurm 22.05 sets in task 1 of sbatch --array=0-1 (seen on the CI cluster).
+    private static readonly Dictionary<string, string?> ArrayTask1 = new()
+    {
+        ["SLURM_ARRAY_JOB_ID"] = "7", ["SLURM_ARRAY_TASK_ID"] = "1", ["SLURM_ARRAY_TASK_COUNT"] = "2",
+        ["SLURM_ARRAY_TASK_MIN"] = "0", ["SLURM_ARRAY_TASK_MAX"] = "1", ["SLURM_ARRAY_TASK_STEP"] = "1",
+    };
+
+    [Fact]
+    public void Two_shards_together_classify_each_image_once_in_order()
+    {
+        var all = ClassifyProcess.Run(Folder);
+        var first = ClassifyProcess.Run([.. Folder, "--shard", "0/2"]);
+        var second = ClassifyProcess.Run([.. Folder, "--shard", "1/2"]);
+
+        Assert.Equal(4, all.StdoutLines.Length);
+        Assert.Equal(2, first.StdoutLines.Length);
+        Assert.Equal(all.Stdout, first.Stdout + second.Stdout);
+    }
+
+    [Fact]
+    public void An_array_task_takes_its_shard_from_Slurm_and_says_so()
+    {
+        var explicitShard = ClassifyProcess.Run([.. Folder, "--shard", "1/2"]);
+        var fromSlurm = ClassifyProcess.Run(Folder, env: ArrayTask1);
+
+        Assert.Equal(0, fromSlurm.ExitCode);
+        Assert.Equal(explicitShard.Stdout, fromSlurm.Stdout);
+        Assert.Equal("classify: shard 1/2 from Slurm's environment: images 3-4 of 4 (--shard 0/1 classifies all)\n", fromSlurm.Stderr);
+    }
+
+    [Fact]
+    public void An_explicit_shard_overrides_Slurm()
+    {
+        var r = ClassifyProcess.Run([.. Folder, "--shard", "0/1"], env: ArrayTask1);
+        Assert.Equal(4, r.StdoutLines.Length);
+        Assert.Equal("", r.Stderr);
+    }
+
+    [Fact]
+    public void A_bad_shard_is_a_one_line_usage_error()
+    {
+        var r = ClassifyProcess.Run([.. Folder, "--shard", "2/2"]);
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal("classify: --shard 2/2: expected I/N with 0 <= I < N, e.g. --shard 0/4 for the first of four shards\n", r.Stderr);
+    }
+
+    /// <summary>Cancels the run when the first per-image error is reported, i.e. after the first batch.</summary>
+    private sealed class CancelOnWrite(CancellationTokenSource cancel) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            cancel.Cancel();
+        }
+    }
+
+    [Fact]
+    public void A_run_cancelled_midway_resumes_where_it_stopped_and_ends_as_an_uninterrupted_run()
+    {
+        // A broken image first, batches of one: the error line is the moment to "kill" the job, with exactly
+        // one result in the journal. In-process, so that the interruption falls on the same image every time.
+        var broken = _dir.File("0-broken.png");
+        File.WriteAllBytes(broken, File.ReadAllBytes(TestData.Chelsea)[..3000]);
+        string[] args = ["--image_file", broken, "--image_dir", TestData.Images, "--format", "csv",
+            "--batch_size", "1", "--shard", "0/1", "--output", _dir.File("out.csv")];
+        var expected = ClassifyProcess.Run([.. args[..^2], "--output", _dir.File("expected.csv")]);
+        Assert.Equal(ExitCode.SomeImagesFailed, expected.ExitCode);
+
+        using var cancel = new CancellationTokenSource();
+        var interrupted = Program.Run(args, new Cli.Console(TextReader.Null, new StringWriter(), new CancelOnWrite(cancel)), cancel.Token);
+        Assert.Equal(ExitCode.Cancelled, interrupted);
+        Assert.False(File.Exists(_dir.File("out.csv")));
+        Assert.Equal(2, File.ReadAllLines(_dir.File("out.csv.partial")).Length);
+
+        var resumed = ClassifyProcess.Run(args);
+        Assert.Equal(ExitCode.SomeImagesFailed, resumed.ExitCode);
+        Assert.Contains("resuming: 1 of 5 images already done", resumed.Stderr);
+        Assert.Equal(File.ReadAllText(_dir.File("expected.csv")), File.ReadAllText(_dir.File("out.csv")));
+        Assert.False(File.Exists(_dir.File("out.csv.partial")));
+    }
+
+    [Fact]
+    public void A_journal_of_other_settings_is_not_resumed()
+    {
+        var output = _dir.File("out.jsonl");
+        File.WriteAllText(output + ".partial", "{\"classify_journal\":1,\"fingerprint\":\"another run\"}\n{\"file\":\"x.png\",\"predictions\":[]}\n");
+
+        var r = ClassifyProcess.Run([.. Folder, "--output", output]);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("starting over", r.Stderr);
+        Assert.Equal(ClassifyProcess.Run(Folder).Stdout, File.ReadAllText(output));
+    }
+}
