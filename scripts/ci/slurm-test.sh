@@ -232,9 +232,11 @@ else
     fail "a --gres=gpu:1 job sees CUDA_VISIBLE_DEVICES" "$(head -n 2 "$gres_out" | tr '\n' ' ')"
 fi
 if "$classify" doctor --help >/dev/null 2>&1; then
-    run_job --gres=gpu:1 -o "$logs/doctor.out" --wrap "$classify doctor" >/dev/null
-    if grep -q "CUDA_VISIBLE_DEVICES" "$logs/doctor.out"; then
-        pass "classify doctor in a --gres=gpu:1 job reports CUDA_VISIBLE_DEVICES"
+    run_job --gres=gpu:1 -o "$logs/doctor.out" --wrap "echo \"job got CUDA_VISIBLE_DEVICES=\$CUDA_VISIBLE_DEVICES\"; $classify doctor" >/dev/null
+    cvd=$(sed -n 's/^job got CUDA_VISIBLE_DEVICES=//p' "$logs/doctor.out")
+    # The value, not just the name: doctor names the variable even when it is unset.
+    if [[ -n $cvd ]] && grep -v '^job got' "$logs/doctor.out" | grep -Eq "CUDA_VISIBLE_DEVICES.*\b$cvd\b"; then
+        pass "classify doctor in a --gres=gpu:1 job reports CUDA_VISIBLE_DEVICES=$cvd"
     else
         fail "classify doctor in a --gres=gpu:1 job reports CUDA_VISIBLE_DEVICES" "$(head -n 5 "$logs/doctor.out" | tr '\n' ' ')"
     fi
