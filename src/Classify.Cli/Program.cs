@@ -33,10 +33,14 @@ public static class Program
         });
         try
         {
-            static int Failed(IEnumerable<Error> errors) =>
-                errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
+            int Failed(IEnumerable<Error> errors)
+            {
+                if (errors.Any(e => e.Tag is ErrorType.HelpRequestedError) && args is not ["doctor" or "merge", ..])
+                    console.Error.WriteLine("Other commands: classify doctor [--json] (GPU diagnosis), classify merge --output FILE SHARD.jsonl... (join shards); each takes --help.");
+                return errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
                     ? ExitCode.Success
                     : ExitCode.Usage;
+            }
             // Verbs are dispatched here, not by ParseArguments<A, B>: with several verb types CommandLineParser
             // 2.9.1 ignores AllowMultiInstance for the default verb (commandlineparser/commandline#922).
             if (args is ["doctor", .. var doctorArgs])
@@ -54,7 +58,7 @@ public static class Program
         }
         catch (OperationCanceledException)
         {
-            console.Error.WriteLine("classify: cancelled; no output file was written");
+            console.Error.WriteLine("classify: cancelled; the output file was not written (with --output, FILE.partial keeps the finished images for a rerun)");
             return ExitCode.Cancelled;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("CLASSIFY_DEBUG") is not "1")
