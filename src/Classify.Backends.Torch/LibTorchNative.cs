@@ -1,0 +1,92 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+
+namespace Classify.Backends.Torch;
+
+/// <summary>
+/// Loads libtorch and TorchSharp's glue library (libLibTorchSharp.so) before TorchSharp's own loader runs, so
+/// that a missing or unloadable libtorch becomes one line with <see cref="ExitCode.BackendUnavailable"/>: left to
+/// itself, TorchSharp prints a page-long trace to standard output and throws.
+/// </summary>
+/// <remarks>
+/// Where libtorch comes from, first match wins:
+/// 1. <c>$CLASSIFY_LIBTORCH_DIR</c>: a folder with libtorch.so (a libtorch archive's lib/, or PyTorch's
+///    torch/lib), loaded by full path. This is TorchSharp's documented route for a libtorch it does not bundle
+///    (NativeLibrary.Load of libtorch.so before the first torch call): once loaded, the dynamic loader satisfies
+///    libLibTorchSharp.so's dependency on libtorch.so with it.
+/// 2. The loader path (<c>LD_LIBRARY_PATH</c>, then libLibTorchSharp.so's own folder): a build with the
+///    libtorch-cpu-linux-x64 package (<c>-p:ClassifyLibTorch=cpu</c>, the default) has it beside the app.
+/// </remarks>
+internal static class LibTorchNative
+{
+    public const string DirVariable = "CLASSIFY_LIBTORCH_DIR";
+
+    private static readonly Lock Gate = new();
+    private static bool _loaded;
+
+    /// <summary>Loads the native libraries once per process; throws <see cref="ClassifyException"/> if they cannot load.</summary>
+    public static void EnsureLoaded()
+    {
+        lock (Gate)
+        {
+            if (_loaded) return;
+            if (Environment.GetEnvironmentVariable(DirVariable) is { Length: > 0 } dir)
+                LoadFromDirectory(dir);
+            try
+            {
+                NativeLibrary.Load("LibTorchSharp", typeof(torch).Assembly, null);
+            }
+            catch (DllNotFoundException e)
+            {
+                throw new ClassifyException(ExitCode.BackendUnavailable, "libLibTorchSharp.so",
+                    $"TorchSharp's native library cannot load: {LoaderTrace(e.Message)}. {Hint}", e);
+            }
+            torch.InitializeDeviceType(DeviceType.CPU);
+            _loaded = true;
+        }
+    }
+
+    /// <summary>Whether libtorch sees a usable CUDA device, and how many. Only asks libtorch; false on a CPU build.</summary>
+    public static int CudaDeviceCount()
+    {
+        EnsureLoaded();
+        // TryInitializeDeviceType also loads libtorch_cuda.so where it is on the loader path.
+        return torch.TryInitializeDeviceType(DeviceType.CUDA) ? torch.cuda.device_count() : 0;
+    }
+
+    private const string Hint =
+        "Use a build with libtorch (-p:ClassifyLibTorch=cpu), or set " + DirVariable +
+        " to the lib folder of libtorch 2.10 (CPU or CUDA archive, or PyTorch's torch/lib); see docs/torch.md";
+
+    private static void LoadFromDirectory(string dir)
+    {
+        var main = Path.Combine(dir, "libtorch.so");
+        if (!File.Exists(main))
+            throw new ClassifyException(ExitCode.BackendUnavailable, dir,
+                $"{DirVariable} names a folder without libtorch.so; point it at libtorch's lib folder (or PyTorch's torch/lib)");
+        // libtorch_cuda.so first where it exists: a libtorch.so linked with --as-needed may not pull it in,
+        // and without it libtorch reports no CUDA device.
+        foreach (var name in new[] { "libtorch_cuda.so", "libtorch.so" })
+        {
+            var path = Path.Combine(dir, name);
+            if (!File.Exists(path)) continue;
+            try
+            {
+                NativeLibrary.Load(path);
+            }
+            catch (DllNotFoundException e)
+            {
+                throw new ClassifyException(ExitCode.BackendUnavailable, path, $"cannot load: {LoaderTrace(e.Message)}. {Hint}", e);
+            }
+        }
+    }
+
+    /// <summary>The dynamic loader's own words from .NET's message, one line: .NET prefixes them with a general
+    /// sentence, and lists one line per path it tried.</summary>
+    internal static string LoaderTrace(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var specific = lines.Skip(1).Where(l => l.Contains(": ", StringComparison.Ordinal)).Distinct().ToList();
+        return specific.Count > 0 ? string.Join("; ", specific) : string.Join(' ', lines);
+    }
+}

@@ -1,0 +1,191 @@
+using System.Runtime.InteropServices;
+using Classify.Inference;
+using Classify.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Classify.Backends.Torch;
+
+/// <summary>Creates TorchSharp backends. <paramref name="cudaDeviceCount"/> answers how many CUDA devices are
+/// usable (default: libtorch's own answer).</summary>
+public sealed class TorchBackendFactory(Func<int>? cudaDeviceCount = null) : IBackendFactory
+{
+    public string Name => "torch";
+    public string FileFormat => TorchBackend.FileFormat;
+
+    public IClassifierBackend Create(ModelManifest manifest, BackendOptions options) =>
+        TorchBackend.Create(manifest, options, cudaDeviceCount ?? LibTorchNative.CudaDeviceCount);
+}
+
+/// <summary>
+/// A TorchScript model (torch.jit.trace/script, saved with torch.jit.save) run through TorchSharp on the CPU or
+/// one CUDA device, in inference mode, on batches of any size. fp16 and channels_last are CUDA-only options.
+/// </summary>
+public sealed class TorchBackend : IClassifierBackend
+{
+    public const string FileFormat = "torchscript";
+
+    private readonly jit.ScriptModule _module;
+    private readonly ModelManifest _manifest;
+    private readonly string _path;
+    private readonly torch.Device _device;
+    private readonly bool _half;
+    private readonly bool _channelsLast;
+    private Tensor? _host;
+
+    private TorchBackend(jit.ScriptModule module, ModelManifest manifest, string path, torch.Device device, bool half, bool channelsLast)
+    {
+        _module = module;
+        _manifest = manifest;
+        _path = path;
+        _device = device;
+        _half = half;
+        _channelsLast = channelsLast;
+        Device = device.type == DeviceType.CUDA ? $"cuda:{device.index}" : "cpu";
+    }
+
+    public string Name => "torch";
+    public string Device { get; }
+    public int MaxBatchSize => int.MaxValue;
+
+    internal static TorchBackend Create(ModelManifest manifest, BackendOptions options, Func<int> cudaDeviceCount)
+    {
+        var path = ModelCatalog.VerifiedFile(manifest, FileFormat);
+        LibTorchNative.EnsureLoaded();
+        var device = TorchDevice.Resolve(options, cudaDeviceCount);
+        if (options.IntraOpThreads > 0) torch.set_num_threads(options.IntraOpThreads);
+
+        jit.ScriptModule module;
+        try
+        {
+            module = jit.load(path, device.type, device.index);
+        }
+        catch (Exception e) when (e is ExternalException or ArgumentException or InvalidOperationException)
+        {
+            throw new ClassifyException(ExitCode.ModelCorrupt, path, $"libtorch cannot load it as a TorchScript model: {FirstLine(e.Message)}", e);
+        }
+        var backend = new TorchBackend(module, manifest, path, device, options.Half, options.ChannelsLast);
+        try
+        {
+            module.eval();
+            if (options.Half) module.half();
+            if (options.ChannelsLast) ToChannelsLast(module);
+            backend.Probe();
+            return backend;
+        }
+        catch
+        {
+            backend.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One forward pass on a zero image: the manifest's input must fit the model and the model's
+    /// real output size must match the labels. On CUDA it also warms the kernels up before the first batch.</summary>
+    private void Probe()
+    {
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        var spec = _manifest.Input;
+        long[] shape = spec.Layout == TensorLayout.Nchw ? [1, 3, spec.Height, spec.Width] : [1, spec.Height, spec.Width, 3];
+        var x = zeros(shape, spec.ElementType == TensorElementKind.Float32 ? ScalarType.Float32 : ScalarType.Byte);
+        Tensor y;
+        try
+        {
+            y = Forward(x);
+        }
+        catch (ExternalException e)
+        {
+            throw new ClassifyException(ExitCode.ManifestInvalid, _path,
+                $"the model does not run on the input its manifest describes ({spec.ElementType} [{string.Join(",", shape)}]): {FirstLine(e.Message)}", e);
+        }
+        Labels.CheckOutputSize(_manifest, y.numel(), _path);
+    }
+
+    public void Run(InputBatch input, Span<float> output)
+    {
+        var n = input.Count;
+        var classes = _manifest.Output.Classes;
+        if (output.Length < n * classes)
+            throw new ArgumentException("output buffer too small", nameof(output));
+        var host = HostBuffer(input);
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        if (input.Floats is { } floats)
+            MemoryMarshal.AsBytes(floats.AsSpan(0, n * input.ImageLength)).CopyTo(host.bytes);
+        else
+            input.Bytes.AsSpan(0, n * input.ImageLength).CopyTo(host.bytes);
+        Tensor y;
+        try
+        {
+            y = Forward(host.narrow(0, 0, n).view(input.Shape(n)));
+        }
+        catch (ExternalException e)
+        {
+            var oom = e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) ? "; lower --batch_size" : "";
+            throw new ClassifyException(ExitCode.InternalError, _path, $"libtorch failed on a batch of {n} on {Device}: {FirstLine(e.Message)}{oom}", e);
+        }
+        if (y.numel() != (long)n * classes)
+            throw new ClassifyException(ExitCode.LabelsMismatch, _path,
+                $"the model returned {y.numel()} values for {n} image(s), {classes} per image expected");
+        MemoryMarshal.Cast<byte, float>(y.bytes).CopyTo(output);
+    }
+
+    /// <summary>model(x) on the model's device and precision; the output comes back as float32 on the CPU.</summary>
+    private Tensor Forward(Tensor x)
+    {
+        x = x.to(_device, non_blocking: _device.type == DeviceType.CUDA);
+        if (_half && x.dtype == ScalarType.Float32) x = x.half();
+        if (_channelsLast) x = ToChannelsLast(x);
+        var result = _module.call(x) as Tensor
+            ?? throw new ClassifyException(ExitCode.ManifestInvalid, _path, "the model returns something other than one tensor (a tuple or dict?); export a model whose forward returns the class scores");
+        return result.to(ScalarType.Float32).cpu().contiguous();
+    }
+
+    /// <summary>The host tensor the batch is copied into, big enough for <paramref name="input"/>'s capacity;
+    /// page-locked for CUDA so the copy to the GPU runs at full speed. Lives outside every dispose scope.</summary>
+    private Tensor HostBuffer(InputBatch input)
+    {
+        var elements = (long)input.Capacity * input.ImageLength;
+        if (_host is { } h && h.numel() >= elements) return h;
+        _host?.Dispose();
+        var type = input.Floats is null ? ScalarType.Byte : ScalarType.Float32;
+        var t = empty([elements], type);
+        if (_device.type == DeviceType.CUDA)
+        {
+            var pinned = t.pin_memory();
+            t.Dispose();
+            t = pinned;
+        }
+        _host = t;
+        return t;
+    }
+
+    /// <summary>
+    /// channels_last without memory_format, which TorchSharp 0.107 lacks: an NCHW tensor whose strides are
+    /// those of NHWC is exactly what PyTorch's <c>contiguous(memory_format=torch.channels_last)</c> makes.
+    /// </summary>
+    internal static Tensor ToChannelsLast(Tensor t) => t.dim() == 4 ? t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : t;
+
+    /// <summary>What PyTorch's <c>module.to(memory_format=torch.channels_last)</c> does: every 4-d parameter
+    /// (convolution weights) gets NHWC strides, in place, so cuDNN picks its NHWC kernels.</summary>
+    internal static void ToChannelsLast(jit.ScriptModule module)
+    {
+        using var grad = no_grad();
+        foreach (var p in module.parameters())
+        {
+            if (p.dim() != 4) continue;
+            using var nhwc = ToChannelsLast((Tensor)p);
+            p.set_(nhwc);
+        }
+    }
+
+    internal static string FirstLine(string message) =>
+        message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? message;
+
+    public void Dispose()
+    {
+        _host?.Dispose();
+        _module.Dispose();
+    }
+}
