@@ -32,15 +32,17 @@ internal static class LibTorchNative
             if (_loaded) return;
             if (Environment.GetEnvironmentVariable(DirVariable) is { Length: > 0 } dir)
                 LoadFromDirectory(dir);
+            IntPtr glue;
             try
             {
-                NativeLibrary.Load("LibTorchSharp", typeof(torch).Assembly, null);
+                glue = NativeLibrary.Load("LibTorchSharp", typeof(torch).Assembly, null);
             }
             catch (DllNotFoundException e)
             {
                 throw new ClassifyException(ExitCode.BackendUnavailable, "libLibTorchSharp.so",
                     $"TorchSharp's native library cannot load: {LoaderTrace(e.Message)}. {Hint}", e);
             }
+            QuietLogging(glue);
             torch.InitializeDeviceType(DeviceType.CPU);
             _loaded = true;
         }
@@ -52,6 +54,25 @@ internal static class LibTorchNative
         EnsureLoaded();
         // TryInitializeDeviceType also loads libtorch_cuda.so where it is on the loader path.
         return torch.TryInitializeDeviceType(DeviceType.CUDA) ? torch.cuda.device_count() : 0;
+    }
+
+    /// <summary>
+    /// libtorch logs warnings to stderr, some once per convolution ("Could not initialize NNPACK! Reason:
+    /// Unsupported hardware" on CPUs without AVX2), which would bury classify's one-line messages. Only errors are
+    /// logged unless the user sets TORCH_CPP_LOG_LEVEL, which libtorch outside Python reads only when
+    /// c10::initLogging() runs. The symbols are looked up through libLibTorchSharp.so's dependencies (libc10.so).
+    /// </summary>
+    private static void QuietLogging(IntPtr glue)
+    {
+        if (Environment.GetEnvironmentVariable("TORCH_CPP_LOG_LEVEL") is { Length: > 0 })
+        {
+            if (NativeLibrary.TryGetExport(glue, "_ZN3c1011initLoggingEv", out var init))
+                Marshal.GetDelegateForFunctionPointer<Action>(init)();
+        }
+        else if (NativeLibrary.TryGetExport(glue, "FLAGS_caffe2_log_level", out var level))
+        {
+            Marshal.WriteInt32(level, 2); // c10's ERROR
+        }
     }
 
     private const string Hint =

@@ -118,7 +118,7 @@ public sealed class TorchBackend : IClassifierBackend
         Tensor y;
         try
         {
-            y = Forward(host.narrow(0, 0, n).view(input.Shape(n)));
+            y = Forward(host.narrow(0, 0, (long)n * input.ImageLength).view(input.Shape(n)));
         }
         catch (ExternalException e)
         {

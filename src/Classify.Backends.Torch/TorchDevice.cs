@@ -34,6 +34,6 @@ internal static class TorchDevice
         if (options.GpuIndex >= count)
             throw new ClassifyException(ExitCode.GpuUnavailable, null,
                 $"--gpu {options.GpuIndex}, but libtorch sees {count} CUDA device(s) (numbered from 0 among CUDA_VISIBLE_DEVICES)");
-        return torch.device(DeviceType.CUDA, options.GpuIndex);
+        return new torch.Device(DeviceType.CUDA, options.GpuIndex);
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Classify.Backends.Onnx;
+using Classify.Backends.Torch;
 using Classify.Cli.Commands;
 using Classify.Inference;
 using CommandLine;
@@ -21,6 +22,7 @@ public static class Program
     internal static IReadOnlyDictionary<string, IBackendFactory> Backends() => new Dictionary<string, IBackendFactory>
     {
         ["onnx"] = new OnnxBackendFactory(),
+        ["torch"] = new TorchBackendFactory(),
     };
 
     internal static int Run(string[] args, Console console, CancellationToken cancel = default)

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Classify.Tests;
+
+/// <summary>The torch backend through the real <c>classify</c> executable, built beside these tests.</summary>
+public sealed class TorchCliTests
+{
+    private sealed record Result(int ExitCode, string Out, string Err);
+
+    private static Result Classify(IDictionary<string, string>? env, params string[] args)
+    {
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "classify"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("classify did not finish within 3 minutes");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static List<(string File, (string Label, double Score)[] Top)> Predictions(string jsonl) =>
+        jsonl.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
+        {
+            var o = JsonDocument.Parse(line).RootElement;
+            return (o.GetProperty("file").GetString()!, o.GetProperty("predictions").EnumerateArray()
+                .Select(p => (p.GetProperty("label").GetString()!, p.GetProperty("score").GetDouble())).ToArray());
+        }).ToList();
+
+    [Fact]
+    public void Backend_torch_prints_the_top5_of_backend_onnx()
+    {
+        var onnx = Classify(null, "--backend", "onnx", "--format", "jsonl", "--image_file", TestData.Chelsea, "--image_file", TestData.Coffee);
+        var torch = Classify(null, "--backend", "torch", "--format", "jsonl", "--image_file", TestData.Chelsea, "--image_file", TestData.Coffee);
+
+        Assert.Equal((0, ""), (onnx.ExitCode, onnx.Err));
+        Assert.Equal((0, ""), (torch.ExitCode, torch.Err));
+        var expected = Predictions(onnx.Out);
+        var actual = Predictions(torch.Out);
+        Assert.Equal(2, expected.Count);
+        Assert.Equal(expected.Select(r => (r.File, r.Top.Select(p => p.Label).ToArray())), actual.Select(r => (r.File, r.Top.Select(p => p.Label).ToArray())));
+        var maxDiff = expected.Zip(actual).SelectMany(r => r.First.Top.Zip(r.Second.Top, (a, b) => Math.Abs(a.Score - b.Score))).Max();
+        Assert.InRange(maxDiff, 0, 1e-4);
+    }
+
+    [Fact]
+    public void A_pt_given_as_the_model_runs_on_torch()
+    {
+        var pt = Path.Combine(TestData.ModelFolder(TestData.SqueezeNet), "squeezenet1.1.pt");
+
+        var run = Classify(null, "--model", pt, "--image_file", TestData.Chelsea, "--verbose");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("backend torch on cpu", run.Err);
+        Assert.StartsWith("Egyptian cat (score = 0.9", run.Out);
+    }
+
+    [Fact]
+    public void A_libtorch_folder_without_libtorch_is_BackendUnavailable_in_one_line()
+    {
+        using var dir = new TempDir();
+
+        var run = Classify(new Dictionary<string, string> { ["CLASSIFY_LIBTORCH_DIR"] = dir.Path }, "--backend", "torch", "--image_file", TestData.Chelsea);
+
+        Assert.Equal(ExitCode.BackendUnavailable, run.ExitCode);
+        Assert.Equal("", run.Out);
+        var line = Assert.Single(run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"classify: {dir.Path}: ", line);
+    }
+
+    [Fact]
+    public void A_libtorch_that_cannot_load_is_BackendUnavailable_with_the_loader_reason()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("libtorch.so"), new string('x', 4096));
+
+        var run = Classify(new Dictionary<string, string> { ["CLASSIFY_LIBTORCH_DIR"] = dir.Path }, "--backend", "torch", "--image_file", TestData.Chelsea);
+
+        Assert.Equal(ExitCode.BackendUnavailable, run.ExitCode);
+        var line = Assert.Single(run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("libtorch.so", line);
+        Assert.Contains("invalid ELF header", line); // the dynamic loader's own words
+    }
+}
