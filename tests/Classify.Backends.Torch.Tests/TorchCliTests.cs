@@ -17,6 +17,9 @@ public sealed class TorchCliTests
             RedirectStandardInput = true,
         };
         foreach (var a in args) start.ArgumentList.Add(a);
+        // The bundled models and libtorch of this build, whatever the developer's shell exports.
+        start.Environment.Remove("CLASSIFY_MODEL_DIR");
+        start.Environment.Remove("CLASSIFY_LIBTORCH_DIR");
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;
         using var process = Process.Start(start)!;
         process.StandardInput.Close();

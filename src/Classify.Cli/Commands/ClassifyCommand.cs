@@ -34,6 +34,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             Device = o.Device,
             GpuIndex = o.Gpu,
             IntraOpThreads = o.Threads,
+            Half = o.Fp16,
+            ChannelsLast = o.ChannelsLast,
             RequireGpu = o.RequireGpu,
             Verbose = o.Verbose,
             Log = line => console.Error.WriteLine($"classify: {line}"),

@@ -45,6 +45,12 @@ internal sealed class ClassifyOptions
     [Option("require-gpu", HelpText = "Fail (exit 20) with the diagnosis instead of running on the CPU when no GPU is usable.")]
     public bool RequireGpu { get; set; }
 
+    [Option("fp16", HelpText = "CUDA only, --backend torch: run the model in half precision.")]
+    public bool Fp16 { get; set; }
+
+    [Option("channels_last", HelpText = "CUDA only, --backend torch: NHWC (channels_last) memory layout for the convolutions.")]
+    public bool ChannelsLast { get; set; }
+
     [Option("batch_size", Default = 32, HelpText = "Images decoded and run together.")]
     public int BatchSize { get; set; }
 
