@@ -40,8 +40,12 @@ internal static class LibTorchNative
             }
             catch (DllNotFoundException e)
             {
+                var trace = LoaderTrace(e.Message);
+                var hint = trace.Contains("GLIBCXX", StringComparison.Ordinal)
+                    ? "This host's libstdc++ is older than the one TorchSharp was built for: build or publish on a host like this one, where the build patches libLibTorchSharp.so (docs/torch.md, \"Older hosts\")"
+                    : Hint;
                 throw new ClassifyException(ExitCode.BackendUnavailable, "libLibTorchSharp.so",
-                    $"TorchSharp's native library cannot load: {LoaderTrace(e.Message)}. {Hint}", e);
+                    $"TorchSharp's native library cannot load: {trace}. {hint}", e);
             }
             QuietLogging(glue);
             torch.InitializeDeviceType(DeviceType.CPU);
@@ -120,12 +124,15 @@ internal static class LibTorchNative
         }
     }
 
-    /// <summary>The dynamic loader's own words from .NET's message, one line: .NET prefixes them with a general
-    /// sentence, and lists one line per path it tried.</summary>
+    /// <summary>The dynamic loader's own words from .NET's message, one line. .NET prefixes them with a general
+    /// sentence and lists one line per file name it tried; the names it tried that do not exist are noise beside
+    /// the line that says why the one that exists did not load (a missing libtorch.so, a GLIBCXX version).</summary>
     internal static string LoaderTrace(string message)
     {
-        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var specific = lines.Skip(1).Where(l => l.Contains(": ", StringComparison.Ordinal)).Distinct().ToList();
-        return specific.Count > 0 ? string.Join("; ", specific) : string.Join(' ', lines);
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Skip(1).Where(l => l.Contains(": ", StringComparison.Ordinal)).Distinct().ToList();
+        var causes = lines.Where(l => !(l.Contains("LibTorchSharp", StringComparison.Ordinal) && l.EndsWith("No such file or directory", StringComparison.Ordinal))).ToList();
+        var chosen = causes.Count > 0 ? causes : lines;
+        return chosen.Count > 0 ? string.Join("; ", chosen) : ClassifyException.Fold(message);
     }
 }
