@@ -19,8 +19,9 @@ shim=libclassify-glibcxx-shim.so
 me="glibcxx-compat.sh"
 
 system_libstdcxx() {
-  local p
-  p=$( (/sbin/ldconfig -p 2>/dev/null || ldconfig -p 2>/dev/null) | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+  local cache p
+  cache=$(/sbin/ldconfig -p 2>/dev/null || ldconfig -p 2>/dev/null || true)
+  p=$(awk '/libstdc\+\+\.so\.6 .*x86-64/ && !found {print $NF; found=1}' <<<"$cache")
   [[ -n $p ]] || for p in /lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib64/libstdc++.so.6 /usr/lib/libstdc++.so.6; do
     [[ -e $p ]] && break
   done
