@@ -54,6 +54,29 @@ else
   fail "CLASSIFY_LIBTORCH_DIR runs --backend torch" "exit $rc: $(head -c 300 "$work/err") ${out:0:100}"
 fi
 
+mkdir -p "$work/empty"
+CLASSIFY_LIBTORCH_DIR=$work/empty "$app/classify" --backend torch --image_file "$work/tests/images/chelsea.png" >/dev/null 2>"$work/err"; rc=$?
+if [ "$rc" -eq 15 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "^classify: $work/empty: CLASSIFY_LIBTORCH_DIR names a folder without libtorch.so" "$work/err"; then
+  pass "CLASSIFY_LIBTORCH_DIR without libtorch.so: exit 15, one line naming the folder"
+else
+  fail "CLASSIFY_LIBTORCH_DIR without libtorch.so" "exit $rc: $(head -c 300 "$work/err")"
+fi
+
+mkdir -p "$work/junk" && head -c 4096 /dev/zero | tr '\0' x >"$work/junk/libtorch.so"
+CLASSIFY_LIBTORCH_DIR=$work/junk "$app/classify" --backend torch --image_file "$work/tests/images/chelsea.png" >/dev/null 2>"$work/err"; rc=$?
+if [ "$rc" -eq 15 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "invalid ELF header" "$work/err"; then
+  pass "a libtorch.so that is no library: exit 15, one line with the loader's reason"
+else
+  fail "a libtorch.so that is no library" "exit $rc: $(head -c 300 "$work/err")"
+fi
+
+out=$(LD_LIBRARY_PATH=$libtorch "$app/classify" --backend torch --image_file "$work/tests/images/coffee.png" 2>"$work/err"); rc=$?
+if [ "$rc" -eq 0 ] && [[ $out == "espresso (score = 0.99"* ]]; then
+  pass "libtorch on LD_LIBRARY_PATH runs --backend torch (espresso)"
+else
+  fail "libtorch on LD_LIBRARY_PATH runs --backend torch" "exit $rc: $(head -c 300 "$work/err") ${out:0:100}"
+fi
+
 # 2. The GLIBCXX_3.4.32 patch, only where the host needs it.
 cache=$(/sbin/ldconfig -p 2>/dev/null || ldconfig -p)
 system_lib=$(awk '/libstdc\+\+\.so\.6 .*x86-64/ && !found {print $NF; found=1}' <<<"$cache")

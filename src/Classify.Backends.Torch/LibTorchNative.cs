@@ -5,17 +5,20 @@ namespace Classify.Backends.Torch;
 
 /// <summary>
 /// Loads libtorch and TorchSharp's glue library (libLibTorchSharp.so) before TorchSharp's own loader runs, so
-/// that a missing or unloadable libtorch becomes one line with <see cref="ExitCode.BackendUnavailable"/>: left to
-/// itself, TorchSharp prints a page-long trace to standard output and throws.
+/// that a missing or unloadable libtorch becomes one line with <see cref="ExitCode.BackendUnavailable"/> (left to
+/// itself, TorchSharp prints a page-long trace to standard output and throws), and so that the process holds one
+/// libtorch only: TorchSharp also loads torch_cpu from the app's folder by full path, and a second libtorch in
+/// the process aborts it ("Tried to register multiple backend fallbacks").
 /// </summary>
 /// <remarks>
-/// Where libtorch comes from, first match wins:
-/// 1. <c>$CLASSIFY_LIBTORCH_DIR</c>: a folder with libtorch.so (a libtorch archive's lib/, or PyTorch's
-///    torch/lib), loaded by full path. This is TorchSharp's documented route for a libtorch it does not bundle
-///    (NativeLibrary.Load of libtorch.so before the first torch call): once loaded, the dynamic loader satisfies
-///    libLibTorchSharp.so's dependency on libtorch.so with it.
-/// 2. The loader path (<c>LD_LIBRARY_PATH</c>, then libLibTorchSharp.so's own folder): a build with the
-///    libtorch-cpu-linux-x64 package (<c>-p:ClassifyLibTorch=cpu</c>, the default) has it beside the app.
+/// Where libtorch comes from:
+/// - a build with <c>-p:ClassifyLibTorch=cpu</c> (the default) carries it beside the app; it is loaded from there
+///   by full path, dependencies first, so that a libtorch on <c>LD_LIBRARY_PATH</c> cannot slip in;
+/// - otherwise <c>$CLASSIFY_LIBTORCH_DIR</c>: a folder with libtorch.so (a libtorch archive's lib/, or PyTorch's
+///   torch/lib), loaded by full path. This is TorchSharp's documented route for a libtorch it does not bundle
+///   (NativeLibrary.Load of libtorch.so before the first torch call): the dynamic loader then satisfies
+///   libLibTorchSharp.so's dependency on libtorch.so with it;
+/// - otherwise the dynamic loader's search (<c>LD_LIBRARY_PATH</c>, ld.so.cache).
 /// </remarks>
 internal static class LibTorchNative
 {
@@ -24,6 +27,12 @@ internal static class LibTorchNative
     private static readonly Lock Gate = new();
     private static bool _loaded;
 
+    /// <summary>The folder the loaded libtorch_cpu.so came from.</summary>
+    public static string? LibTorchDirectory { get; private set; }
+
+    /// <summary>Why a CUDA libtorch beside the loaded one did not load, or null.</summary>
+    public static string? CudaProblem { get; private set; }
+
     /// <summary>Loads the native libraries once per process; throws <see cref="ClassifyException"/> if they cannot load.</summary>
     public static void EnsureLoaded()
     {
@@ -31,8 +40,19 @@ internal static class LibTorchNative
         {
             if (_loaded) return;
             PassiveOpenMpThreads();
+            var bundled = BundledDirectory();
             if (Environment.GetEnvironmentVariable(DirVariable) is { Length: > 0 } dir)
-                LoadFromDirectory(dir);
+            {
+                if (bundled is not null)
+                    throw new ClassifyException(ExitCode.BackendUnavailable, dir,
+                        $"{DirVariable} is set, but this build carries its own libtorch ({bundled}) and a process can hold only one: unset {DirVariable}, or use a build made with -p:ClassifyLibTorch=none");
+                LoadFromDirectory(dir, ["libtorch.so"]);
+            }
+            else if (bundled is not null)
+            {
+                LoadFromDirectory(bundled, [.. Directory.GetFiles(bundled, "libgomp*.so*").Select(Path.GetFileName).OfType<string>(),
+                    "libc10.so", "libtorch_cpu.so", "libtorch.so"]);
+            }
             IntPtr glue;
             try
             {
@@ -47,19 +67,81 @@ internal static class LibTorchNative
                 throw new ClassifyException(ExitCode.BackendUnavailable, "libLibTorchSharp.so",
                     $"TorchSharp's native library cannot load: {trace}. {hint}", e);
             }
+            LibTorchDirectory = LoadedFrom("libtorch_cpu.so");
+            LoadCudaBeside();
             QuietLogging(glue);
             torch.InitializeDeviceType(DeviceType.CPU);
             _loaded = true;
         }
     }
 
-    /// <summary>Whether libtorch sees a usable CUDA device, and how many. Only asks libtorch; false on a CPU build.</summary>
+    /// <summary>How many CUDA devices libtorch sees: 0 with a CPU libtorch, without a driver or without a GPU.</summary>
     public static int CudaDeviceCount()
     {
         EnsureLoaded();
-        // TryInitializeDeviceType also loads libtorch_cuda.so where it is on the loader path.
+        // Without libtorch_cuda.so in the process the libtorch in use has no CUDA; asking TorchSharp anyway would
+        // make it look for one by name on the loader path, and mix two libtorch builds.
+        if (!IsLoaded("libtorch_cuda.so")) return 0;
         return torch.TryInitializeDeviceType(DeviceType.CUDA) ? torch.cuda.device_count() : 0;
     }
+
+    /// <summary>The folder where this build carries libtorch (a -p:ClassifyLibTorch=cpu build), or null: the
+    /// native folders the host probes for this app (from its deps.json), then the app's own folder.</summary>
+    private static string? BundledDirectory() =>
+        (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") as string ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Append(AppContext.BaseDirectory)
+            .FirstOrDefault(d => File.Exists(Path.Combine(d, "libtorch_cpu.so")));
+
+    /// <summary>A CUDA libtorch ships libtorch_cuda.so beside libtorch_cpu.so; libtorch.so does not always pull it
+    /// in, and it must be loaded before anything asks libtorch about CUDA.</summary>
+    private static void LoadCudaBeside()
+    {
+        if (LibTorchDirectory is null || IsLoaded("libtorch_cuda.so")) return;
+        var cuda = Path.Combine(LibTorchDirectory, "libtorch_cuda.so");
+        if (!File.Exists(cuda)) return;
+        try
+        {
+            NativeLibrary.Load(cuda);
+        }
+        catch (DllNotFoundException e)
+        {
+            // Not fatal: the CPU still works, and --device cuda reports this reason.
+            CudaProblem = $"{cuda} does not load: {LoaderTrace(e.Message)}";
+        }
+    }
+
+    private static bool IsLoaded(string soname)
+    {
+        var handle = dlopen(soname, RtldLazy | RtldNoLoad);
+        if (handle == IntPtr.Zero) return false;
+        _ = dlclose(handle); // drops the reference this query took
+        return true;
+    }
+
+    /// <summary>The folder of a loaded library, from the process's memory map.</summary>
+    private static string? LoadedFrom(string fileName)
+    {
+        try
+        {
+            return File.ReadLines("/proc/self/maps")
+                .Select(l => l.IndexOf('/') is var i and >= 0 ? l[i..] : "")
+                .FirstOrDefault(p => Path.GetFileName(p) == fileName) is { Length: > 0 } path ? Path.GetDirectoryName(path) : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private const int RtldLazy = 0x1, RtldNoLoad = 0x4;
+
+    // libdl.so.2 exists on every glibc: the real one before 2.34, a compatibility stub after.
+    [DllImport("libdl.so.2", CharSet = CharSet.Ansi)]
+    private static extern IntPtr dlopen(string fileName, int flags);
+
+    [DllImport("libdl.so.2")]
+    private static extern int dlclose(IntPtr handle);
 
     /// <summary>
     /// libtorch's OpenMP threads spin while they wait for work by default. classify decodes the next batch on
@@ -101,18 +183,15 @@ internal static class LibTorchNative
         "Use a build with libtorch (-p:ClassifyLibTorch=cpu), or set " + DirVariable +
         " to the lib folder of libtorch 2.10 (CPU or CUDA archive, or PyTorch's torch/lib); see docs/torch.md";
 
-    private static void LoadFromDirectory(string dir)
+    /// <summary>Loads <paramref name="names"/> from <paramref name="dir"/> by full path, in order (dependencies first).</summary>
+    private static void LoadFromDirectory(string dir, IEnumerable<string> names)
     {
-        var main = Path.Combine(dir, "libtorch.so");
-        if (!File.Exists(main))
+        if (!File.Exists(Path.Combine(dir, "libtorch.so")))
             throw new ClassifyException(ExitCode.BackendUnavailable, dir,
                 $"{DirVariable} names a folder without libtorch.so; point it at libtorch's lib folder (or PyTorch's torch/lib)");
-        // libtorch_cuda.so first where it exists: a libtorch.so linked with --as-needed may not pull it in,
-        // and without it libtorch reports no CUDA device.
-        foreach (var name in new[] { "libtorch_cuda.so", "libtorch.so" })
+        foreach (var name in names)
         {
             var path = Path.Combine(dir, name);
-            if (!File.Exists(path)) continue;
             try
             {
                 NativeLibrary.Load(path);

@@ -30,7 +30,8 @@ internal static class TorchDevice
         var count = cudaDeviceCount();
         if (count == 0)
             throw new ClassifyException(ExitCode.GpuUnavailable, null,
-                "--device cuda, but libtorch sees no usable CUDA device (a CPU-only libtorch, no NVIDIA driver, or no GPU visible); run `classify doctor`");
+                "--device cuda, but libtorch sees no usable CUDA device (a CPU-only libtorch, no NVIDIA driver, or no GPU visible)" +
+                (LibTorchNative.CudaProblem is { } why ? $": {why}" : "; run `classify doctor`"));
         if (options.GpuIndex >= count)
             throw new ClassifyException(ExitCode.GpuUnavailable, null,
                 $"--gpu {options.GpuIndex}, but libtorch sees {count} CUDA device(s) (numbered from 0 among CUDA_VISIBLE_DEVICES)");

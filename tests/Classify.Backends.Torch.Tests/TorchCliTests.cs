@@ -69,30 +69,29 @@ public sealed class TorchCliTests
         Assert.StartsWith("Egyptian cat (score = 0.9", run.Out);
     }
 
-    [Fact]
-    public void A_libtorch_folder_without_libtorch_is_BackendUnavailable_in_one_line()
-    {
-        using var dir = new TempDir();
+    /// <summary>The libtorch-cpu package in the NuGet cache: the same libtorch as the one beside the app, at another path.</summary>
+    private static string NuGetLibTorch() => Path.Combine(
+        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p ? p : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"),
+        "libtorch-cpu-linux-x64", "2.10.0", "runtimes", "linux-x64", "native");
 
-        var run = Classify(new Dictionary<string, string> { ["CLASSIFY_LIBTORCH_DIR"] = dir.Path }, "--backend", "torch", "--image_file", TestData.Chelsea);
+    [Fact]
+    public void Another_libtorch_on_LD_LIBRARY_PATH_does_not_abort_a_build_that_carries_one()
+    {
+        // Two libtorch copies in one process abort it ("Tried to register multiple backend fallbacks", exit 134).
+        var run = Classify(new Dictionary<string, string> { ["LD_LIBRARY_PATH"] = NuGetLibTorch() }, "--backend", "torch", "--image_file", TestData.Chelsea);
+
+        Assert.Equal((0, ""), (run.ExitCode, run.Err));
+        Assert.StartsWith("Egyptian cat (score = 0.9", run.Out);
+    }
+
+    [Fact]
+    public void A_libtorch_dir_with_a_build_that_carries_libtorch_is_BackendUnavailable_in_one_line()
+    {
+        var run = Classify(new Dictionary<string, string> { ["CLASSIFY_LIBTORCH_DIR"] = NuGetLibTorch() }, "--backend", "torch", "--image_file", TestData.Chelsea);
 
         Assert.Equal(ExitCode.BackendUnavailable, run.ExitCode);
         Assert.Equal("", run.Out);
         var line = Assert.Single(run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith($"classify: {dir.Path}: ", line);
-    }
-
-    [Fact]
-    public void A_libtorch_that_cannot_load_is_BackendUnavailable_with_the_loader_reason()
-    {
-        using var dir = new TempDir();
-        File.WriteAllText(dir.File("libtorch.so"), new string('x', 4096));
-
-        var run = Classify(new Dictionary<string, string> { ["CLASSIFY_LIBTORCH_DIR"] = dir.Path }, "--backend", "torch", "--image_file", TestData.Chelsea);
-
-        Assert.Equal(ExitCode.BackendUnavailable, run.ExitCode);
-        var line = Assert.Single(run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Contains("libtorch.so", line);
-        Assert.Contains("invalid ELF header", line); // the dynamic loader's own words
+        Assert.Contains("carries its own libtorch", line);
     }
 }
