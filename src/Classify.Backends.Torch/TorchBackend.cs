@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Classify.Gpu;
 using Classify.Inference;
 using Classify.Models;
 using TorchSharp;
@@ -6,15 +7,18 @@ using static TorchSharp.torch;
 
 namespace Classify.Backends.Torch;
 
-/// <summary>Creates TorchSharp backends. <paramref name="cudaDeviceCount"/> answers how many CUDA devices are
-/// usable (default: libtorch's own answer).</summary>
-public sealed class TorchBackendFactory(Func<int>? cudaDeviceCount = null) : IBackendFactory
+/// <summary>Creates TorchSharp backends. The seams stand in for a GPU this machine lacks: <paramref name="probe"/>
+/// for the shared GPU probe (default: this process's), <paramref name="cudaDeviceCount"/> for libtorch's own count
+/// of CUDA devices (default: libtorch's answer).</summary>
+public sealed class TorchBackendFactory(Func<GpuRequirements, GpuReport>? probe = null, Func<int>? cudaDeviceCount = null)
+    : IBackendFactory, IGpuBackendFactory
 {
     public string Name => "torch";
     public string FileFormat => TorchBackend.FileFormat;
+    public GpuRequirements GpuRequirements => TorchDevice.Requirements;
 
     public IClassifierBackend Create(ModelManifest manifest, BackendOptions options) =>
-        TorchBackend.Create(manifest, options, cudaDeviceCount ?? LibTorchNative.CudaDeviceCount);
+        TorchBackend.Create(manifest, options, new GpuDevicePolicy(options, TorchDevice.Requirements, probe), cudaDeviceCount ?? LibTorchNative.CudaDeviceCount);
 }
 
 /// <summary>
@@ -48,11 +52,11 @@ public sealed class TorchBackend : IClassifierBackend
     public string Device { get; }
     public int MaxBatchSize => int.MaxValue;
 
-    internal static TorchBackend Create(ModelManifest manifest, BackendOptions options, Func<int> cudaDeviceCount)
+    internal static TorchBackend Create(ModelManifest manifest, BackendOptions options, GpuDevicePolicy gpu, Func<int> cudaDeviceCount)
     {
         var path = ModelCatalog.VerifiedFile(manifest, FileFormat);
         LibTorchNative.EnsureLoaded();
-        var device = TorchDevice.Resolve(options, cudaDeviceCount);
+        var device = TorchDevice.Resolve(options, gpu, cudaDeviceCount);
         if (options.IntraOpThreads > 0) torch.set_num_threads(options.IntraOpThreads);
 
         jit.ScriptModule module;

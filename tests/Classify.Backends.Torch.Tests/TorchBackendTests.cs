@@ -113,10 +113,22 @@ public sealed class TorchBackendTests
     }
 
     [Fact]
-    public void Cuda_fails_with_GpuUnavailable_where_libtorch_sees_no_gpu()
+    public void Cuda_fails_with_GpuUnavailable_where_there_is_no_gpu()
     {
         var e = Assert.Throws<ClassifyException>(() => new TorchBackendFactory().Create(SqueezeNet(), new BackendOptions { Device = DeviceRequest.Cuda }));
         Assert.Equal(ExitCode.GpuUnavailable, e.ExitCode);
+    }
+
+    [Fact]
+    public void Auto_runs_on_the_cpu_when_the_gpu_is_usable_but_this_libtorch_has_no_cuda()
+    {
+        // The probe is told of two working GPUs; this build's CPU libtorch has the last word.
+        var log = new List<string>();
+        using var backend = new TorchBackendFactory(probe: _ => TorchDeviceTests.TwoGpus)
+            .Create(SqueezeNet(), new BackendOptions { Device = DeviceRequest.Auto, Log = log.Add });
+
+        Assert.Equal("cpu", backend.Device);
+        Assert.Contains(log, l => l.Contains("libtorch sees no CUDA device") && l.Contains("CPU build"));
     }
 
     [Fact]
