@@ -4,7 +4,8 @@
 #   scripts/device/torch-check.sh prepare   HERE: publish classify and classify-bench, self-contained and
 #                                           WITHOUT libtorch (-p:ClassifyLibTorch=none), into .device-app; then
 #                                           pack it with ../shared/device/pack.sh .device-app .device
-#   scripts/device/torch-check.sh           ON THE DEVICE, after on-device.sh stash/unpack (app in /tmp/app):
+#   scripts/device/torch-check.sh           ON THE DEVICE, after on-device.sh stash/unpack (app in /tmp/app;
+#                                           CLASSIFY_APP=/path/to/classify otherwise), e.g. after gpu-check.sh:
 #     1. top-5 of the bundled SqueezeNet 1.1 on tests/images with --backend torch on CUDA (fp32, fp16,
 #        fp16 + channels_last) against the same backend on the CPU, with the device's own PyTorch libtorch;
 #     2. model throughput (classify-bench: batch in host memory → scores in host memory) of the ResNet-50 that
@@ -24,7 +25,8 @@ if [[ ${1:-} == prepare ]]; then
   exit 0
 fi
 
-app=${CLASSIFY_APP:-/tmp/app}
+classify=${CLASSIFY_APP:-/tmp/app/classify}   # as in gpu-check.sh
+app=$(dirname "$classify")
 out=${OUT:-/tmp/out}/torch-check
 models=/tmp/m
 images=(--image_file tests/images/chelsea.png --image_file tests/images/coffee.png)
@@ -45,7 +47,7 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | h
 # --- 1. top-5 on CUDA against the CPU ------------------------------------------------------------------------
 run_classify() { # NAME ARGS...: jsonl of the test photos into $out/NAME.jsonl
   local name=$1; shift
-  timeout 180 "$app/classify" --backend torch --format jsonl --verbose "$@" "${images[@]}" \
+  timeout 180 "$classify" --backend torch --format jsonl --verbose "$@" "${images[@]}" \
     >"$out/$name.jsonl" 2>"$out/$name.err"
 }
 compare() { # CPU.jsonl OTHER.jsonl → "same|differs maxdiff"

@@ -28,6 +28,9 @@ try
         Device = Enum.Parse<DeviceRequest>(args[3], ignoreCase: true),
         Half = args.Contains("fp16"),
         ChannelsLast = args.Contains("channels_last"),
+        // Where the backends say which device they chose and why (a CUDA fallback must not pass unnoticed).
+        Verbose = true,
+        Log = line => Console.Error.WriteLine($"classify-bench: {line}"),
     };
     var precision = (options.Half ? "fp16" : "fp32") + (options.ChannelsLast ? " NHWC" : "");
     using var backend = factory.Create(manifest, options);
