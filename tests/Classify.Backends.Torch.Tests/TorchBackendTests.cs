@@ -246,4 +246,29 @@ public sealed class TorchBackendTests
         var after = y.data<float>().ToArray();
         Assert.InRange(before.Zip(after).Max(p => Math.Abs(p.First - p.Second)), 0f, 1e-5f);
     }
+
+    [Fact]
+    public void Half_precision_weights_give_the_float32_top5()
+    {
+        // --fp16 is offered on CUDA only; module.half() itself is plain libtorch and runs here.
+        var manifest = SqueezeNet();
+        var labels = Labels.Load(manifest);
+        var path = ModelCatalog.VerifiedFile(manifest, TorchBackend.FileFormat);
+        using var backend = new TorchBackendFactory().Create(manifest, Cpu);
+        var fp32 = Run(backend, manifest, Batch(manifest, TestData.Chelsea));
+        using var module = torch.jit.load(path);
+        module.eval();
+
+        module.half();
+
+        Assert.All(module.parameters(), p => Assert.Equal(torch.ScalarType.Float16, p.dtype));
+        using var mode = torch.inference_mode();
+        using var x = torch.tensor(Batch(manifest, TestData.Chelsea).Floats!, [1, 3, 224, 224]).half();
+        using var y = ((torch.Tensor)module.call(x)).to(torch.ScalarType.Float32).contiguous();
+        var fp16 = y.data<float>().ToArray();
+        Assert.Equal(
+            TopK.Select(fp32, labels, manifest.Output.Kind, 5).Select(p => p.Label),
+            TopK.Select(fp16, labels, manifest.Output.Kind, 5).Select(p => p.Label));
+        Assert.InRange(fp32.Zip(fp16).Max(p => Math.Abs(p.First - p.Second)), 0f, 1e-2f);
+    }
 }
