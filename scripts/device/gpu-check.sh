@@ -137,17 +137,13 @@ else
   row "apptainer without --nv" "skipped (needs root, unshare and libcuda's path from doctor)"
 fi
 
-# 4. TODO(lead merge): the torch helper's TorchSharp CUDA check goes here, e.g.
-#   "$app" --backend torch --device cuda --verbose --image_file tests/images/chelsea.png
-# and adds its rows with: row "torch --device cuda" "..."
-torch_check() { :; }
-# TODO(lead merge): ResNet-50 throughput (bash "$part" models /tmp/m gives resnet50.onnx / resnet50.pt,
-# random weights, timing only) goes here, adding rows with: row "resnet50 batch 256" "... img/s"
-resnet50_throughput() { :; }
-torch_check
-resnet50_throughput
+# 4. The TorchSharp backend on CUDA and the ResNet-50 throughput of both backends: scripts/device/torch-check.sh,
+#    its table goes to $out/torch-check.txt and is printed after this script's own.
+OUT=$out CLASSIFY_APP=$app bash scripts/device/torch-check.sh >"$out/torch-check.txt" 2>&1
+row "torch-check.sh (TorchSharp CUDA, ResNet-50)" "$(tail -1 "$out/torch-check.txt")"
 
 printf '%s\n' "${rows[@]}" >"$out/summary.txt"
 echo
 echo "== GPU check ($(date -u +%FT%TZ), logs in $out)"
 printf '%s\n' "${rows[@]}"
+sed -n "/^| SqueezeNet/,\$p" "$out/torch-check.txt"
