@@ -30,7 +30,9 @@ internal static class CudaSession
         }
         catch (OnnxRuntimeException e) when (e.Message.Contains(FallbackRefused, StringComparison.Ordinal))
         {
-            if (capture.FirstError is { } loadError)
+            // ORT also logs the refusal itself as an error: only another error (a provider that failed to
+            // load) means CUDA is broken; the refusal alone means "some nodes need the CPU", tried next.
+            if (capture.FirstError is { } loadError && !loadError.Contains(FallbackRefused, StringComparison.Ordinal))
                 return new Result(null, "cpu", loadError, null);
         }
         catch (OnnxRuntimeException e)
@@ -39,6 +41,7 @@ internal static class CudaSession
         }
 
         InferenceSession? split = null;
+        using var splitCapture = OnnxRuntimeLog.CaptureErrors();
         try
         {
             using var relaxed = Options(options, strict: false);
@@ -49,13 +52,13 @@ internal static class CudaSession
             if (placement.GetValueOrDefault(CudaProvider) > 0)
                 return new Result(split, device, null, Placement.Describe(placement));
             split.Dispose();
-            return new Result(null, "cpu", capture.FirstError
+            return new Result(null, "cpu", splitCapture.FirstError
                 ?? $"{CudaProvider} took no node of {Path.GetFileName(modelPath)} ({Placement.Describe(placement)})", null);
         }
         catch (OnnxRuntimeException e)
         {
             split?.Dispose();
-            return new Result(null, "cpu", capture.FirstError ?? e.Message, null);
+            return new Result(null, "cpu", splitCapture.FirstError ?? e.Message, null);
         }
     }
 
