@@ -1,0 +1,95 @@
+# classify: an ImageNet image classifier (ONNX Runtime, optional TorchSharp) for GPU clusters.
+#
+#   docker build -t classify:latest .                      # CPU + CUDA via ONNX Runtime, no libtorch
+#   docker run --rm --gpus all classify:latest --image_file /data/cat.png
+#   container/build-sif.sh                                 # the same image as classifier.sif
+#
+# Build arguments (all optional; container/README.md explains each):
+#   SDK_IMAGE      .NET 10 SDK image for the build stage
+#   RUNTIME_IMAGE  CUDA 13 + cuDNN 9 runtime image (ONNX Runtime GPU 1.31 is a CUDA 13 build);
+#                  CUDA 13.0 runs on every driver >= 580, the oldest branch that knows CUDA 13
+#   READY_TO_RUN   true|false: precompile the assemblies (faster start of each short job)
+#   LIBTORCH       none|cpu|cuda: the native libtorch for the TorchSharp backend (--backend torch)
+#                    none: ONNX Runtime only (smallest image)
+#                    cpu:  NuGet's libtorch-cpu-linux-x64 2.10.0 inside the app
+#                    cuda: the official libtorch 2.10 CUDA 13 archive unpacked to /opt/libtorch
+#   LIBTORCH_ARCHIVE  for LIBTORCH=cuda: an http(s) URL, or the name of a zip downloaded beforehand
+#                     into container/libtorch/ (e.g. on a machine whose build has no internet access)
+#   VERSION, REVISION, CREATED  values for the OCI labels
+
+ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
+ARG RUNTIME_IMAGE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
+
+FROM ${SDK_IMAGE} AS build
+ARG READY_TO_RUN=true
+ARG LIBTORCH=none
+WORKDIR /src
+# Only what the publish reads: a libtorch archive dropped into container/libtorch/ stays out of this stage.
+COPY Directory.Build.props Directory.Packages.props ./
+COPY src/ src/
+COPY models/ models/
+# The NuGet cache lives in a BuildKit cache mount: a rebuild after a source change does not download the
+# ~1 GB of native packages (ONNX Runtime GPU, libtorch) again, and none of it lands in an image layer.
+RUN --mount=type=cache,id=classify-nuget,target=/root/.nuget/packages \
+    case "${LIBTORCH}" in none|cpu|cuda) ;; \
+      *) echo "LIBTORCH must be none, cpu or cuda, not '${LIBTORCH}'" >&2; exit 2 ;; esac \
+ && dotnet publish src/Classify.Cli -c Release -r linux-x64 --self-contained true \
+      -p:PublishReadyToRun="${READY_TO_RUN}" -p:DebugType=none -p:ClassifyLibTorch="${LIBTORCH}" \
+      -o /out \
+ && test -x /out/classify \
+ && test -f /out/models/squeezenet1.1/model.json
+
+# A separate stage so that the default build (LIBTORCH=none) neither downloads nor carries the ~2.5 GB
+# CUDA libtorch. TorchSharp loads torch_cuda through the loader path first, so LD_LIBRARY_PATH is enough.
+FROM ${SDK_IMAGE} AS libtorch
+ARG LIBTORCH=none
+ARG LIBTORCH_ARCHIVE=https://download.pytorch.org/libtorch/cu130/libtorch-shared-with-deps-2.10.0%2Bcu130.zip
+COPY container/libtorch/ /tmp/context/
+RUN set -eu; \
+    mkdir -p /opt/libtorch/lib; \
+    if [ "${LIBTORCH}" = "cuda" ]; then \
+      case "${LIBTORCH_ARCHIVE}" in \
+        http://*|https://*) curl -fSL --retry 3 -o /tmp/libtorch.zip "${LIBTORCH_ARCHIVE}" ;; \
+        *) mv "/tmp/context/${LIBTORCH_ARCHIVE}" /tmp/libtorch.zip ;; \
+      esac; \
+      if ! command -v unzip >/dev/null; then \
+        apt-get update; apt-get install -y --no-install-recommends unzip; rm -rf /var/lib/apt/lists/*; \
+      fi; \
+      unzip -q /tmp/libtorch.zip -d /tmp/unpacked; \
+      rm -rf /opt/libtorch; mv /tmp/unpacked/libtorch /opt/libtorch; \
+      rm -rf /opt/libtorch/include /opt/libtorch/share/cmake; \
+      test -f /opt/libtorch/lib/libtorch_cuda.so; \
+    fi; \
+    rm -rf /tmp/context /tmp/libtorch.zip /tmp/unpacked
+
+FROM ${RUNTIME_IMAGE} AS runtime
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG RUNTIME_IMAGE
+LABEL org.opencontainers.image.title="classify" \
+      org.opencontainers.image.description="ImageNet image classifier (ONNX Runtime CUDA/CPU, optional TorchSharp) for HPC GPU clusters; run with: singularity exec --nv classifier.sif classify --image_file cat.png" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}" \
+      org.opencontainers.image.documentation="container/README.md"
+
+# Docker runs as this user; Singularity/Apptainer always run as the calling user.
+RUN groupadd --system --gid 10001 classify \
+ && useradd --system --uid 10001 --gid classify --home-dir /home/classify --create-home \
+      --shell /usr/sbin/nologin classify
+
+COPY --from=libtorch /opt/libtorch /opt/libtorch
+COPY --from=build /out /opt/classify
+# A symlink on PATH, because `singularity exec` ignores ENTRYPOINT; the app finds its models next to the
+# resolved executable, /opt/classify/models.
+RUN ln -s /opt/classify/classify /usr/local/bin/classify
+
+ENV LD_LIBRARY_PATH=/opt/libtorch/lib${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}
+ENV NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+
+USER classify
+WORKDIR /home/classify
+ENTRYPOINT ["classify"]
