@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# CI for the container (issue 5): lints the Dockerfile and the scripts, starts a real Docker engine by hand,
+# builds the repository's real Dockerfile on local stand-ins for the base images (no registry is reachable
+# here; NuGet is), runs the image, checks Singularity.def's %runscript/%test and container/build-sif.sh, and
+# tears the engine down again.
+#
+# The stand-ins: RUNTIME_IMAGE = Debian 12 minbase from debootstrap (no CUDA, so classify runs on the CPU;
+# the real default is nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04), SDK_IMAGE = the same plus this machine's
+# .NET 10 SDK and CA bundle. Both stay in the engine's data root (/var/lib/docker-ci) between runs, with the
+# BuildKit cache, so a second run skips debootstrap and the NuGet download; CLASSIFY_DOCKER_CI_CLEAN=1
+# removes the data root at the end.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+sock=/run/ci-docker.sock
+data_root=/var/lib/docker-ci
+exec_root=/run/docker-ci
+pidfile=/run/ci-dockerd.pid
+state=/var/lib/classify-docker-ci
+image=classify-ci/classify:test
+base_image=classify-ci/debian:bookworm
+export DOCKER_HOST=unix://$sock DOCKER_BUILDKIT=1
+export DEBIAN_FRONTEND=noninteractive
+docker=/usr/bin/docker     # Debian's client: the docker on PATH may be another, newer one
+
+passed=0 failed=0 skipped=0
+pass() { echo "PASS: $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $1: $2"; failed=$((failed + 1)); }
+skip() { echo "SKIP: $1: $2"; skipped=$((skipped + 1)); }
+info() { echo "INFO: $*"; }
+check() { # check NAME WHY-IF-FAILED COMMAND...
+    local name=$1 why=$2; shift 2
+    if "$@"; then pass "$name"; else fail "$name" "$why"; fi
+}
+summary() {
+    if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"
+    else echo "$passed passed, $failed failed"; fi
+}
+
+tmp=$(mktemp -d /tmp/docker-ci.XXXXXX)
+started_dockerd=false
+teardown() {
+    if $started_dockerd; then
+        "$docker" ps -aq --filter label=classify-ci=1 2>/dev/null | xargs -r "$docker" rm -f >/dev/null 2>&1
+        if [ "${CLASSIFY_DOCKER_CI_CLEAN:-0}" = 1 ]; then
+            "$docker" image rm -f "$image" classify-ci/sif-test:latest >/dev/null 2>&1
+            "$docker" builder prune -af >/dev/null 2>&1
+        fi
+        local pid
+        pid=$(cat "$pidfile" 2>/dev/null || true)
+        if [ -n "$pid" ]; then
+            kill "$pid" 2>/dev/null
+            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+    fi
+    # dockerd leaves its network namespace mounted here when it exits
+    if mountpoint -q "$exec_root/netns/default" 2>/dev/null; then umount "$exec_root/netns/default"; fi
+    if [ "${CLASSIFY_DOCKER_CI_CLEAN:-0}" = 1 ] && $started_dockerd; then rm -rf "$data_root" "$state"; fi
+    rm -rf "$tmp"
+}
+trap teardown EXIT
+
+# --- tools ------------------------------------------------------------------------------------------------
+need=()
+[ -x /usr/sbin/dockerd ] && [ -x "$docker" ] || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v npm >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$tmp/apt.log" 2>&1; then
+        fail "install ${need[*]}" "apt-get failed: $(tail -n 3 "$tmp/apt.log" | tr '\n' ' ')"
+        summary; exit 1
+    fi
+fi
+
+# --- lint -------------------------------------------------------------------------------------------------
+if shellcheck "$repo/scripts/ci/docker-test.sh" "$repo/container/build-sif.sh" >"$tmp/shellcheck.log" 2>&1; then
+    pass "shellcheck scripts/ci/docker-test.sh container/build-sif.sh"
+else
+    fail "shellcheck" "$(grep -c '^In ' "$tmp/shellcheck.log") findings: $(head -n 3 "$tmp/shellcheck.log" | tr '\n' ' ')"
+fi
+
+lint=$state/npm/node_modules/.bin/dockerfilelint
+if [ ! -x "$lint" ]; then
+    mkdir -p "$state/npm"
+    npm install --no-audit --no-fund --silent --prefix "$state/npm" dockerfilelint@1.8.0 >"$tmp/npm.log" 2>&1
+fi
+if [ ! -x "$lint" ]; then
+    fail "dockerfilelint Dockerfile" "npm install dockerfilelint failed: $(tail -n 2 "$tmp/npm.log" | tr '\n' ' ')"
+elif (cd "$repo" && "$lint" Dockerfile) >"$tmp/dockerfilelint.log" 2>&1; then
+    pass "dockerfilelint Dockerfile"
+else
+    fail "dockerfilelint Dockerfile" "$(grep -E '^Line|Issues:' "$tmp/dockerfilelint.log" | tr '\n' ' ')"
+fi
+
+# --- engine -----------------------------------------------------------------------------------------------
+if [ -S "$sock" ] && "$docker" version >/dev/null 2>&1; then
+    fail "start dockerd" "a dockerd is already serving $sock (pid $(cat "$pidfile" 2>/dev/null)); not ours to use or stop"
+    summary; exit 1
+fi
+mkdir -p "$data_root" "$exec_root" "$state"
+dockerd --host "unix://$sock" --data-root "$data_root" --exec-root "$exec_root" --pidfile "$pidfile" \
+    --iptables=false --ip6tables=false --bridge=none >"$tmp/dockerd.log" 2>&1 &
+started_dockerd=true
+for _ in $(seq 1 100); do "$docker" version >/dev/null 2>&1 && break; sleep 0.2; done
+if ! "$docker" version >/dev/null 2>&1; then
+    fail "start dockerd" "not answering on $sock: $(tail -n 3 "$tmp/dockerd.log" | tr '\n' ' ')"
+    summary; exit 1
+fi
+pass "start dockerd ($("$docker" version -f '{{.Server.Version}}'))"
+
+# --- stand-ins for the base images ------------------------------------------------------------------------
+t0=$SECONDS
+if ! "$docker" image inspect "$base_image" >/dev/null 2>&1; then
+    # libssl3: the SDK's NuGet client needs OpenSSL (Ubuntu's SDK image has it too)
+    if debootstrap --variant=minbase --include=libssl3 bookworm "$tmp/rootfs" http://deb.debian.org/debian \
+            >"$tmp/debootstrap.log" 2>&1; then
+        rm -rf "$tmp/rootfs/var/cache/apt/archives/"*.deb "$tmp/rootfs/var/lib/apt/lists/"*
+        tar -C "$tmp/rootfs" -c . | "$docker" import - "$base_image" >/dev/null
+        rm -rf "$tmp/rootfs"
+    fi
+fi
+dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+sdk_version=$(dotnet --version)
+sdk_image=classify-ci/dotnet-sdk:$sdk_version
+if "$docker" image inspect "$base_image" >/dev/null 2>&1 && ! "$docker" image inspect "$sdk_image" >/dev/null 2>&1; then
+    # The host's CA bundle: NuGet is reached through this machine's TLS setup, which the real SDK image
+    # (talking to nuget.org directly) does not need.
+    mkdir -p "$tmp/sdk"
+    cat >"$tmp/sdk/Dockerfile" <<'EOF'
+ARG BASE
+FROM ${BASE}
+COPY dotnet /usr/share/dotnet/
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt NUGET_CERT_REVOCATION_MODE=offline \
+    DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 NUGET_XMLDOC_MODE=skip
+EOF
+    tar -c -C "$(dirname "$dotnet_root")" "$(basename "$dotnet_root")" -C /etc/ssl/certs ca-certificates.crt \
+        -C "$tmp/sdk" Dockerfile --transform "s|^$(basename "$dotnet_root")|dotnet|" \
+        | "$docker" build -q --network host --build-arg BASE="$base_image" -t "$sdk_image" - >"$tmp/sdk.log" 2>&1
+fi
+if "$docker" image inspect "$base_image" >/dev/null 2>&1 && "$docker" image inspect "$sdk_image" >/dev/null 2>&1; then
+    pass "stand-in base images $base_image, $sdk_image ($((SECONDS - t0)) s)"
+else
+    fail "stand-in base images" "$(tail -n 3 "$tmp/debootstrap.log" "$tmp/sdk.log" 2>/dev/null | tr '\n' ' ')"
+    summary; exit 1
+fi
+
+# --- build the real Dockerfile ----------------------------------------------------------------------------
+t0=$SECONDS
+if "$docker" build --network host --progress plain \
+        --build-arg SDK_IMAGE="$sdk_image" --build-arg RUNTIME_IMAGE="$base_image" \
+        --build-arg REVISION="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+        -t "$image" "$repo" >"$tmp/build.log" 2>&1; then
+    build_s=$((SECONDS - t0))
+    pass "docker build (the repository's Dockerfile)"
+    info "build time ${build_s} s"
+else
+    fail "docker build" "$(grep -E 'error|ERROR' "$tmp/build.log" | head -n 5 | tr '\n' ' ')"
+    summary; exit 1
+fi
+size=$("$docker" image inspect -f '{{.Size}}' "$image")
+base_size=$("$docker" image inspect -f '{{.Size}}' "$base_image")
+info "image size $((size / 1000000)) MB (stand-in base $((base_size / 1000000)) MB, classify layers $(((size - base_size) / 1000000)) MB)"
+
+run() { "$docker" run --rm --network host --label classify-ci=1 "$@"; }
+
+# --- the image --------------------------------------------------------------------------------------------
+uid=$(run --entrypoint id "$image" -u 2>&1)
+check "runs as a non-root user" "id -u = $uid" test "$uid" != 0 -a -n "$uid"
+
+# shellcheck disable=SC2016 # expanded inside the container
+on_path=$(run --entrypoint /bin/sh "$image" -c 'command -v classify; readlink -f "$(command -v classify)"' 2>&1)
+check "classify on PATH (for singularity exec)" "got: $on_path" \
+    test "$on_path" = "$(printf '/usr/local/bin/classify\n/opt/classify/classify')"
+
+labels=$("$docker" image inspect -f '{{index .Config.Labels "org.opencontainers.image.title"}} {{index .Config.Labels "org.opencontainers.image.revision"}}' "$image")
+check "OCI labels" "title/revision: $labels" test "${labels%% *}" = classify
+
+# shellcheck disable=SC2016 # expanded inside the container
+ldpath=$(run --entrypoint /bin/sh "$image" -c 'printf %s "$LD_LIBRARY_PATH"')
+no_empty_entry() { case ":$1:" in *::*) return 1 ;; esac; }
+check "LD_LIBRARY_PATH has no empty entry (that would search the working directory)" "'$ldpath'" \
+    no_empty_entry "$ldpath"
+
+top1() { head -n 1 | sed 's/ (score = .*//'; }
+
+out=$(run -v "$repo/tests/images:/data:ro" "$image" --image_file /data/chelsea.png 2>"$tmp/err")
+check "classify --image_file chelsea.png: top-1 Egyptian cat" "stdout: $(echo "$out" | head -n 2 | tr '\n' '|') stderr: $(head -c 300 "$tmp/err")" \
+    test "$(echo "$out" | top1)" = "Egyptian cat"
+lines=$(echo "$out" | grep -c ' (score = [0-9]\.[0-9]\{5\})$')
+check "five predictions in classify_image.py's format" "got $lines lines like 'label (score = 0.12345)'" test "$lines" = 5
+
+out=$(run "$image" 2>"$tmp/err")
+check "no input: the bundled cat is Egyptian cat" "stdout: $(echo "$out" | head -n 1) stderr: $(head -c 300 "$tmp/err")" \
+    test "$(echo "$out" | top1)" = "Egyptian cat"
+
+out=$(run -v "$repo/tests/images:/data:ro" "$image" --image_file /data/missing.png 2>"$tmp/err"); rc=$?
+one_error_line() { [ "$rc" = 3 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q missing.png "$tmp/err"; }
+check "a missing file: one line on stderr naming it, exit 3 (ImageNotFound)" "rc=$rc stderr: $(head -c 300 "$tmp/err")" \
+    one_error_line
+
+# Singularity.def's sections, run in the Docker image (Apptainer itself is not installable here)
+section() { awk -v s="%$1" '$1 == s { on = 1; next } /^%/ { on = 0 } on' "$repo/Singularity.def"; }
+out=$(run --entrypoint /bin/sh "$image" -c "$(section test)" 2>&1); rc=$?
+check "Singularity.def %test passes in the image" "rc=$rc: $(echo "$out" | tail -n 2 | tr '\n' ' ')" test "$rc" = 0
+out=$(run -v "$repo/tests/images:/data:ro" --entrypoint /bin/sh "$image" -c "set -- --image_file /data/chelsea.png; $(section runscript)" 2>&1)
+check "Singularity.def %runscript passes its arguments to classify" "$(echo "$out" | head -n 1)" \
+    test "$(echo "$out" | top1)" = "Egyptian cat"
+
+# --- GPU diagnosis inside the container (issue 3) ----------------------------------------------------------
+# As under `singularity exec` without --nv on a GPU node: the host's /dev/nvidia* and /proc/driver/nvidia are
+# visible, libcuda.so.1 is not. runc refuses bind mounts inside /proc, so a root shell with CAP_SYS_ADMIN
+# mounts a tmpfs over /proc/driver, then drops to the image's user before starting classify.
+if run --entrypoint classify "$image" doctor --help >/dev/null 2>&1; then
+    printf 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  Thu Oct  9 00:00:00 UTC 2025\nGCC version:  gcc version 13.3.0\n' >"$tmp/nvidia-version"
+    fake_gpu() {
+        # shellcheck disable=SC2016 # expanded inside the container
+        run --user 0 --cap-add SYS_ADMIN --device /dev/null:/dev/nvidia0 --device /dev/null:/dev/nvidiactl \
+            -v "$tmp/nvidia-version:/run/fake-nvidia-version:ro" -v "$repo/tests/images:/data:ro" \
+            -e APPTAINER_CONTAINER=/scratch/classifier.sif -e APPTAINER_NAME=classifier.sif \
+            --entrypoint /bin/sh "$image" -c '
+                mount -t tmpfs -o mode=755 tmpfs /proc/driver && mkdir /proc/driver/nvidia \
+                && cp /run/fake-nvidia-version /proc/driver/nvidia/version \
+                && exec setpriv --reuid=10001 --regid=10001 --clear-groups -- classify "$@"' sh "$@"
+    }
+    out=$(fake_gpu --image_file /data/chelsea.png 2>"$tmp/err")
+    check "Apptainer without --nv: the warning names --nv" "stderr: $(head -c 400 "$tmp/err")" grep -q -- '--nv' "$tmp/err"
+    check "Apptainer without --nv: still Egyptian cat on the CPU" "stdout: $(echo "$out" | head -n 1)" \
+        test "$(echo "$out" | top1)" = "Egyptian cat"
+    warnings=$(grep -c -- '--nv' "$tmp/err")
+    check "Apptainer without --nv: one warning line" "$warnings lines mention --nv" test "$warnings" = 1
+    out=$(fake_gpu doctor 2>&1); rc=$?
+    check "classify doctor under fake Apptainer names --nv" "rc=$rc: $(echo "$out" | tail -n 3 | tr '\n' ' ')" \
+        grep -q -- '--nv' <<<"$out"
+    out=$(run "$image" doctor 2>&1); rc=$?
+    # no GPU here: 0 or GpuUnavailable (20), a report, and no crash
+    doctor_ok() { { [ "$rc" = 0 ] || [ "$rc" = 20 ]; } && [ -n "$out" ] && ! grep -q 'Unhandled exception' <<<"$out"; }
+    check "classify doctor runs (no GPU)" "rc=$rc: $(echo "$out" | tail -n 3 | tr '\n' ' ')" doctor_ok
+else
+    skip "GPU diagnosis in the container" "'classify doctor --help' fails: the GPU helper's doctor is not on this branch yet"
+fi
+
+# --- container/build-sif.sh -------------------------------------------------------------------------------
+# docker build (cached) + docker save for real; the SIF step through a stand-in for apptainer that checks
+# the definition it is given and the archive it points at.
+mkdir -p "$tmp/bin"
+cat >"$tmp/bin/apptainer" <<'EOF'
+#!/bin/sh
+# stand-in for `apptainer build [--force] OUT DEF`: checks DEF's header and the docker-archive it names
+[ "$1" = build ] || { echo "unexpected: $*" >&2; exit 2; }
+for a; do out=$def; def=$a; done
+grep -qx 'Bootstrap: docker-archive' "$def" || { echo "not a docker-archive definition" >&2; exit 3; }
+archive=$(sed -n 's/^From: //p' "$def")
+tar -xOf "$archive" manifest.json | grep -q '"RepoTags":\["classify-ci/sif-test:latest"\]' || { echo "bad archive $archive" >&2; exit 4; }
+for s in %runscript %test %help %labels; do grep -qx "$s" "$def" || { echo "no $s" >&2; exit 5; }; done
+echo "$*" >"$out"
+EOF
+chmod +x "$tmp/bin/apptainer"
+t0=$SECONDS
+if (cd "$tmp" && PATH="$tmp/bin:$PATH" DOCKER="$docker" "$repo/container/build-sif.sh" -t classify-ci/sif-test:latest \
+        -o "$tmp/classifier.sif" --build-arg SDK_IMAGE="$sdk_image" --build-arg RUNTIME_IMAGE="$base_image" \
+        >"$tmp/sif.log" 2>&1) && [ -s "$tmp/classifier.sif" ]; then
+    pass "build-sif.sh: docker build, docker save, apptainer build from the docker-archive ($((SECONDS - t0)) s)"
+else
+    fail "build-sif.sh" "$(tail -n 4 "$tmp/sif.log" | tr '\n' ' ')"
+fi
+out=$(PATH=/usr/bin:/bin "$repo/container/build-sif.sh" --no-build 2>&1); rc=$?
+no_builder_error() { [ "$rc" -ne 0 ] && grep -q 'neither apptainer nor singularity' <<<"$out"; }
+check "build-sif.sh without apptainer/singularity: a clear error" "rc=$rc: $out" no_builder_error
+"$docker" image rm classify-ci/sif-test:latest >/dev/null 2>&1
+
+summary
+[ "$failed" -eq 0 ]
