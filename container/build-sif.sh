@@ -16,6 +16,7 @@ Options:
   -o, --output FILE      SIF to write (default: classifier.sif in the current directory)
   -f, --force            overwrite an existing SIF
       --build-arg K=V    passed to docker build; repeatable (e.g. LIBTORCH=cuda, RUNTIME_IMAGE=...)
+      --network MODE     docker build --network (e.g. host, where the engine has no bridge network)
       --no-build         skip docker build: convert the image TAG as it is
       --archive FILE     keep the docker save tarball at FILE (default: a temporary file, removed)
       --save-only        stop after docker save (needs --archive): convert it elsewhere with
@@ -46,6 +47,7 @@ while [ $# -gt 0 ]; do
         -o|--output) [ $# -ge 2 ] || die "$1 needs a value"; output=$2; shift 2 ;;
         -f|--force) force=true; shift ;;
         --build-arg) [ $# -ge 2 ] || die "$1 needs a value"; build_args+=(--build-arg "$2"); shift 2 ;;
+        --network) [ $# -ge 2 ] || die "$1 needs a value"; build_args+=(--network "$2"); shift 2 ;;
         --no-build) build=false; shift ;;
         --archive) [ $# -ge 2 ] || die "$1 needs a value"; archive=$2; shift 2 ;;
         --save-only) save_only=true; shift ;;

@@ -18,7 +18,8 @@ exec_root=/run/docker-ci
 pidfile=/run/ci-dockerd.pid
 state=/var/lib/classify-docker-ci
 image=classify-ci/classify:test
-base_image=classify-ci/debian:bookworm
+standin=v2    # bump whenever the stand-ins' recipes below change
+base_image=classify-ci/debian:bookworm-$standin
 export DOCKER_HOST=unix://$sock DOCKER_BUILDKIT=1
 export DEBIAN_FRONTEND=noninteractive
 docker=/usr/bin/docker     # Debian's client: the docker on PATH may be another, newer one
@@ -113,8 +114,9 @@ pass "start dockerd ($("$docker" version -f '{{.Server.Version}}'))"
 # --- stand-ins for the base images ------------------------------------------------------------------------
 t0=$SECONDS
 if ! "$docker" image inspect "$base_image" >/dev/null 2>&1; then
-    # libssl3: the SDK's NuGet client needs OpenSSL (Ubuntu's SDK image has it too)
-    if debootstrap --variant=minbase --include=libssl3 bookworm "$tmp/rootfs" http://deb.debian.org/debian \
+    # libssl3: the SDK's NuGet client needs OpenSSL. ca-certificates: the CUDA images have it, and without a
+    # CA bundle ONNX Runtime 1.31 warns on stderr about its telemetry uploads.
+    if debootstrap --variant=minbase --include=libssl3,ca-certificates bookworm "$tmp/rootfs" http://deb.debian.org/debian \
             >"$tmp/debootstrap.log" 2>&1; then
         rm -rf "$tmp/rootfs/var/cache/apt/archives/"*.deb "$tmp/rootfs/var/lib/apt/lists/"*
         tar -C "$tmp/rootfs" -c . | "$docker" import - "$base_image" >/dev/null
@@ -123,7 +125,7 @@ if ! "$docker" image inspect "$base_image" >/dev/null 2>&1; then
 fi
 dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
 sdk_version=$(dotnet --version)
-sdk_image=classify-ci/dotnet-sdk:$sdk_version
+sdk_image=classify-ci/dotnet-sdk:$sdk_version-$standin
 if "$docker" image inspect "$base_image" >/dev/null 2>&1 && ! "$docker" image inspect "$sdk_image" >/dev/null 2>&1; then
     # The host's CA bundle: NuGet is reached through this machine's TLS setup, which the real SDK image
     # (talking to nuget.org directly) does not need.
@@ -193,8 +195,12 @@ check "classify --image_file chelsea.png: top-1 Egyptian cat" "stdout: $(echo "$
 lines=$(echo "$out" | grep -c ' (score = [0-9]\.[0-9]\{5\})$')
 check "five predictions in classify_image.py's format" "got $lines lines like 'label (score = 0.12345)'" test "$lines" = 5
 
+out=$(run "$image" --image_file /opt/classify/examples/cat.png 2>"$tmp/err")
+check "classify --image_file <bundled cat>: top-1 Egyptian cat" "stdout: $(echo "$out" | head -n 1) stderr: $(head -c 300 "$tmp/err")" \
+    test "$(echo "$out" | top1)" = "Egyptian cat"
+
 out=$(run "$image" 2>"$tmp/err")
-check "no input: the bundled cat is Egyptian cat" "stdout: $(echo "$out" | head -n 1) stderr: $(head -c 300 "$tmp/err")" \
+check "no input (docker run IMAGE): the bundled cat is Egyptian cat" "stdout: $(echo "$out" | head -n 1) stderr: $(head -c 300 "$tmp/err")" \
     test "$(echo "$out" | top1)" = "Egyptian cat"
 
 out=$(run -v "$repo/tests/images:/data:ro" "$image" --image_file /data/missing.png 2>"$tmp/err"); rc=$?
@@ -206,7 +212,7 @@ check "a missing file: one line on stderr naming it, exit 3 (ImageNotFound)" "rc
 section() { awk -v s="%$1" '$1 == s { on = 1; next } /^%/ { on = 0 } on' "$repo/Singularity.def"; }
 out=$(run --entrypoint /bin/sh "$image" -c "$(section test)" 2>&1); rc=$?
 check "Singularity.def %test passes in the image" "rc=$rc: $(echo "$out" | tail -n 2 | tr '\n' ' ')" test "$rc" = 0
-out=$(run -v "$repo/tests/images:/data:ro" --entrypoint /bin/sh "$image" -c "set -- --image_file /data/chelsea.png; $(section runscript)" 2>&1)
+out=$(run -v "$repo/tests/images:/data:ro" --entrypoint /bin/sh "$image" -c "set -- --image_file /data/chelsea.png; $(section runscript)" 2>"$tmp/err")
 check "Singularity.def %runscript passes its arguments to classify" "$(echo "$out" | head -n 1)" \
     test "$(echo "$out" | top1)" = "Egyptian cat"
 
@@ -214,7 +220,7 @@ check "Singularity.def %runscript passes its arguments to classify" "$(echo "$ou
 # As under `singularity exec` without --nv on a GPU node: the host's /dev/nvidia* and /proc/driver/nvidia are
 # visible, libcuda.so.1 is not. runc refuses bind mounts inside /proc, so a root shell with CAP_SYS_ADMIN
 # mounts a tmpfs over /proc/driver, then drops to the image's user before starting classify.
-if run --entrypoint classify "$image" doctor --help >/dev/null 2>&1; then
+if doctor_help=$(run --entrypoint classify "$image" doctor --help 2>&1) && grep -q -- '--json' <<<"$doctor_help"; then
     printf 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  Thu Oct  9 00:00:00 UTC 2025\nGCC version:  gcc version 13.3.0\n' >"$tmp/nvidia-version"
     fake_gpu() {
         # shellcheck disable=SC2016 # expanded inside the container
@@ -261,7 +267,7 @@ EOF
 chmod +x "$tmp/bin/apptainer"
 t0=$SECONDS
 if (cd "$tmp" && PATH="$tmp/bin:$PATH" DOCKER="$docker" "$repo/container/build-sif.sh" -t classify-ci/sif-test:latest \
-        -o "$tmp/classifier.sif" --build-arg SDK_IMAGE="$sdk_image" --build-arg RUNTIME_IMAGE="$base_image" \
+        -o "$tmp/classifier.sif" --network host --build-arg SDK_IMAGE="$sdk_image" --build-arg RUNTIME_IMAGE="$base_image" \
         >"$tmp/sif.log" 2>&1) && [ -s "$tmp/classifier.sif" ]; then
     pass "build-sif.sh: docker build, docker save, apptainer build from the docker-archive ($((SECONDS - t0)) s)"
 else
