@@ -58,7 +58,10 @@ RUN set -eu; \
       unzip -q /tmp/libtorch.zip -d /tmp/unpacked; \
       rm -rf /opt/libtorch; mv /tmp/unpacked/libtorch /opt/libtorch; \
       rm -rf /opt/libtorch/include /opt/libtorch/share/cmake; \
-      test -f /opt/libtorch/lib/libtorch_cuda.so; \
+      test -f /opt/libtorch/lib/libtorch.so; \
+      if [ ! -f /opt/libtorch/lib/libtorch_cuda.so ]; then \
+        echo "note: ${LIBTORCH_ARCHIVE} has no libtorch_cuda.so: --backend torch will run on the CPU only" >&2; \
+      fi; \
     fi; \
     rm -rf /tmp/context /tmp/libtorch.zip /tmp/unpacked
 

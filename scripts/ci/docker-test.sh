@@ -4,7 +4,7 @@
 # here; NuGet is), runs the image, checks Singularity.def's %runscript/%test and container/build-sif.sh, and
 # tears the engine down again.
 #
-# The stand-ins: RUNTIME_IMAGE = Debian 12 minbase from debootstrap (no CUDA, so classify runs on the CPU;
+# The stand-ins: RUNTIME_IMAGE = Debian 13 minbase from debootstrap (no CUDA, so classify runs on the CPU;
 # the real default is nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04), SDK_IMAGE = the same plus this machine's
 # .NET 10 SDK and CA bundle. Both stay in the engine's data root (/var/lib/docker-ci) between runs, with the
 # BuildKit cache, so a second run skips debootstrap and the NuGet download; CLASSIFY_DOCKER_CI_CLEAN=1
@@ -18,8 +18,10 @@ exec_root=/run/docker-ci
 pidfile=/run/ci-dockerd.pid
 state=/var/lib/classify-docker-ci
 image=classify-ci/classify:test
-standin=v2    # bump whenever the stand-ins' recipes below change
-base_image=classify-ci/debian:bookworm-$standin
+torch_image=classify-ci/classify:torch
+ci_zip=ci-libtorch-cpu.zip     # made in container/libtorch/ for the LIBTORCH=cuda build, removed afterwards
+standin=v3    # bump whenever the stand-ins' recipes below change
+base_image=classify-ci/debian:trixie-$standin
 export DOCKER_HOST=unix://$sock DOCKER_BUILDKIT=1
 export DEBIAN_FRONTEND=noninteractive
 docker=/usr/bin/docker     # Debian's client: the docker on PATH may be another, newer one
@@ -59,6 +61,7 @@ teardown() {
     if mountpoint -q "$exec_root/netns/default" 2>/dev/null; then umount "$exec_root/netns/default"; fi
     if [ "${CLASSIFY_DOCKER_CI_CLEAN:-0}" = 1 ] && $started_dockerd; then rm -rf "$data_root" "$state"; fi
     rm -rf "$tmp"
+    rm -f "$repo/container/libtorch/$ci_zip"
 }
 trap teardown EXIT
 
@@ -68,6 +71,7 @@ need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v npm >/dev/null || need+=(nodejs npm)
+command -v zip >/dev/null || need+=(zip)
 if [ ${#need[@]} -gt 0 ]; then
     if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$tmp/apt.log" 2>&1; then
         fail "install ${need[*]}" "apt-get failed: $(tail -n 3 "$tmp/apt.log" | tr '\n' ' ')"
@@ -114,9 +118,11 @@ pass "start dockerd ($("$docker" version -f '{{.Server.Version}}'))"
 # --- stand-ins for the base images ------------------------------------------------------------------------
 t0=$SECONDS
 if ! "$docker" image inspect "$base_image" >/dev/null 2>&1; then
-    # libssl3: the SDK's NuGet client needs OpenSSL. ca-certificates: the CUDA images have it, and without a
-    # CA bundle ONNX Runtime 1.31 warns on stderr about its telemetry uploads.
-    if debootstrap --variant=minbase --include=libssl3,ca-certificates bookworm "$tmp/rootfs" http://deb.debian.org/debian \
+    # Debian 13, like the real images' Ubuntu 24.04: a libstdc++ from GCC 14 (libLibTorchSharp.so needs
+    # GLIBCXX_3.4.32, which Debian 12 lacks). libssl3t64: the SDK's NuGet client needs OpenSSL.
+    # ca-certificates: the CUDA images have it, and without a CA bundle ONNX Runtime 1.31 warns on stderr
+    # about its telemetry uploads.
+    if debootstrap --variant=minbase --include=libssl3t64,ca-certificates trixie "$tmp/rootfs" http://deb.debian.org/debian \
             >"$tmp/debootstrap.log" 2>&1; then
         rm -rf "$tmp/rootfs/var/cache/apt/archives/"*.deb "$tmp/rootfs/var/lib/apt/lists/"*
         tar -C "$tmp/rootfs" -c . | "$docker" import - "$base_image" >/dev/null
@@ -247,6 +253,44 @@ if doctor_help=$(run --entrypoint classify "$image" doctor --help 2>&1) && grep 
     check "classify doctor runs (no GPU)" "rc=$rc: $(echo "$out" | tail -n 3 | tr '\n' ' ')" doctor_ok
 else
     skip "GPU diagnosis in the container" "'classify doctor --help' fails: the GPU helper's doctor is not on this branch yet"
+fi
+
+# --- LIBTORCH: none in the default image, an archive unpacked into /opt/libtorch with LIBTORCH=cuda ------------
+# The official CUDA archive cannot be downloaded here. NuGet's CPU libtorch 2.10.0, zipped in the archive's
+# layout (libtorch/lib/...), takes the same road: a zip in container/libtorch/, the Dockerfile's libtorch
+# stage, /opt/libtorch/lib on LD_LIBRARY_PATH, TorchSharp finding it through the loader path.
+if ! run --entrypoint /bin/sh "$image" -c 'test -f /opt/classify/TorchSharp.dll' 2>/dev/null; then
+    skip "LIBTORCH build option" "the image has no TorchSharp backend (not on this branch yet)"
+else
+    out=$(run "$image" --backend torch --image_file /opt/classify/examples/cat.png 2>"$tmp/err"); rc=$?
+    no_libtorch() { [ "$rc" = 15 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ -z "$out" ]; }
+    check "LIBTORCH=none: --backend torch says libtorch is missing (one line, exit 15)" \
+        "rc=$rc stderr: $(head -c 300 "$tmp/err")" no_libtorch
+    native=${NUGET_PACKAGES:-$HOME/.nuget/packages}/libtorch-cpu-linux-x64/2.10.0/runtimes/linux-x64/native
+    if [ ! -f "$native/libtorch_cpu.so" ]; then
+        skip "LIBTORCH=cuda with a libtorch archive" "no libtorch-cpu-linux-x64 2.10.0 in the NuGet cache to zip (dotnet test restores it)"
+    else
+        mkdir -p "$tmp/lt/libtorch/lib"
+        ln -s "$native"/* "$tmp/lt/libtorch/lib/"
+        (cd "$tmp/lt" && zip -q -0 -r "$repo/container/libtorch/$ci_zip" libtorch)
+        t0=$SECONDS
+        # READY_TO_RUN=false: the precompiled build is the default image's; this one checks the libtorch road
+        if "$docker" build --network host --progress plain \
+                --build-arg SDK_IMAGE="$sdk_image" --build-arg RUNTIME_IMAGE="$base_image" \
+                --build-arg LIBTORCH=cuda --build-arg LIBTORCH_ARCHIVE="$ci_zip" --build-arg READY_TO_RUN=false \
+                -t "$torch_image" "$repo" >"$tmp/build-torch.log" 2>&1; then
+            pass "docker build --build-arg LIBTORCH=cuda LIBTORCH_ARCHIVE=<zip in container/libtorch> ($((SECONDS - t0)) s)"
+            out=$(run "$torch_image" --backend torch --image_file /opt/classify/examples/cat.png 2>"$tmp/err")
+            check "LIBTORCH=cuda: --backend torch loads /opt/libtorch/lib and gives Egyptian cat" \
+                "stdout: $(echo "$out" | head -n 1) stderr: $(head -c 300 "$tmp/err")" test "$(echo "$out" | top1)" = "Egyptian cat"
+            bundled=$(run --entrypoint /bin/sh "$torch_image" -c 'ls /opt/classify | grep -c "^libtorch" || true')
+            check "LIBTORCH=cuda: no NuGet libtorch inside the app" "$bundled libtorch* files in /opt/classify" test "$bundled" = 0
+        else
+            fail "docker build LIBTORCH=cuda" "$(grep -E 'error|ERROR' "$tmp/build-torch.log" | head -n 5 | tr '\n' ' ')"
+        fi
+        rm -f "$repo/container/libtorch/$ci_zip"
+        "$docker" image rm -f "$torch_image" >/dev/null 2>&1
+    fi
 fi
 
 # --- container/build-sif.sh -------------------------------------------------------------------------------
