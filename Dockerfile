@@ -48,13 +48,14 @@ COPY container/libtorch/ /tmp/context/
 RUN set -eu; \
     mkdir -p /opt/libtorch/lib; \
     if [ "${LIBTORCH}" = "cuda" ]; then \
+      if ! command -v unzip >/dev/null || ! command -v curl >/dev/null; then \
+        apt-get update; apt-get install -y --no-install-recommends unzip curl ca-certificates; \
+        rm -rf /var/lib/apt/lists/*; \
+      fi; \
       case "${LIBTORCH_ARCHIVE}" in \
         http://*|https://*) curl -fSL --retry 3 -o /tmp/libtorch.zip "${LIBTORCH_ARCHIVE}" ;; \
         *) mv "/tmp/context/${LIBTORCH_ARCHIVE}" /tmp/libtorch.zip ;; \
       esac; \
-      if ! command -v unzip >/dev/null; then \
-        apt-get update; apt-get install -y --no-install-recommends unzip; rm -rf /var/lib/apt/lists/*; \
-      fi; \
       unzip -q /tmp/libtorch.zip -d /tmp/unpacked; \
       rm -rf /opt/libtorch; mv /tmp/unpacked/libtorch /opt/libtorch; \
       rm -rf /opt/libtorch/include /opt/libtorch/share/cmake; \
