@@ -42,6 +42,7 @@ summary() {
 
 tmp=$(mktemp -d /tmp/docker-ci.XXXXXX)
 started_dockerd=false
+dockerd_pid=
 teardown() {
     if $started_dockerd; then
         "$docker" ps -aq --filter label=classify-ci=1 2>/dev/null | xargs -r "$docker" rm -f >/dev/null 2>&1
@@ -53,13 +54,10 @@ teardown() {
             "$docker" image prune -f >/dev/null 2>&1
             "$docker" builder prune -f --keep-storage 6gb >/dev/null 2>&1
         fi
-        local pid
-        pid=$(cat "$pidfile" 2>/dev/null || true)
-        if [ -n "$pid" ]; then
-            kill "$pid" 2>/dev/null
-            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-            kill -9 "$pid" 2>/dev/null || true
-        fi
+        # the dockerd this script started (it stops its own containerd)
+        kill "$dockerd_pid" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$dockerd_pid" 2>/dev/null || true
     fi
     # dockerd leaves its network namespace mounted here when it exits
     if mountpoint -q "$exec_root/netns/default" 2>/dev/null; then umount "$exec_root/netns/default"; fi
@@ -111,6 +109,7 @@ fi
 mkdir -p "$data_root" "$exec_root" "$state"
 dockerd --host "unix://$sock" --data-root "$data_root" --exec-root "$exec_root" --pidfile "$pidfile" \
     --iptables=false --ip6tables=false --bridge=none >"$tmp/dockerd.log" 2>&1 &
+dockerd_pid=$!
 started_dockerd=true
 for _ in $(seq 1 100); do "$docker" version >/dev/null 2>&1 && break; sleep 0.2; done
 if ! "$docker" version >/dev/null 2>&1; then
@@ -135,7 +134,8 @@ if ! "$docker" image inspect "$base_image" >/dev/null 2>&1; then
 fi
 dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
 sdk_version=$(dotnet --version)
-sdk_image=classify-ci/dotnet-sdk:$sdk_version-$standin
+ca_sum=$(sha256sum /etc/ssl/certs/ca-certificates.crt | cut -c1-8)
+sdk_image=classify-ci/dotnet-sdk:$sdk_version-ca$ca_sum-$standin
 if "$docker" image inspect "$base_image" >/dev/null 2>&1 && ! "$docker" image inspect "$sdk_image" >/dev/null 2>&1; then
     # The host's CA bundle: NuGet is reached through this machine's TLS setup, which the real SDK image
     # (talking to nuget.org directly) does not need.
@@ -236,11 +236,11 @@ if doctor_help=$(run --entrypoint classify "$image" doctor --help 2>&1) && grep 
         # shellcheck disable=SC2016 # expanded inside the container
         run --user 0 --cap-add SYS_ADMIN --device /dev/null:/dev/nvidia0 --device /dev/null:/dev/nvidiactl \
             -v "$tmp/nvidia-version:/run/fake-nvidia-version:ro" -v "$repo/tests/images:/data:ro" \
-            -e APPTAINER_CONTAINER=/scratch/classifier.sif -e APPTAINER_NAME=classifier.sif \
+            -e APPTAINER_CONTAINER=/scratch/classifier.sif -e APPTAINER_NAME=classifier.sif -e CI_UID="$uid" \
             --entrypoint /bin/sh "$image" -c '
                 mount -t tmpfs -o mode=755 tmpfs /proc/driver && mkdir /proc/driver/nvidia \
                 && cp /run/fake-nvidia-version /proc/driver/nvidia/version \
-                && exec setpriv --reuid=10001 --regid=10001 --clear-groups -- classify "$@"' sh "$@"
+                && exec setpriv --reuid="$CI_UID" --regid="$CI_UID" --clear-groups -- classify "$@"' sh "$@"
     }
     out=$(fake_gpu --image_file /data/chelsea.png 2>"$tmp/err")
     nv_warning() { grep -- '--nv' "$tmp/err" | grep -q -i -e apptainer -e singularity; }
