@@ -9,20 +9,23 @@
 #   RUNTIME_IMAGE  CUDA 13 + cuDNN 9 runtime image (ONNX Runtime GPU 1.31 is a CUDA 13 build);
 #                  CUDA 13.0 runs on every driver >= 580, the oldest branch that knows CUDA 13
 #   READY_TO_RUN   true|false: precompile the assemblies (faster start of each short job)
-#   LIBTORCH       none|cpu|cuda: the native libtorch for the TorchSharp backend (--backend torch)
+#   LIBTORCH       none|cpu|cuda: the native libtorch for the TorchSharp backend (--backend torch); another
+#                  value fails early, as the unknown stage runtime-<value> (see the last FROM)
 #                    none: ONNX Runtime only (smallest image)
 #                    cpu:  NuGet's libtorch-cpu-linux-x64 2.10.0 inside the app
 #                    cuda: the official libtorch 2.10 CUDA 13 archive unpacked to /opt/libtorch
+#                          (CLASSIFY_LIBTORCH_DIR points there)
 #   LIBTORCH_ARCHIVE  for LIBTORCH=cuda: an http(s) URL, or the name of a zip downloaded beforehand
 #                     into container/libtorch/ (e.g. on a machine whose build has no internet access)
 #   VERSION, REVISION, CREATED  values for the OCI labels
 
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
 ARG RUNTIME_IMAGE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
+ARG LIBTORCH=none
 
 FROM ${SDK_IMAGE} AS build
 ARG READY_TO_RUN=true
-ARG LIBTORCH=none
+ARG LIBTORCH
 WORKDIR /src
 # Only what the publish reads: a libtorch archive dropped into container/libtorch/ stays out of this stage.
 COPY Directory.Build.props Directory.Packages.props ./
@@ -31,40 +34,33 @@ COPY models/ models/
 # The NuGet cache lives in a BuildKit cache mount: a rebuild after a source change does not download the
 # ~1 GB of native packages (ONNX Runtime GPU, libtorch) again, and none of it lands in an image layer.
 RUN --mount=type=cache,id=classify-nuget,target=/root/.nuget/packages \
-    case "${LIBTORCH}" in none|cpu|cuda) ;; \
-      *) echo "LIBTORCH must be none, cpu or cuda, not '${LIBTORCH}'" >&2; exit 2 ;; esac \
- && dotnet publish src/Classify.Cli -c Release -r linux-x64 --self-contained true \
+    dotnet publish src/Classify.Cli -c Release -r linux-x64 --self-contained true \
       -p:PublishReadyToRun="${READY_TO_RUN}" -p:DebugType=none -p:ClassifyLibTorch="${LIBTORCH}" \
       -o /out \
  && test -x /out/classify \
  && test -f /out/models/squeezenet1.1/model.json
 
-# A separate stage so that the default build (LIBTORCH=none) neither downloads nor carries the ~2.5 GB
-# CUDA libtorch. TorchSharp loads torch_cuda through the loader path first, so LD_LIBRARY_PATH is enough.
+# Built only for LIBTORCH=cuda (the last FROM picks runtime-cuda), so the default build neither downloads nor
+# carries the ~2.5 GB CUDA libtorch.
 FROM ${SDK_IMAGE} AS libtorch
-ARG LIBTORCH=none
 ARG LIBTORCH_ARCHIVE=https://download.pytorch.org/libtorch/cu130/libtorch-shared-with-deps-2.10.0%2Bcu130.zip
 COPY container/libtorch/ /tmp/context/
 RUN set -eu; \
-    mkdir -p /opt/libtorch/lib; \
-    if [ "${LIBTORCH}" = "cuda" ]; then \
-      if ! command -v unzip >/dev/null || ! command -v curl >/dev/null; then \
-        apt-get update; apt-get install -y --no-install-recommends unzip curl ca-certificates; \
-        rm -rf /var/lib/apt/lists/*; \
-      fi; \
-      case "${LIBTORCH_ARCHIVE}" in \
-        http://*|https://*) curl -fSL --retry 3 -o /tmp/libtorch.zip "${LIBTORCH_ARCHIVE}" ;; \
-        *) mv "/tmp/context/${LIBTORCH_ARCHIVE}" /tmp/libtorch.zip ;; \
-      esac; \
-      unzip -q /tmp/libtorch.zip -d /tmp/unpacked; \
-      rm -rf /opt/libtorch; mv /tmp/unpacked/libtorch /opt/libtorch; \
-      rm -rf /opt/libtorch/include /opt/libtorch/share/cmake; \
-      test -f /opt/libtorch/lib/libtorch.so; \
-      if [ ! -f /opt/libtorch/lib/libtorch_cuda.so ]; then \
-        echo "note: ${LIBTORCH_ARCHIVE} has no libtorch_cuda.so: --backend torch will run on the CPU only" >&2; \
-      fi; \
+    if ! command -v unzip >/dev/null || ! command -v curl >/dev/null; then \
+      apt-get update; apt-get install -y --no-install-recommends unzip curl ca-certificates; \
+      rm -rf /var/lib/apt/lists/*; \
     fi; \
-    rm -rf /tmp/context /tmp/libtorch.zip /tmp/unpacked
+    case "${LIBTORCH_ARCHIVE}" in \
+      http://*|https://*) curl -fSL --retry 3 -o /tmp/libtorch.zip "${LIBTORCH_ARCHIVE}" ;; \
+      *) mv "/tmp/context/${LIBTORCH_ARCHIVE}" /tmp/libtorch.zip ;; \
+    esac; \
+    unzip -q /tmp/libtorch.zip -d /tmp/unpacked; \
+    mv /tmp/unpacked/libtorch /opt/libtorch; \
+    rm -rf /opt/libtorch/include /opt/libtorch/share/cmake /tmp/context /tmp/libtorch.zip /tmp/unpacked; \
+    test -f /opt/libtorch/lib/libtorch.so; \
+    if [ ! -f /opt/libtorch/lib/libtorch_cuda.so ]; then \
+      echo "note: ${LIBTORCH_ARCHIVE} has no libtorch_cuda.so: --backend torch will run on the CPU only" >&2; \
+    fi
 
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG VERSION=0.0.0-dev
@@ -84,16 +80,25 @@ RUN groupadd --system --gid 10001 classify \
  && useradd --system --uid 10001 --gid classify --home-dir /home/classify --create-home \
       --shell /usr/sbin/nologin classify
 
-COPY --from=libtorch /opt/libtorch /opt/libtorch
 COPY --from=build /out /opt/classify
 # A symlink on PATH, because `singularity exec` ignores ENTRYPOINT; the app finds its models next to the
 # resolved executable, /opt/classify/models.
 RUN ln -s /opt/classify/classify /usr/local/bin/classify
 
-ENV LD_LIBRARY_PATH=/opt/libtorch/lib${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}
 ENV NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 
 USER classify
 WORKDIR /home/classify
 ENTRYPOINT ["classify"]
+
+# One final stage per LIBTORCH value; the last FROM picks it, and only the stages it needs are built.
+FROM runtime AS runtime-none
+FROM runtime AS runtime-cpu
+FROM runtime AS runtime-cuda
+COPY --from=libtorch /opt/libtorch /opt/libtorch
+# classify loads libtorch by full path from here (docs/torch.md), so the archive's own copies of the CUDA and
+# cuDNN libraries stay off the loader path, where ONNX Runtime finds the base image's.
+ENV CLASSIFY_LIBTORCH_DIR=/opt/libtorch/lib
+
+FROM runtime-${LIBTORCH}
