@@ -31,7 +31,8 @@ internal static class OnnxRuntimeLog
             };
             try
             {
-                OrtEnv.CreateInstanceWithOptions(ref creation);
+                // Cluster nodes have no business phoning home (and usually cannot): no ORT telemetry.
+                OrtEnv.CreateInstanceWithOptions(ref creation).DisableTelemetryEvents();
             }
             catch (OnnxRuntimeException) when (OrtEnv.IsCreated)
             {
