@@ -58,12 +58,14 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList}");
         var shard = SelectShard(o, inputs.Count, ref inputs);
 
+        var loader = new ImageLoader();
+        if (inputs.Count > 0) loader.Prefetch(inputs[0]);
         using var backend = factory.Create(manifest, backendOptions);
         if (o.Verbose)
             console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms)");
 
         var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
-        var runner = new ClassificationRunner(backend, manifest, labels, new ImageLoader(), o.NumTopPredictions, o.BatchSize, o.Threads);
+        var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, o.BatchSize, o.Threads);
         var failed = 0;
         ImageError? lastError = null;
         void Write(ResultWriter writer, ResultJournal? journal = null)
