@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text.Json;
 
 namespace Classify.Models;
 
@@ -83,18 +82,15 @@ public sealed class ModelCatalog
     /// <summary>Reads and validates a manifest.</summary>
     public static ModelManifest Load(string manifestPath)
     {
-        ModelManifest? manifest;
+        ModelManifest manifest;
         try
         {
-            using var stream = File.OpenRead(manifestPath);
-            manifest = JsonSerializer.Deserialize(stream, ManifestJsonContext.Default.ModelManifest);
+            manifest = ManifestReader.Parse(File.ReadAllBytes(manifestPath));
         }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
         {
             throw new ClassifyException(ExitCode.ManifestInvalid, manifestPath, $"cannot read the model manifest: {e.Message}");
         }
-        if (manifest is null)
-            throw new ClassifyException(ExitCode.ManifestInvalid, manifestPath, "the model manifest is empty");
         manifest.Directory = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
         Validate(manifest, manifestPath);
         return manifest;

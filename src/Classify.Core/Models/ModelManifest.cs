@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-
 namespace Classify.Models;
 
 /// <summary>
@@ -21,18 +18,11 @@ public sealed class ModelManifest
     public required OutputSpec Output { get; set; }
 
     /// <summary>The folder the manifest was read from; relative file paths resolve against it.</summary>
-    [JsonIgnore] public string Directory { get; internal set; } = "";
+    public string Directory { get; internal set; } = "";
 
     public string PathOf(ModelFile file) => Path.GetFullPath(Path.Combine(Directory, file.Path));
-
 }
 
-/// <summary>Source-generated (de)serialisation: reflection-based System.Text.Json costs a cold start ~0.1 s.
-/// RespectNullableAnnotations: "input": null is refused here instead of failing later as a NullReferenceException.</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip,
-    AllowTrailingCommas = true, UseStringEnumConverter = true, PropertyNameCaseInsensitive = true, RespectNullableAnnotations = true)]
-[JsonSerializable(typeof(ModelManifest))]
-internal sealed partial class ManifestJsonContext : JsonSerializerContext;
 
 public sealed class ModelFile
 {
@@ -53,7 +43,7 @@ public sealed class LabelsSpec
 public enum TensorLayout { Nchw, Nhwc }
 public enum TensorElementKind { Float32, Uint8 }
 public enum ChannelOrder { Rgb, Bgr }
-public enum ResizeMode { Stretch, [JsonStringEnumMemberName("center_crop")] CenterCrop }
+public enum ResizeMode { Stretch, CenterCrop }
 public enum OutputKind { Probabilities, Logits }
 
 public sealed class InputSpec

@@ -303,4 +303,33 @@ public sealed class ModelCatalogTests : IDisposable
             Assert.Equal(parts[0], ModelCopy.Sha256(Path.Combine(TestData.Models, parts[1])));
         }
     }
+
+    [Fact]
+    public void Manifest_reads_center_crop_and_case_insensitive_names_and_values()
+    {
+        var path = ModelCopy.Into(_dir.Path, TestData.SqueezeNet, m =>
+        {
+            m["input"]!["resize"] = new JsonObject { ["mode"] = "center_crop", ["shorterSide"] = 256 };
+            m["input"]!["channelOrder"] = "RGB";
+            m["input"]!.AsObject().Remove("layout");
+            m["input"]!["Layout"] = "NHWC";
+        });
+
+        var manifest = ModelCatalog.Load(path);
+
+        Assert.Equal(ResizeMode.CenterCrop, manifest.Input.Resize.Mode);
+        Assert.Equal(256, manifest.Input.Resize.ShorterSide);
+        Assert.Equal(ChannelOrder.Rgb, manifest.Input.ChannelOrder);
+        Assert.Equal(TensorLayout.Nhwc, manifest.Input.Layout);
+    }
+
+    [Fact]
+    public void Manifest_with_an_unknown_enum_value_names_the_allowed_ones()
+    {
+        var e = LoadFails(m => m["output"]!["kind"] = "scores");
+
+        Assert.Equal(ExitCode.ManifestInvalid, e.ExitCode);
+        Assert.Contains("output.kind", e.Message);
+        Assert.Contains("probabilities, logits", e.Message);
+    }
 }
