@@ -14,6 +14,9 @@ public sealed class OnnxBackendFactory : IBackendFactory, IGpuBackendFactory
     public string FileFormat => "onnx";
 
     public IClassifierBackend Create(ModelManifest manifest, BackendOptions options) => OnnxBackend.Create(manifest, options);
+
+    /// <summary>Starts loading ONNX Runtime in the background (see <see cref="OnnxRuntimeLog.Preload"/>).</summary>
+    public static Task Preload() => OnnxRuntimeLog.Preload();
 }
 
 /// <summary>

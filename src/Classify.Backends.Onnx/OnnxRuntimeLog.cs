@@ -22,6 +22,23 @@ internal static class OnnxRuntimeLog
         {
             _sink = options.Log;
             _verbose = options.Verbose;
+            Create();
+        }
+    }
+
+    /// <summary>
+    /// Loads the native runtime and creates the environment ahead of time, on a pool thread, so that the
+    /// ~0.1 s this takes overlaps the command-line parsing of a cold start. Leaves the log sink alone.
+    /// </summary>
+    public static Task Preload() => Task.Run(() =>
+    {
+        lock (Gate) Create();
+    });
+
+    private static void Create()
+    {
+        lock (Gate)
+        {
             if (OrtEnv.IsCreated) return;
             var creation = new EnvironmentCreationOptions
             {

@@ -16,6 +16,10 @@ public static class Program
         // Slurm sends SIGTERM at the time limit; cancelling lets the atomic output delete its temp file.
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
+        // Most runs classify with ONNX Runtime: load it while the command line is parsed (a cold start is
+        // dominated by such fixed costs). A run that does not need it just leaves the pool thread behind.
+        if (args is not ["doctor" or "merge", ..] && !args.Contains("torch") && !args.Contains("--help"))
+            _ = OnnxBackendFactory.Preload();
         return Run(args, Console.System(), cancel.Token);
     }
 
