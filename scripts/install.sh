@@ -15,7 +15,21 @@ fi
 
 # The TorchSharp backend's native libtorch (600 MB) is a build choice: CLASSIFY_LIBTORCH=cpu adds the CPU build.
 libtorch=${CLASSIFY_LIBTORCH:-none}
+
+# Hosts whose libstdc++ predates GCC 13 (Debian 12, RHEL 8/9) need libLibTorchSharp.so patched at build time,
+# which takes patchelf and g++ (docs/torch.md). Install them where we can; otherwise build without the patch:
+# ONNX Runtime is unaffected, only --backend torch then reports the missing GLIBCXX version.
+patch=auto
+if ! command -v patchelf >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patchelf g++; } >/dev/null 2>&1 || true
+  fi
+  if ! command -v patchelf >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
+    echo "install.sh: patchelf or g++ missing: building without the libstdc++ fix for the TorchSharp backend (see docs/torch.md)" >&2
+    patch=never
+  fi
+fi
 rm -rf "$app"
 dotnet publish "$repo/src/Classify.Cli/Classify.Cli.csproj" -c Release -r linux-x64 --self-contained \
-  -p:PublishReadyToRun=true -p:ClassifyLibTorch="$libtorch" -o "$app" --nologo -v quiet
+  -p:PublishReadyToRun=true -p:ClassifyLibTorch="$libtorch" -p:ClassifyGlibcxxPatch="$patch" -o "$app" --nologo -v quiet
 echo "install.sh: classify is in $app (run $app/classify --help)" >&2
