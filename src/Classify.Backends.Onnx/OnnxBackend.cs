@@ -30,6 +30,8 @@ public sealed class OnnxBackend : IClassifierBackend
     private readonly ModelManifest _manifest;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
+    // The output's shape with the batch dimension left to fill in; read once, not per image.
+    private readonly long[] _outputShape;
 
     private OnnxBackend(InferenceSession session, ModelManifest manifest, string device, int maxBatch)
     {
@@ -39,6 +41,7 @@ public sealed class OnnxBackend : IClassifierBackend
         MaxBatchSize = maxBatch;
         _inputNames = [manifest.Input.Name];
         _outputNames = [manifest.Output.Name];
+        _outputShape = session.OutputMetadata[manifest.Output.Name].Dimensions.Select(d => (long)Math.Max(d, 1)).ToArray();
     }
 
     public string Name => "onnx";
@@ -153,7 +156,7 @@ public sealed class OnnxBackend : IClassifierBackend
     private unsafe void RunSlice(InputBatch input, int start, int n, Span<float> output)
     {
         var length = (long)n * input.ImageLength;
-        var outputShape = _session.OutputMetadata[_manifest.Output.Name].Dimensions.Select(d => (long)Math.Max(d, 1)).ToArray();
+        var outputShape = (long[])_outputShape.Clone();
         outputShape[0] = n;
         fixed (float* outPtr = output)
         {

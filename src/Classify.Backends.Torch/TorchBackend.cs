@@ -91,7 +91,7 @@ public sealed class TorchBackend : IClassifierBackend
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         var spec = _manifest.Input;
-        long[] shape = spec.Layout == TensorLayout.Nchw ? [1, 3, spec.Height, spec.Width] : [1, spec.Height, spec.Width, 3];
+        var shape = InputBatch.ShapeOf(spec, 1);
         var x = zeros(shape, spec.ElementType == TensorElementKind.Float32 ? ScalarType.Float32 : ScalarType.Byte);
         Tensor y;
         try

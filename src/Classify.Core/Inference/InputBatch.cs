@@ -36,7 +36,10 @@ public sealed class InputBatch
     public byte[]? Bytes { get; }
 
     /// <summary>The tensor shape of the first <paramref name="count"/> images, in the model's layout.</summary>
-    public long[] Shape(int count) => Spec.Layout == TensorLayout.Nchw
-        ? [count, 3, Spec.Height, Spec.Width]
-        : [count, Spec.Height, Spec.Width, 3];
+    public long[] Shape(int count) => ShapeOf(Spec, count);
+
+    /// <summary>The input tensor shape of <paramref name="count"/> images of <paramref name="spec"/>, in its layout.</summary>
+    public static long[] ShapeOf(InputSpec spec, int count) => spec.Layout == TensorLayout.Nchw
+        ? [count, 3, spec.Height, spec.Width]
+        : [count, spec.Height, spec.Width, 3];
 }
