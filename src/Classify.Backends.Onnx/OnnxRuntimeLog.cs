@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Classify.Inference;
 using Microsoft.ML.OnnxRuntime;
 
@@ -8,7 +9,7 @@ namespace Classify.Backends.Onnx;
 /// to stderr; with it a failing CUDA provider's own error text can become diagnosis 7, and --verbose shows the
 /// rest. It must exist before anything touches OrtEnv (OrtCUDAProviderOptions fails on "DefaultLogger" otherwise).
 /// </summary>
-internal static class OnnxRuntimeLog
+internal static partial class OnnxRuntimeLog
 {
     private static readonly Lock Gate = new();
     private static readonly List<string> Captured = [];
@@ -40,6 +41,7 @@ internal static class OnnxRuntimeLog
         lock (Gate)
         {
             if (OrtEnv.IsCreated) return;
+            DisableTelemetry();
             var creation = new EnvironmentCreationOptions
             {
                 logId = "classify",
@@ -48,7 +50,6 @@ internal static class OnnxRuntimeLog
             };
             try
             {
-                // Cluster nodes have no business phoning home (and usually cannot): no ORT telemetry.
                 OrtEnv.CreateInstanceWithOptions(ref creation).DisableTelemetryEvents();
             }
             catch (OnnxRuntimeException) when (OrtEnv.IsCreated)
@@ -57,6 +58,23 @@ internal static class OnnxRuntimeLog
             }
         }
     }
+
+    /// <summary>
+    /// Cluster nodes have no business phoning home (and usually cannot). Since 1.29 ONNX Runtime's Linux
+    /// telemetry starts inside environment creation, before DisableTelemetryEvents can be called: it writes a
+    /// device id and an event database under ~/.cache/Microsoft/DeveloperTools (the shared home, on a cluster)
+    /// and queues a ProcessInfo event. Only ORT_DISABLE_TELEMETRY, read from the native environment at that
+    /// moment, stops all of it; .NET's Environment.SetEnvironmentVariable does not reach the native one on
+    /// Unix, hence setenv. A value the user exported stays (overwrite = 0).
+    /// </summary>
+    private static void DisableTelemetry()
+    {
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+            _ = SetEnv("ORT_DISABLE_TELEMETRY", "1", 0);
+    }
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
 
     /// <summary>Starts keeping ORT's errors instead of printing them, for the length of a CUDA attempt.</summary>
     public static Capture CaptureErrors()

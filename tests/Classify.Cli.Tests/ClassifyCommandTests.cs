@@ -151,6 +151,21 @@ public sealed partial class ClassifyCommandTests
         Assert.Equal(["out.jsonl"], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
     }
 
+    [Fact]
+    public void Onnx_runtime_telemetry_leaves_nothing_in_the_home_directory()
+    {
+        using var home = new TempDir();
+        // ORT stays silent on its own under CI; without these variables the test sees what a user's run does.
+        var env = new Dictionary<string, string?> { ["HOME"] = home.Path, ["XDG_CACHE_HOME"] = null, ["ORT_DISABLE_TELEMETRY"] = null };
+        foreach (var ci in (string[])["CI", "GITHUB_ACTIONS", "TF_BUILD", "JENKINS_URL", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "TRAVIS", "TEAMCITY_VERSION", "CODEBUILD_BUILD_ID"])
+            env[ci] = null;
+
+        var r = ClassifyProcess.Run(["--image_file", TestData.Chelsea], env: env);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Empty(Directory.GetFileSystemEntries(home.Path, "*", SearchOption.AllDirectories));
+    }
+
     private static string[] Files(ProcessResult r) =>
         r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("file").GetString()!).ToArray();
 }

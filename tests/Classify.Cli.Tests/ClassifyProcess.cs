@@ -32,7 +32,12 @@ internal static class ClassifyProcess
         foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("SLURM_", StringComparison.Ordinal)).ToList())
             start.Environment.Remove(name);
         if (env is not null)
-            foreach (var (k, v) in env) start.Environment[k] = v;
+            foreach (var (k, v) in env)
+            {
+                // null: the variable is not set at all in the child.
+                if (v is null) start.Environment.Remove(k);
+                else start.Environment[k] = v;
+            }
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
