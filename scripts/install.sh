@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds classify as a self-contained, ReadyToRun-compiled app with the bundled models, in one folder.
+# Builds classify as a self-contained app with the bundled models, in one folder: a Native AOT executable where
+# a C compiler is found (else ReadyToRun-compiled .NET).
 #   scripts/install.sh [PREFIX]      (default PREFIX: ./dist; the app lands in PREFIX/classify/)
 # Then run PREFIX/classify/classify, or put that folder on PATH.
 set -euo pipefail
@@ -16,20 +17,28 @@ fi
 # The TorchSharp backend's native libtorch (600 MB) is a build choice: CLASSIFY_LIBTORCH=cpu adds the CPU build.
 libtorch=${CLASSIFY_LIBTORCH:-none}
 
-# Hosts whose libstdc++ predates GCC 13 (Debian 12, RHEL 8/9) need libLibTorchSharp.so patched at build time,
-# which takes patchelf and g++ (docs/torch.md). Install them where we can; otherwise build without the patch:
-# ONNX Runtime is unaffected, only --backend torch then reports the missing GLIBCXX version.
-patch=auto
+# g++ does two jobs here. It links the Native AOT executable (a one-image run starts in about half the time of
+# a ReadyToRun build), and with patchelf it patches libLibTorchSharp.so on hosts whose libstdc++ predates
+# GCC 13 (Debian 12, RHEL 8/9; docs/torch.md). Install them where we can; without them classify is still
+# built: ReadyToRun instead of AOT, and only --backend torch then reports the missing GLIBCXX version.
 if ! command -v patchelf >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patchelf g++; } >/dev/null 2>&1 || true
   fi
-  if ! command -v patchelf >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
-    echo "install.sh: patchelf or g++ missing: building without the libstdc++ fix for the TorchSharp backend (see docs/torch.md)" >&2
-    patch=never
-  fi
 fi
+patch=auto
+if ! command -v patchelf >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
+  echo "install.sh: patchelf or g++ missing: building without the libstdc++ fix for the TorchSharp backend (see docs/torch.md)" >&2
+  patch=never
+fi
+# CLASSIFY_AOT=false forces the ReadyToRun build.
+aot=${CLASSIFY_AOT:-true}
+if [ "$aot" = true ] && ! command -v gcc >/dev/null 2>&1 && ! command -v clang >/dev/null 2>&1; then
+  echo "install.sh: no C compiler (gcc or clang) to link a Native AOT build: building ReadyToRun instead (slower start)" >&2
+  aot=false
+fi
+if [ "$aot" = true ]; then build=(-p:PublishAot=true); else build=(--self-contained -p:PublishReadyToRun=true); fi
 rm -rf "$app"
-dotnet publish "$repo/src/Classify.Cli/Classify.Cli.csproj" -c Release -r linux-x64 --self-contained \
-  -p:PublishReadyToRun=true -p:ClassifyLibTorch="$libtorch" -p:ClassifyGlibcxxPatch="$patch" -o "$app" --nologo -v quiet
+dotnet publish "$repo/src/Classify.Cli/Classify.Cli.csproj" -c Release -r linux-x64 "${build[@]}" \
+  -p:ClassifyLibTorch="$libtorch" -p:ClassifyGlibcxxPatch="$patch" -o "$app" --nologo -v quiet
 echo "install.sh: classify is in $app (run $app/classify --help)" >&2

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # The README's install (scripts/install.sh) as a user runs it, and the launcher it installs as `classify`:
+#   - with gcc on the machine the app is a Native AOT executable, and every CLI test (tests/Classify.Cli.Tests,
+#     real processes on the real photos and models) passes against it; their counts join this script's totals;
+#   - without a compiler (CLASSIFY_AOT=false) the ReadyToRun build classifies the same photo;
 #   - the installed classify classifies a photo, and the bundled cat through a symlink from another folder;
 #   - the running app has GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (the launcher's reason to exist);
 #   - the launcher keeps the user's other tunables and an explicit hugetlb choice, and passes arguments as given.
@@ -17,6 +20,36 @@ if ! "$repo/scripts/install.sh" "$work/prefix" >"$work/install.log" 2>&1; then
 fi
 app=$work/prefix/classify
 chelsea=$repo/tests/images/chelsea.png
+
+if [ -x "$app/classify-app" ] && [ ! -e "$app/libcoreclr.so" ] && [ ! -e "$app/classify.dll" ]; then
+  pass "install.sh with gcc builds a Native AOT executable (no runtime files beside it)"
+else
+  fail "install.sh with gcc builds Native AOT" "$(find "$app" -maxdepth 1 -name "lib*" | head -5 | tr "\n" " ")"
+fi
+
+# The CLI tests, against the installed AOT binary instead of the JIT build beside the test assembly.
+CLASSIFY_TEST_EXECUTABLE=$app/classify dotnet test "$repo/tests/Classify.Cli.Tests" -c Release --nologo >"$work/cli-tests.log" 2>&1
+summary=$(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+' "$work/cli-tests.log" | tail -1)
+if [ -n "$summary" ]; then
+  passed=$((passed + $(echo "$summary" | sed -E 's/.*Passed: +([0-9]+).*/\1/')))
+  failed=$((failed + $(echo "$summary" | sed -E 's/.*Failed: +([0-9]+), Passed.*/\1/')))
+  echo "CLI tests against the AOT binary: $summary"
+  grep -E '^\s+Failed ' "$work/cli-tests.log" | sed 's/^ */FAIL (AOT): /'
+else
+  fail "CLI tests against the AOT binary" "no summary: $(grep -m3 -E 'error' "$work/cli-tests.log")"
+fi
+
+if CLASSIFY_AOT=false "$repo/scripts/install.sh" "$work/r2r" >"$work/install-r2r.log" 2>&1; then
+  out=$("$work/r2r/classify/classify" --image_file "$chelsea" 2>"$work/err"); rc=$?
+  if [ "$rc" -eq 0 ] && [[ $out == "Egyptian cat (score = 0.92"* ]] && [ -e "$work/r2r/classify/libcoreclr.so" ]; then
+    pass "CLASSIFY_AOT=false: the ReadyToRun build classifies chelsea.png as an Egyptian cat"
+  else
+    fail "the ReadyToRun build classifies chelsea.png" "exit $rc: $(head -c 300 "$work/err") ${out:0:100}"
+  fi
+else
+  fail "CLASSIFY_AOT=false scripts/install.sh" "$(tail -5 "$work/install-r2r.log")"
+fi
+rm -rf "$work/r2r"
 
 out=$("$app/classify" --image_file "$chelsea" 2>"$work/err"); rc=$?
 if [ "$rc" -eq 0 ] && [[ $out == "Egyptian cat (score = 0.92"* ]] && [ ! -s "$work/err" ]; then

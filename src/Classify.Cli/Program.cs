@@ -17,10 +17,21 @@ public static class Program
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
         // Most runs classify with ONNX Runtime: load it while the command line is parsed (a cold start is
-        // dominated by such fixed costs). A run that does not need it just leaves the pool thread behind.
-        if (args is not ["doctor" or "merge", ..] && !args.Contains("torch") && !args.Contains("--help"))
-            _ = OnnxBackendFactory.Preload();
-        return Run(args, Console.System(), cancel.Token);
+        // dominated by such fixed costs).
+        var preload = args is not ["doctor" or "merge", ..] && !args.Contains("torch") && !args.Contains("--help")
+            ? OnnxBackendFactory.Preload()
+            : Task.CompletedTask;
+        try
+        {
+            return Run(args, Console.System(), cancel.Token);
+        }
+        finally
+        {
+            // An early exit (a usage error) must not tear the process down while ORT is still initialising on
+            // the pool thread: its static destructors would run under it (a segfault in the AOT build).
+            try { preload.Wait(); }
+            catch (AggregateException) { } // a missing or broken ORT is reported by the backend that needs it
+        }
     }
 
     internal static IReadOnlyDictionary<string, IBackendFactory> Backends() => new Dictionary<string, IBackendFactory>

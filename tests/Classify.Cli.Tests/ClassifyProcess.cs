@@ -11,8 +11,14 @@ internal sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs the real, built `classify` executable as a separate process, as a user or a job script would.</summary>
 internal static class ClassifyProcess
 {
-    /// <summary>The apphost built next to this test assembly (the CLI project is referenced, so it is copied here).</summary>
-    public static readonly string Executable = Path.Combine(AppContext.BaseDirectory, "classify");
+    /// <summary>
+    /// The apphost built next to this test assembly (the CLI project is referenced, so it is copied here), or the
+    /// executable CLASSIFY_TEST_EXECUTABLE names: scripts/ci/install-test.sh points it at the installed Native AOT
+    /// build, so that every test here also runs against what users run.
+    /// </summary>
+    public static readonly string Executable = Environment.GetEnvironmentVariable("CLASSIFY_TEST_EXECUTABLE") is { Length: > 0 } installed
+        ? installed
+        : Path.Combine(AppContext.BaseDirectory, "classify");
 
     public static ProcessResult Run(IEnumerable<string> args, string? stdin = null, IDictionary<string, string?>? env = null,
         string? workingDirectory = null, TimeSpan? timeout = null)

@@ -65,12 +65,13 @@ public sealed class ResultJournal : IDisposable
                 {
                     stream.SetLength(0);
                     stream.Position = 0;
-                    var header = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+                    using (var header = new Utf8JsonWriter(stream))
                     {
-                        ["classify_journal"] = Version,
-                        ["fingerprint"] = fingerprint,
-                    });
-                    stream.Write(header);
+                        header.WriteStartObject();
+                        header.WriteNumber("classify_journal", Version);
+                        header.WriteString("fingerprint", fingerprint);
+                        header.WriteEndObject();
+                    }
                     stream.WriteByte((byte)'\n');
                 }
                 else
