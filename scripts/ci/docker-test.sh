@@ -262,8 +262,8 @@ fi
 # The official CUDA archive cannot be downloaded here. NuGet's CPU libtorch 2.10.0, zipped in the archive's
 # layout (libtorch/lib/...), takes the same road: a zip in container/libtorch/, the Dockerfile's libtorch
 # stage, /opt/libtorch/lib named by CLASSIFY_LIBTORCH_DIR, classify loading libtorch from there.
-if ! run --entrypoint /bin/sh "$image" -c 'test -f /opt/classify/TorchSharp.dll' 2>/dev/null; then
-    skip "LIBTORCH build option" "the image has no TorchSharp backend (not on this branch yet)"
+if ! run --entrypoint /bin/sh "$image" -c 'test -f /opt/classify/libLibTorchSharp.so' 2>/dev/null; then
+    fail "LIBTORCH build option" "the image has no TorchSharp backend (/opt/classify/libLibTorchSharp.so)"
 else
     out=$(run "$image" --backend torch --image_file /opt/classify/examples/cat.png 2>"$tmp/err"); rc=$?
     no_libtorch() { [ "$rc" = 15 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ -z "$out" ]; }
@@ -277,10 +277,10 @@ else
         ln -s "$native"/* "$tmp/lt/libtorch/lib/"
         (cd "$tmp/lt" && zip -q -0 -r "$repo/container/libtorch/$ci_zip" libtorch)
         t0=$SECONDS
-        # READY_TO_RUN=false: the precompiled build is the default image's; this one checks the libtorch road
+        # The default build (Native AOT), as users get it: TorchSharp and libtorch loading in the AOT executable.
         if "$docker" build --network host --progress plain \
                 --build-arg SDK_IMAGE="$sdk_image" --build-arg RUNTIME_IMAGE="$base_image" \
-                --build-arg LIBTORCH=cuda --build-arg LIBTORCH_ARCHIVE="$ci_zip" --build-arg READY_TO_RUN=false \
+                --build-arg LIBTORCH=cuda --build-arg LIBTORCH_ARCHIVE="$ci_zip" \
                 -t "$torch_image" "$repo" >"$tmp/build-torch.log" 2>&1; then
             pass "docker build --build-arg LIBTORCH=cuda LIBTORCH_ARCHIVE=<zip in container/libtorch> ($((SECONDS - t0)) s)"
             out=$(run "$torch_image" --backend torch --image_file /opt/classify/examples/cat.png 2>"$tmp/err")
