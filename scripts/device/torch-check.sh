@@ -1,7 +1,7 @@
 #!/bin/bash
 # The TorchSharp backend on the GPU device machine (see ../shared/device/README.md, docs/torch.md).
 #
-#   scripts/device/torch-check.sh prepare   HERE: publish classify and classify-bench, self-contained and
+#   scripts/device/torch-check.sh prepare   HERE: publish classify (Native AOT) and classify-bench, self-contained and
 #                                           WITHOUT libtorch (-p:ClassifyLibTorch=none), into .device-app; then
 #                                           pack it with ../shared/device/pack.sh .device-app .device
 #   scripts/device/torch-check.sh           ON THE DEVICE, after on-device.sh stash/unpack (app in /tmp/app;
@@ -16,9 +16,9 @@ set -uo pipefail
 if [[ ${1:-} == prepare ]]; then
   set -e
   rm -rf .device-app
-  for p in src/Classify.Cli scripts/device/bench; do
-    dotnet publish "$p" -c Release -r linux-x64 --self-contained -p:ClassifyLibTorch=none -o .device-app -nologo -v q
-  done
+  # classify as users get it from install.sh and the Dockerfile (Native AOT), classify-bench as .NET beside it.
+  dotnet publish src/Classify.Cli -c Release -r linux-x64 -p:PublishAot=true -p:ClassifyLibTorch=none -o .device-app -nologo -v q
+  dotnet publish scripts/device/bench -c Release -r linux-x64 --self-contained -p:ClassifyLibTorch=none -o .device-app -nologo -v q
   ls .device-app/classify .device-app/classify-bench
   if ls .device-app/libtorch*.so >/dev/null 2>&1; then echo "libtorch leaked into .device-app" >&2; exit 1; fi
   du -sh .device-app
