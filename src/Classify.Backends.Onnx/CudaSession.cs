@@ -64,10 +64,9 @@ internal static class CudaSession
 
     private static SessionOptions Options(BackendOptions options, bool strict)
     {
-        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        var so = OnnxBackend.BaseOptions(options);
         try
         {
-            if (options.IntraOpThreads > 0) so.IntraOpNumThreads = options.IntraOpThreads;
             if (strict) so.AddSessionConfigEntry("session.disable_cpu_ep_fallback", "1");
             using var cuda = new OrtCUDAProviderOptions();
             cuda.UpdateOptions(new Dictionary<string, string>

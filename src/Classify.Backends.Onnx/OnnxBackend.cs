@@ -30,6 +30,8 @@ public sealed class OnnxBackend : IClassifierBackend
     private readonly ModelManifest _manifest;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
+    // The largest batch the model takes in one call: the input's batch dimension, or any number when it is free.
+    private readonly int _maxBatch;
     // The output's shape with the batch dimension left to fill in; read once, not per image.
     private readonly long[] _outputShape;
 
@@ -38,7 +40,7 @@ public sealed class OnnxBackend : IClassifierBackend
         _session = session;
         _manifest = manifest;
         Device = device;
-        MaxBatchSize = maxBatch;
+        _maxBatch = maxBatch;
         _inputNames = [manifest.Input.Name];
         _outputNames = [manifest.Output.Name];
         _outputShape = session.OutputMetadata[manifest.Output.Name].Dimensions.Select(d => (long)Math.Max(d, 1)).ToArray();
@@ -46,7 +48,6 @@ public sealed class OnnxBackend : IClassifierBackend
 
     public string Name => "onnx";
     public string Device { get; }
-    public int MaxBatchSize { get; }
 
     public static OnnxBackend Create(ModelManifest manifest, BackendOptions options)
     {
@@ -98,8 +99,7 @@ public sealed class OnnxBackend : IClassifierBackend
 
     private static InferenceSession CreateOnCpu(string path, BackendOptions options)
     {
-        var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        var sessionOptions = BaseOptions(options);
         try
         {
             return new InferenceSession(path, sessionOptions);
@@ -112,6 +112,14 @@ public sealed class OnnxBackend : IClassifierBackend
         {
             sessionOptions.Dispose();
         }
+    }
+
+    /// <summary>What CPU and CUDA sessions share; CudaSession adds the CUDA provider.</summary>
+    internal static SessionOptions BaseOptions(BackendOptions options)
+    {
+        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (options.IntraOpThreads > 0) so.IntraOpNumThreads = options.IntraOpThreads;
+        return so;
     }
 
     /// <summary>Checks the model against its manifest; returns the largest batch the model takes.</summary>
@@ -146,9 +154,9 @@ public sealed class OnnxBackend : IClassifierBackend
         var count = input.Count;
         if (output.Length < count * classes)
             throw new ArgumentException("output buffer too small", nameof(output));
-        for (var start = 0; start < count; start += MaxBatchSize)
+        for (var start = 0; start < count; start += _maxBatch)
         {
-            var n = Math.Min(MaxBatchSize, count - start);
+            var n = Math.Min(_maxBatch, count - start);
             RunSlice(input, start, n, output.Slice(start * classes, n * classes));
         }
     }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Classify.Inference;
 using Microsoft.ML.OnnxRuntime;
 
@@ -9,7 +8,7 @@ namespace Classify.Backends.Onnx;
 /// to stderr; with it a failing CUDA provider's own error text can become diagnosis 7, and --verbose shows the
 /// rest. It must exist before anything touches OrtEnv (OrtCUDAProviderOptions fails on "DefaultLogger" otherwise).
 /// </summary>
-internal static partial class OnnxRuntimeLog
+internal static class OnnxRuntimeLog
 {
     private static readonly Lock Gate = new();
     private static readonly List<string> Captured = [];
@@ -31,17 +30,18 @@ internal static partial class OnnxRuntimeLog
     /// Loads the native runtime and creates the environment ahead of time, on a pool thread, so that the
     /// ~0.1 s this takes overlaps the command-line parsing of a cold start. Leaves the log sink alone.
     /// </summary>
-    public static Task Preload() => Task.Run(() =>
-    {
-        lock (Gate) Create();
-    });
+    public static Task Preload() => Task.Run(Create);
 
     private static void Create()
     {
         lock (Gate)
         {
             if (OrtEnv.IsCreated) return;
-            DisableTelemetry();
+            // Cluster nodes have no business phoning home (and usually cannot). Since 1.29 ONNX Runtime's Linux
+            // telemetry starts inside environment creation, before DisableTelemetryEvents can be called: it writes
+            // a device id and an event database under ~/.cache/Microsoft/DeveloperTools (the shared home, on a
+            // cluster) and queues a ProcessInfo event. Only ORT_DISABLE_TELEMETRY, read at that moment, stops it.
+            NativeEnvironment.SetDefault("ORT_DISABLE_TELEMETRY", "1");
             var creation = new EnvironmentCreationOptions
             {
                 logId = "classify",
@@ -58,23 +58,6 @@ internal static partial class OnnxRuntimeLog
             }
         }
     }
-
-    /// <summary>
-    /// Cluster nodes have no business phoning home (and usually cannot). Since 1.29 ONNX Runtime's Linux
-    /// telemetry starts inside environment creation, before DisableTelemetryEvents can be called: it writes a
-    /// device id and an event database under ~/.cache/Microsoft/DeveloperTools (the shared home, on a cluster)
-    /// and queues a ProcessInfo event. Only ORT_DISABLE_TELEMETRY, read from the native environment at that
-    /// moment, stops all of it; .NET's Environment.SetEnvironmentVariable does not reach the native one on
-    /// Unix, hence setenv. A value the user exported stays (overwrite = 0).
-    /// </summary>
-    private static void DisableTelemetry()
-    {
-        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
-            _ = SetEnv("ORT_DISABLE_TELEMETRY", "1", 0);
-    }
-
-    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SetEnv(string name, string value, int overwrite);
 
     /// <summary>Starts keeping ORT's errors instead of printing them, for the length of a CUDA attempt.</summary>
     public static Capture CaptureErrors()

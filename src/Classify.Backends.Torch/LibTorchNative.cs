@@ -147,18 +147,9 @@ internal static class LibTorchNative
     /// libtorch's OpenMP threads spin while they wait for work by default. classify decodes the next batch on
     /// the same cores while the model runs, and HPC nodes are often shared, so spinning threads steal the CPU
     /// they wait for: on a loaded 2-core machine SqueezeNet took 1.5 s per image instead of 0.09 s. OpenMP reads
-    /// OMP_WAIT_POLICY from the native environment when libgomp loads (hence setenv, not
-    /// Environment.SetEnvironmentVariable, which native code does not see); a user's own setting wins.
+    /// OMP_WAIT_POLICY from the native environment when libgomp loads; a user's own setting wins.
     /// </summary>
-    private static void PassiveOpenMpThreads()
-    {
-        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not { Length: > 0 })
-            _ = setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-    }
-
-    [DllImport("libc", CharSet = CharSet.Ansi)]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int setenv(string name, string value, int overwrite);
+    private static void PassiveOpenMpThreads() => NativeEnvironment.SetDefault("OMP_WAIT_POLICY", "PASSIVE");
 
     /// <summary>
     /// libtorch logs warnings to stderr, some once per convolution ("Could not initialize NNPACK! Reason:

@@ -50,7 +50,6 @@ public sealed class TorchBackend : IClassifierBackend
 
     public string Name => "torch";
     public string Device { get; }
-    public int MaxBatchSize => int.MaxValue;
 
     internal static TorchBackend Create(ModelManifest manifest, BackendOptions options, GpuDevicePolicy gpu, Func<int> cudaDeviceCount)
     {

@@ -18,9 +18,7 @@ public static class Program
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
         // Most runs classify with ONNX Runtime: load it while the command line is parsed (a cold start is
         // dominated by such fixed costs).
-        var preload = args is not ["doctor" or "merge", ..] && !args.Contains("torch") && !args.Contains("--help")
-            ? OnnxBackendFactory.Preload()
-            : Task.CompletedTask;
+        var preload = MayUseOnnxRuntime(args) ? OnnxBackendFactory.Preload() : Task.CompletedTask;
         try
         {
             return Run(args, Console.System(), cancel.Token);
@@ -33,6 +31,12 @@ public static class Program
             catch (AggregateException) { } // a missing or broken ORT is reported by the backend that needs it
         }
     }
+
+    /// <summary>A guess from the raw arguments, before parsing: false where the run cannot need ONNX Runtime (other
+    /// verbs, help, TorchSharp by --backend or by a .pt model). A wrong guess only costs or saves the preload.</summary>
+    private static bool MayUseOnnxRuntime(string[] args) =>
+        args is not ["doctor" or "merge", ..]
+        && !args.Any(a => a is "torch" or "--backend=torch" or "--help" || a.EndsWith(".pt", StringComparison.OrdinalIgnoreCase));
 
     internal static IReadOnlyDictionary<string, IBackendFactory> Backends() => new Dictionary<string, IBackendFactory>
     {

@@ -77,8 +77,6 @@ public sealed class ImageLoader
 
     private Image<Rgb24> LoadNow(string path)
     {
-        if (Directory.Exists(path))
-            throw new ClassifyException(ExitCode.ImageNotFound, path, "is a directory, not an image file (use --image_dir for folders)");
         byte[] bytes;
         try
         {
@@ -90,6 +88,9 @@ public sealed class ImageLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            // Asked only when the read failed: a stat per image is a metadata-server round trip on Lustre/NFS.
+            if (Directory.Exists(path))
+                throw new ClassifyException(ExitCode.ImageNotFound, path, "is a directory, not an image file (use --image_dir for folders)");
             throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {e.Message}");
         }
         return Decode(bytes, path);

@@ -14,9 +14,6 @@ public interface IClassifierBackend : IDisposable
     /// <summary>What actually runs the model, e.g. "cpu" or "cuda:0" (checked, not assumed).</summary>
     string Device { get; }
 
-    /// <summary>The largest batch the model accepts in one call (1 for models with a fixed batch dimension).</summary>
-    int MaxBatchSize { get; }
-
     /// <summary>Runs <paramref name="input"/> and writes <c>input.Count * Output.Classes</c> raw model outputs
     /// (probabilities or logits, as the manifest says) into <paramref name="output"/>.</summary>
     void Run(InputBatch input, Span<float> output);

@@ -20,7 +20,10 @@ public sealed class ModelManifest
     /// <summary>The folder the manifest was read from; relative file paths resolve against it.</summary>
     public string Directory { get; internal set; } = "";
 
-    public string PathOf(ModelFile file) => Path.GetFullPath(Path.Combine(Directory, file.Path));
+    public string PathOf(ModelFile file) => PathOf(file.Path);
+
+    /// <summary>A path from the manifest (relative to its folder) as a full path.</summary>
+    public string PathOf(string relative) => Path.GetFullPath(Path.Combine(Directory, relative));
 }
 
 

@@ -33,7 +33,7 @@ public static partial class ShardMerge
         {
             var writer = format == OutputFormat.Jsonl
                 ? null
-                : ResultWriter.Create(format, text, new RunInfo("unknown", "unknown", "unknown", TopKOf(shards)), singleInput: false);
+                : ResultWriter.Create(format, text, new RunInfo("unknown", "unknown", "unknown", format == OutputFormat.Json ? TopKOf(shards) : 0), singleInput: false);
             foreach (var shard in shards)
             {
                 try
