@@ -72,18 +72,6 @@ RUN set -eu; \
     fi
 
 FROM ${RUNTIME_IMAGE} AS runtime
-ARG VERSION=0.0.0-dev
-ARG REVISION=unknown
-ARG CREATED=unknown
-ARG RUNTIME_IMAGE
-LABEL org.opencontainers.image.title="classify" \
-      org.opencontainers.image.description="ImageNet image classifier (ONNX Runtime CUDA/CPU, optional TorchSharp) for HPC GPU clusters; run with: singularity exec --nv classifier.sif classify --image_file cat.png" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="${RUNTIME_IMAGE}" \
-      org.opencontainers.image.documentation="container/README.md"
-
 # Docker runs as this user; Singularity/Apptainer always run as the calling user.
 RUN groupadd --system --gid 10001 classify \
  && useradd --system --uid 10001 --gid classify --home-dir /home/classify --create-home \
@@ -96,6 +84,19 @@ COPY --from=build /out /opt/classify
 # the build fails here, not a job on the cluster.
 RUN ln -s /opt/classify/classify /usr/local/bin/classify \
  && /opt/classify/classify --version >/dev/null
+
+# After the RUN steps: a build argument that changes (CREATED, REVISION) would otherwise rebuild them.
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG RUNTIME_IMAGE
+LABEL org.opencontainers.image.title="classify" \
+      org.opencontainers.image.description="ImageNet image classifier (ONNX Runtime CUDA/CPU, optional TorchSharp) for HPC GPU clusters; run with: singularity exec --nv classifier.sif classify --image_file cat.png" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}" \
+      org.opencontainers.image.documentation="container/README.md"
 
 ENV NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility

@@ -7,12 +7,12 @@
 # The last line is the total of everything that ran: "N passed, N failed".
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 unit_only=false
 [ "${1:-}" = "--unit" ] && unit_only=true
 
-passed=0
-failed=0
+# shellcheck source=scripts/ci/lib.sh
+. "$repo/scripts/ci/lib.sh"
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 
@@ -35,12 +35,8 @@ fi
 # 1. dotnet test: sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 23, Skipped: 0, ...").
 dotnet test Classifier.sln -c Release --nologo 2>&1 | tee "$logs/dotnet-test.log"
 rc=${PIPESTATUS[0]}
-summaries=$(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+' "$logs/dotnet-test.log" || true)
-if [ -n "$summaries" ]; then
-  passed=$((passed + $(echo "$summaries" | sed -E 's/.*Passed: +([0-9]+).*/\1/' | awk '{s+=$1} END {print s+0}')))
-  failed=$((failed + $(echo "$summaries" | sed -E 's/.*Failed: +([0-9]+), Passed.*/\1/' | awk '{s+=$1} END {print s+0}')))
-fi
-if [ "$rc" -ne 0 ] && ! echo "$summaries" | grep -q '^Failed!'; then
+add_dotnet_totals "$logs/dotnet-test.log" || true
+if [ "$rc" -ne 0 ] && ! grep -qE '^Failed! +- Failed: +[0-9]+' "$logs/dotnet-test.log"; then
   echo "test.sh: dotnet test failed (exit $rc) outside any test (build error?)" >&2
   failed=$((failed + 1))
 fi

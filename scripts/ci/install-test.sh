@@ -10,10 +10,8 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-pass() { echo "PASS: $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $1: $2"; failed=$((failed + 1)); }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+# shellcheck source=scripts/ci/lib.sh
+. "$repo/scripts/ci/lib.sh"
 
 if ! "$repo/scripts/install.sh" "$work/prefix" >"$work/install.log" 2>&1; then
   fail "scripts/install.sh" "$(tail -5 "$work/install.log")"; finish
@@ -29,11 +27,8 @@ fi
 
 # The CLI tests, against the installed AOT binary instead of the JIT build beside the test assembly.
 CLASSIFY_TEST_EXECUTABLE=$app/classify dotnet test "$repo/tests/Classify.Cli.Tests" -c Release --nologo >"$work/cli-tests.log" 2>&1
-summary=$(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+' "$work/cli-tests.log" | tail -1)
-if [ -n "$summary" ]; then
-  passed=$((passed + $(echo "$summary" | sed -E 's/.*Passed: +([0-9]+).*/\1/')))
-  failed=$((failed + $(echo "$summary" | sed -E 's/.*Failed: +([0-9]+), Passed.*/\1/')))
-  echo "CLI tests against the AOT binary: $summary"
+if add_dotnet_totals "$work/cli-tests.log"; then
+  echo "CLI tests against the AOT binary: $(grep -E '^(Passed|Failed)! ' "$work/cli-tests.log" | tail -1)"
   grep -E '^\s+Failed ' "$work/cli-tests.log" | sed 's/^ */FAIL (AOT): /'
 else
   fail "CLI tests against the AOT binary" "no summary: $(grep -m3 -E 'error' "$work/cli-tests.log")"

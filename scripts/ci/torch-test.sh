@@ -10,10 +10,8 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-pass() { echo "PASS: $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $1: $2"; failed=$((failed + 1)); }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+# shellcheck source=scripts/ci/lib.sh
+. "$repo/scripts/ci/lib.sh"
 
 for tool in dotnet patchelf g++ readelf; do
   command -v "$tool" >/dev/null || { fail "tools" "$tool is missing (apt-get install patchelf g++ binutils)"; finish; }

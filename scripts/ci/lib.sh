@@ -1,0 +1,15 @@
+# shellcheck shell=bash
+# Sourced by scripts/test.sh and the system tests here: PASS/FAIL lines and the "N passed, N failed" totals.
+passed=0 failed=0
+pass() { echo "PASS: $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $1: $2"; failed=$((failed + 1)); }
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+
+# add_dotnet_totals LOG: adds the per-assembly summaries of a `dotnet test` log ("Passed!  - Failed: 0, Passed: 23,
+# ...") to the totals; false when the log has none.
+add_dotnet_totals() {
+  local summaries
+  summaries=$(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+' "$1") || return 1
+  passed=$((passed + $(echo "$summaries" | sed -E 's/.*Passed: +([0-9]+).*/\1/' | awk '{s+=$1} END {print s+0}')))
+  failed=$((failed + $(echo "$summaries" | sed -E 's/.*Failed: +([0-9]+), Passed.*/\1/' | awk '{s+=$1} END {print s+0}')))
+}
