@@ -35,7 +35,7 @@ public static class Program
     /// <summary>A guess from the raw arguments, before parsing: false where the run cannot need ONNX Runtime (other
     /// verbs, help, TorchSharp by --backend or by a .pt model). A wrong guess only costs or saves the preload.</summary>
     private static bool MayUseOnnxRuntime(string[] args) =>
-        args is not ["doctor" or "merge", ..]
+        args is not ["doctor" or "merge" or "decode", ..]
         && !args.Any(a => a is "torch" or "--backend=torch" or "--help" || a.EndsWith(".pt", StringComparison.OrdinalIgnoreCase));
 
     internal static IReadOnlyDictionary<string, IBackendFactory> Backends() => new Dictionary<string, IBackendFactory>
@@ -56,8 +56,8 @@ public static class Program
         {
             int Failed(IEnumerable<Error> errors)
             {
-                if (errors.Any(e => e.Tag is ErrorType.HelpRequestedError) && args is not ["doctor" or "merge", ..])
-                    console.Error.WriteLine("Other commands: classify doctor [--json] (GPU diagnosis), classify merge --output FILE SHARD.jsonl... (join shards); each takes --help.");
+                if (errors.Any(e => e.Tag is ErrorType.HelpRequestedError) && args is not ["doctor" or "merge" or "decode", ..])
+                    console.Error.WriteLine("Other commands: classify doctor [--json] (GPU diagnosis), classify merge --output FILE SHARD.jsonl... (join shards), classify decode IMAGE --output OUT.ppm (the pixels classify sees); each takes --help.");
                 return errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
                     ? ExitCode.Success
                     : ExitCode.Usage;
@@ -66,6 +66,8 @@ public static class Program
             // 2.9.1 ignores AllowMultiInstance for the default verb (commandlineparser/commandline#922).
             if (args is ["doctor", .. var doctorArgs])
                 return parser.ParseArguments<DoctorOptions>(doctorArgs).MapResult((DoctorOptions o) => new DoctorCommand(console).Run(o), Failed);
+            if (args is ["decode", .. var decodeArgs])
+                return parser.ParseArguments<DecodeOptions>(decodeArgs).MapResult((DecodeOptions o) => new DecodeCommand(console).Run(o, cancel), Failed);
             if (args is ["merge", .. var mergeArgs])
                 return parser.ParseArguments<MergeOptions>(mergeArgs).MapResult((MergeOptions o) => new MergeCommand(console).Run(o), Failed);
             return parser.ParseArguments<ClassifyOptions>(args).MapResult(

@@ -23,6 +23,8 @@ public static class ExitCode
     public const int SomeImagesFailed = 7;
     /// <summary>An input list or directory that cannot be read.</summary>
     public const int InputListUnreadable = 8;
+    /// <summary>Decoding one image took longer than --decode_timeout (a decompression bomb, a hostile file).</summary>
+    public const int ImageTimeout = 9;
     /// <summary>No model of that name, or a model path that does not exist.</summary>
     public const int ModelNotFound = 10;
     /// <summary>The model file fails its checksum or the runtime cannot load it.</summary>

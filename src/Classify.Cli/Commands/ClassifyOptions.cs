@@ -60,6 +60,12 @@ internal sealed class ClassifyOptions
     [Option("shard", HelpText = "Classify only part I of N (0-based, contiguous, balanced) of the ordered inputs, e.g. 3/16; 0/1 = all. Default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in an array job, or SLURM_PROCID/SLURM_STEP_NUM_TASKS under srun.")]
     public string? Shard { get; set; }
 
+    [Option("max_file_size", Default = 256, HelpText = "Refuse image files larger than this many MiB without reading them (exit 6).")]
+    public long MaxFileSizeMib { get; set; } = 256;
+
+    [Option("decode_timeout", Default = 20.0, HelpText = "Stop decoding one image after this many seconds and report it (exit 9).")]
+    public double DecodeTimeoutSeconds { get; set; } = 20;
+
     [Option("verbose", HelpText = "Print what was chosen (model, backend, device) and timings on standard error.")]
     public bool Verbose { get; set; }
 }

@@ -82,7 +82,7 @@ public sealed class ClassificationRunner
             slot.Errors[i] = null;
             try
             {
-                using var image = _loader.Load(inputs[start + i]);
+                using var image = _loader.Load(inputs[start + i], cancel);
                 _preprocessor.Fill(image, slot.Batch, i);
                 Interlocked.Increment(ref ok);
             }

@@ -1,0 +1,48 @@
+using System.Text;
+using Classify.Images;
+using Classify.Output;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Classify.Cli.Commands;
+
+/// <summary>classify decode: the decoded, oriented pixels, through the same loader and limits as a classification,
+/// so that a test (or a user in doubt) can compare them with another decoder's.</summary>
+internal sealed class DecodeCommand(Console console)
+{
+    public int Run(DecodeOptions o, CancellationToken cancel)
+    {
+        var loader = new ImageLoader(new ImageLoaderOptions
+        {
+            MaxFileBytes = o.MaxFileSizeMib << 20,
+            DecodeTimeout = TimeSpan.FromSeconds(o.DecodeTimeoutSeconds),
+        });
+        using var image = loader.Load(o.Image, cancel);
+        if (o.Output == "-")
+        {
+            using var stdout = System.Console.OpenStandardOutput();
+            WritePpm(image, stdout);
+            return ExitCode.Success;
+        }
+        using var file = new AtomicFile(o.Output);
+        WritePpm(image, file.Stream);
+        file.Commit();
+        console.Error.WriteLine($"classify: {o.Image}: {image.Width}x{image.Height} written to {o.Output}");
+        return ExitCode.Success;
+    }
+
+    private static void WritePpm(Image<Rgb24> image, Stream stream)
+    {
+        stream.Write(Encoding.ASCII.GetBytes($"P6\n{image.Width} {image.Height}\n255\n"));
+        var row = new byte[image.Width * 3];
+        image.ProcessPixelRows(rows =>
+        {
+            for (var y = 0; y < rows.Height; y++)
+            {
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.GetRowSpan(y)).CopyTo(row);
+                stream.Write(row);
+            }
+        });
+        stream.Flush();
+    }
+}

@@ -1,0 +1,19 @@
+using CommandLine;
+
+namespace Classify.Cli.Commands;
+
+[Verb("decode", HelpText = "Write the upright RGB pixels classify sees in an image as a binary PPM (P6), to check a decoder or an orientation.")]
+internal sealed class DecodeOptions
+{
+    [Value(0, MetaName = "IMAGE", Required = true, HelpText = "The image file.")]
+    public string Image { get; set; } = "";
+
+    [Option("output", Required = true, HelpText = "The PPM file to write ('-' = standard output).")]
+    public string Output { get; set; } = "";
+
+    [Option("max_file_size", Default = 256, HelpText = "As for classify: refuse files over this many MiB.")]
+    public long MaxFileSizeMib { get; set; } = 256;
+
+    [Option("decode_timeout", Default = 20.0, HelpText = "As for classify: stop decoding after this many seconds.")]
+    public double DecodeTimeoutSeconds { get; set; } = 20;
+}

@@ -1,0 +1,105 @@
+using System.Buffers.Binary;
+
+namespace Classify.Images;
+
+/// <summary>
+/// The EXIF Orientation tag (1-8) of a JPEG (APP1 "Exif"), PNG (eXIf chunk) or WebP (EXIF chunk), read from the
+/// bytes by hand. ImageSharp's metadata readers are off (IgnoreMetadata): they cost time and memory on hostile
+/// files, and under Native AOT its EXIF reader fails on every photo ("ExifDataType[] is missing native code").
+/// Classification needs one tag of all that metadata. Anything malformed reads as 1 (upright), as PIL does.
+/// </summary>
+public static class ExifOrientation
+{
+    public const int Upright = 1;
+
+    public static int FromJpeg(ReadOnlySpan<byte> jpeg)
+    {
+        var pos = 2;
+        // Metadata segments come before the first frame header; stop there.
+        while (pos + 4 <= jpeg.Length && jpeg[pos] == 0xFF)
+        {
+            var marker = jpeg[pos + 1];
+            if (marker == 0xFF) { pos++; continue; }
+            if (marker is 0xDA or 0xD9 or >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
+                break;
+            var length = BinaryPrimitives.ReadUInt16BigEndian(jpeg[(pos + 2)..]);
+            if (length < 2 || pos + 2 + length > jpeg.Length)
+                break;
+            var segment = jpeg.Slice(pos + 4, length - 2);
+            if (marker == 0xE1 && segment.StartsWith("Exif\0"u8) && segment.Length > 6)
+                return FromTiff(segment[6..]);
+            pos += 2 + length;
+        }
+        return Upright;
+    }
+
+    public static int FromPng(ReadOnlySpan<byte> png)
+    {
+        long pos = 8;
+        while (pos + 12 <= png.Length)
+        {
+            var length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            if (pos + 12 + length > png.Length)
+                break;
+            var type = png.Slice((int)pos + 4, 4);
+            if (type.SequenceEqual("eXIf"u8))
+                return FromTiff(png.Slice((int)pos + 8, (int)length));
+            if (type.SequenceEqual("IDAT"u8) || type.SequenceEqual("IEND"u8))
+                break; // eXIf must come before IDAT; PIL looks no further either
+            pos += 12 + length;
+        }
+        return Upright;
+    }
+
+    public static int FromWebp(ReadOnlySpan<byte> webp)
+    {
+        long pos = 12;
+        while (pos + 8 <= webp.Length)
+        {
+            var length = BinaryPrimitives.ReadUInt32LittleEndian(webp[((int)pos + 4)..]);
+            if (pos + 8 + length > webp.Length)
+                break;
+            if (webp.Slice((int)pos, 4).SequenceEqual("EXIF"u8))
+            {
+                var data = webp.Slice((int)pos + 8, (int)length);
+                // Some writers keep JPEG's "Exif\0\0" prefix inside the chunk.
+                return FromTiff(data.StartsWith("Exif\0\0"u8) ? data[6..] : data);
+            }
+            pos += 8 + length + (length & 1);
+        }
+        return Upright;
+    }
+
+    /// <summary>The Orientation entry (0x0112, SHORT) of IFD0 of a TIFF-structured EXIF block.</summary>
+    public static int FromTiff(ReadOnlySpan<byte> tiff)
+    {
+        if (tiff.Length < 8)
+            return Upright;
+        bool little;
+        if (tiff.StartsWith("II*\0"u8)) little = true;
+        else if (tiff.StartsWith("MM\0*"u8)) little = false;
+        else return Upright;
+        ushort U16(ReadOnlySpan<byte> s) => little ? BinaryPrimitives.ReadUInt16LittleEndian(s) : BinaryPrimitives.ReadUInt16BigEndian(s);
+        uint U32(ReadOnlySpan<byte> s) => little ? BinaryPrimitives.ReadUInt32LittleEndian(s) : BinaryPrimitives.ReadUInt32BigEndian(s);
+
+        var ifd = U32(tiff[4..]);
+        if (ifd > tiff.Length - 2)
+            return Upright;
+        var count = U16(tiff[(int)ifd..]);
+        for (var i = 0; i < count; i++)
+        {
+            var entry = (long)ifd + 2 + 12L * i;
+            if (entry + 12 > tiff.Length)
+                break;
+            var e = tiff.Slice((int)entry, 12);
+            if (U16(e) != 0x0112)
+                continue;
+            // type SHORT (3), count 1: the value sits in the first two bytes of the value field
+            if (U16(e[2..]) != 3 || U32(e[4..]) < 1)
+                return Upright;
+            var value = U16(e[8..]);
+            return value is >= 1 and <= 8 ? value : Upright;
+        }
+        return Upright;
+    }
+}

@@ -1,0 +1,117 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Classify.Images;
+
+/// <summary>
+/// Reads an image file whole, bounded: the file is opened without blocking and its type and size are read from
+/// the open descriptor (one open and one fstat, what File.ReadAllBytes costs too), so a FIFO, a socket, a device
+/// or a directory is refused before a byte is read and a file over the size limit is never read at all.
+/// File.ReadAllBytes would block for ever in open() on a FIFO and read /dev/zero until memory runs out.
+/// </summary>
+public static partial class ImageFile
+{
+    public static byte[] Read(string path, long maxBytes)
+    {
+        if (!OperatingSystem.IsLinux())
+            return ReadPortable(path, maxBytes);
+        var fd = Open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            throw OpenError(path, Marshal.GetLastPInvokeError());
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var st = new StatX();
+        if (StatXCall(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, ref st) != 0)
+            throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        var kind = (st.Mode & S_IFMT) switch
+        {
+            S_IFREG => null,
+            S_IFDIR => "a directory",
+            S_IFIFO => "a FIFO (named pipe)",
+            S_IFSOCK => "a socket",
+            S_IFCHR => "a character device",
+            S_IFBLK => "a block device",
+            _ => "not a regular file",
+        };
+        if (kind == "a directory")
+            throw new ClassifyException(ExitCode.ImageNotFound, path, "is a directory, not an image file (use --image_dir for folders)");
+        if (kind is not null)
+            throw new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image file: {kind}");
+        return ReadBounded(handle, path, (long)st.Size, maxBytes);
+    }
+
+    private static byte[] ReadBounded(SafeFileHandle handle, string path, long size, long maxBytes)
+    {
+        if (size > maxBytes)
+            throw TooLarge(path, size, maxBytes);
+        // A file that grows while it is read (a download in progress) is read up to its size at open, plus one
+        // byte to notice the growth: it is then refused like any file over the limit, never read without end.
+        var bytes = new byte[size];
+        long done = 0;
+        while (done < size)
+        {
+            int n;
+            try
+            {
+                n = RandomAccess.Read(handle, bytes.AsSpan((int)done), done);
+            }
+            catch (IOException e)
+            {
+                throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {e.Message}");
+            }
+            if (n == 0)
+                break; // it shrank: the decoder sees a truncated file and says so
+            done += n;
+        }
+        return done == size ? bytes : bytes[..(int)done];
+    }
+
+    private static ClassifyException TooLarge(string path, long size, long maxBytes) =>
+        new(ExitCode.ImageTooLarge, path, $"file is {Mib(size)} MiB, over the limit of {Mib(maxBytes)} MiB (--max_file_size)");
+
+    private static string Mib(long bytes) => (bytes / 1048576.0).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static ClassifyException OpenError(string path, int errno) => errno switch
+    {
+        ENOENT or ENOTDIR => new ClassifyException(ExitCode.ImageNotFound, path, "no such file"),
+        _ => new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {Marshal.GetPInvokeErrorMessage(errno)}"),
+    };
+
+    private static byte[] ReadPortable(string path, long maxBytes)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(path);
+            return ReadBounded(handle, path, RandomAccess.GetLength(handle), maxBytes);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ClassifyException(ExitCode.ImageNotFound, path, "no such file");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {e.Message}");
+        }
+    }
+
+    private const int O_RDONLY = 0, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
+    private const int ENOENT = 2, ENOTDIR = 20;
+    private const int AT_EMPTY_PATH = 0x1000;
+    private const uint STATX_TYPE = 0x1, STATX_SIZE = 0x200;
+    private const ushort S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFREG = 0x8000, S_IFBLK = 0x6000, S_IFDIR = 0x4000,
+        S_IFCHR = 0x2000, S_IFIFO = 0x1000;
+
+    /// <summary>struct statx (linux/stat.h): the same layout on every architecture, unlike struct stat.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    private struct StatX
+    {
+        [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(40)] public ulong Size;
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    // glibc 2.28+ (2018); the kernel call since Linux 4.11.
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int StatXCall(int dirfd, string path, int flags, uint mask, ref StatX buffer);
+}

@@ -1,0 +1,171 @@
+using System.Buffers.Binary;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Bmp;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Webp;
+
+namespace Classify.Images;
+
+/// <summary>Checks that an image file's structure reaches the end of the image before it is decoded.</summary>
+internal static class ImageStructure
+{
+    // ImageSharp, like most decoders, fills the missing rows of a cut-off image with zeros and reports nothing
+    // (PNG, JPEG, BMP, GIF and WebP alike). A half-downloaded photo would then be classified as something else
+    // without a word, so the file's structure is followed to the end of the image: PNG chunk by chunk to IEND,
+    // JPEG segment by segment to EOI, GIF block by block to the end of the first frame (the one classified), BMP
+    // to the end of its pixel rows, WebP to the end of its RIFF container. Only the structure is followed, so data
+    // after the end (the video of a motion photo, padding) and an EXIF thumbnail's own EOI inside APP1 do not fool
+    // it, as a search of the file's last bytes would be.
+    internal static bool IsTruncated(IImageFormat format, byte[] bytes) => format switch
+    {
+        PngFormat => !PngReachesEnd(bytes),
+        JpegFormat => !JpegReachesEnd(bytes),
+        GifFormat => !GifFirstFrameComplete(bytes),
+        BmpFormat => !BmpPixelsComplete(bytes),
+        WebpFormat => !WebpRiffComplete(bytes),
+        _ => false,
+    };
+
+    private static bool WebpRiffComplete(ReadOnlySpan<byte> webp) =>
+        webp.Length >= 12 && webp.Length >= 8L + BinaryPrimitives.ReadUInt32LittleEndian(webp[4..]);
+
+    private static bool BmpPixelsComplete(ReadOnlySpan<byte> bmp)
+    {
+        if (bmp.Length < 26)
+            return false;
+        long offset = BinaryPrimitives.ReadUInt32LittleEndian(bmp[10..]);
+        var headerSize = BinaryPrimitives.ReadUInt32LittleEndian(bmp[14..]);
+        long width, height;
+        int bits, compression = 0;
+        long compressedSize = 0;
+        if (headerSize == 12)
+        {
+            width = BinaryPrimitives.ReadUInt16LittleEndian(bmp[18..]);
+            height = BinaryPrimitives.ReadUInt16LittleEndian(bmp[20..]);
+            bits = BinaryPrimitives.ReadUInt16LittleEndian(bmp[24..]);
+        }
+        else
+        {
+            if (bmp.Length < 38)
+                return false;
+            width = Math.Abs((long)BinaryPrimitives.ReadInt32LittleEndian(bmp[18..]));
+            height = Math.Abs((long)BinaryPrimitives.ReadInt32LittleEndian(bmp[22..]));
+            bits = BinaryPrimitives.ReadUInt16LittleEndian(bmp[28..]);
+            compression = (int)BinaryPrimitives.ReadUInt32LittleEndian(bmp[30..]);
+            compressedSize = BinaryPrimitives.ReadUInt32LittleEndian(bmp[34..]);
+        }
+        long needed;
+        if (compression is 0 or 3 or 6) // BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS: rows padded to 4 bytes
+            // The last row's padding is not required: some writers leave it out.
+            needed = height == 0 ? 0 : (width * bits + 31) / 32 * 4 * (height - 1) + (width * bits + 7) / 8;
+        else
+            needed = compressedSize; // RLE and embedded JPEG/PNG give their size; 0 when unknown
+        return bmp.Length >= offset + needed;
+    }
+
+    private static bool GifFirstFrameComplete(ReadOnlySpan<byte> gif)
+    {
+        static int ColorTableSize(byte packed) => (packed & 0x80) != 0 ? 3 << ((packed & 7) + 1) : 0;
+
+        static bool SkipSubBlocks(ReadOnlySpan<byte> gif, ref long pos)
+        {
+            while (pos < gif.Length)
+            {
+                var size = gif[(int)pos];
+                pos += 1 + size;
+                if (size == 0)
+                    return pos <= gif.Length;
+            }
+            return false;
+        }
+
+        if (gif.Length < 13)
+            return false;
+        long pos = 13 + ColorTableSize(gif[10]);
+        while (pos < gif.Length)
+        {
+            switch (gif[(int)pos])
+            {
+                case 0x21: // extension: label, then sub-blocks
+                    pos += 2;
+                    if (!SkipSubBlocks(gif, ref pos))
+                        return false;
+                    break;
+                case 0x2C: // image descriptor, local colour table, LZW code size, then the pixel sub-blocks
+                    if (pos + 10 > gif.Length)
+                        return false;
+                    pos += 10 + ColorTableSize(gif[(int)pos + 9]) + 1;
+                    return SkipSubBlocks(gif, ref pos);
+                default: // the trailer, or a block the decoder will judge: no frame data is cut off here
+                    return true;
+            }
+        }
+        return false;
+    }
+
+    private static bool PngReachesEnd(ReadOnlySpan<byte> png)
+    {
+        long pos = 8; // the signature
+        while (pos + 8 <= png.Length)
+        {
+            var length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
+            var next = pos + 12 + length; // length, type, data, CRC
+            if (next > png.Length)
+                return false;
+            if (png.Slice((int)pos + 4, 4).SequenceEqual("IEND"u8))
+                return true;
+            pos = next;
+        }
+        return false;
+    }
+
+    private static bool JpegReachesEnd(ReadOnlySpan<byte> jpeg)
+    {
+        var pos = 2; // SOI
+        while (pos + 1 < jpeg.Length)
+        {
+            if (jpeg[pos] != 0xFF)
+            {
+                // Stray bytes between segments, which decoders skip too.
+                pos++;
+                continue;
+            }
+            var marker = jpeg[pos + 1];
+            if (marker == 0xD9)
+                return true; // EOI
+            if (marker is 0xFF)
+            {
+                pos++; // fill byte
+                continue;
+            }
+            if (marker is 0x00 or 0x01 or >= 0xD0 and <= 0xD7)
+            {
+                pos += 2; // no length: stuffed zero, TEM, RSTn
+                continue;
+            }
+            if (pos + 3 >= jpeg.Length)
+                return false;
+            pos += 2 + ((jpeg[pos + 2] << 8) | jpeg[pos + 3]);
+            if (marker == 0xDA)
+            {
+                // SOS: entropy-coded data runs to the next marker; 0xFF is escaped as FF00 there and RSTn interleave.
+                while (pos + 1 < jpeg.Length)
+                {
+                    var ff = jpeg[pos..].IndexOf((byte)0xFF);
+                    if (ff < 0)
+                        return false;
+                    pos += ff;
+                    if (pos + 1 >= jpeg.Length)
+                        return false;
+                    var m = jpeg[pos + 1];
+                    if (m is not (0x00 or >= 0xD0 and <= 0xD7))
+                        break;
+                    pos += 2;
+                }
+            }
+        }
+        return false;
+    }
+}
