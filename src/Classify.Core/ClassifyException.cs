@@ -19,7 +19,25 @@ public sealed class ClassifyException : Exception
     public string? File { get; }
 
     /// <summary>The one-line form: "FILE: message" (newlines of native messages folded).</summary>
-    public string OneLine => Fold(File is null ? Message : $"{File}: {Message}");
+    public string OneLine => Fold(File is null ? Message : $"{Printable(File)}: {Message}");
+
+    /// <summary>A file name as one line: control characters (a newline in a name) written as \n, \t, \xNN.</summary>
+    public static string Printable(string s)
+    {
+        if (!s.AsSpan().ContainsAnyInRange('\0', '\x1f') && !s.Contains('\x7f', StringComparison.Ordinal))
+            return s;
+        var b = new System.Text.StringBuilder(s.Length + 8);
+        foreach (var c in s)
+            b.Append(c switch
+            {
+                '\n' => "\\n",
+                '\t' => "\\t",
+                '\r' => "\\r",
+                < ' ' or '\x7f' => $"\\x{(int)c:x2}",
+                _ => c.ToString(),
+            });
+        return b.ToString();
+    }
 
     public static string Fold(string s) => string.Join(' ', s.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -1,21 +1,82 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SixLabors.ImageSharp.Memory;
 
 namespace Classify.Images;
 
 /// <summary>
-/// ImageSharp's pooled allocator, with every buffer cleared before a decoder gets it. Decoders leave the pixels
-/// of a corrupt region unwritten; from a reused buffer those pixels were another image's, so a corrupt file
-/// decoded differently from run to run (a resumed run was not byte-identical to an uninterrupted one). Clearing
-/// costs a memset per buffer, small beside decoding into it.
+/// ImageSharp's memory, zeroed and unpooled. Decoders leave the pixels of a corrupt region unwritten; from
+/// ImageSharp's pools those pixels were another image's, so a corrupt file decoded differently from run to run (a
+/// resumed run was not byte-identical to an uninterrupted one), and its default pool kept up to an eighth of the
+/// machine's memory after a batch of large photos. Here small buffers are new managed arrays and large ones are
+/// anonymous mappings, both zero-filled by the system for free and given back to it the moment they are disposed.
+/// (Wrapping ImageSharp's own allocator to force AllocationOptions.Clean is not possible: its image buffers must all
+/// come from one pool kind, and a mixed group fails with an InvalidCastException on large progressive JPEGs.)
 /// </summary>
-internal sealed class CleanMemoryAllocator(MemoryAllocator pooled, int bufferCapacityInBytes) : MemoryAllocator
+internal sealed partial class CleanMemoryAllocator(long singleBufferLimitBytes) : MemoryAllocator
 {
-    public override IMemoryOwner<T> Allocate<T>(int length, AllocationOptions options = AllocationOptions.None) =>
-        pooled.Allocate<T>(length, options | AllocationOptions.Clean);
+    private const int MappedFromBytes = 1 << 20;
 
-    public override void ReleaseRetainedResources() => pooled.ReleaseRetainedResources();
+    public override IMemoryOwner<T> Allocate<T>(int length, AllocationOptions options = AllocationOptions.None)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        var bytes = (long)length * Unsafe.SizeOf<T>();
+        if (bytes > singleBufferLimitBytes)
+            throw new InvalidMemoryOperationException($"Requested allocation: {bytes} bytes is over the limit of {singleBufferLimitBytes} bytes.");
+        return bytes < MappedFromBytes ? new ArrayOwner<T>(new T[length]) : new MappedBuffer<T>(length, bytes);
+    }
 
-    // Large images are allocated as groups of buffers of this size (ImageSharp's own default: 4 MiB).
-    protected override int GetBufferCapacityInBytes() => bufferCapacityInBytes;
+    // Large images are allocated as groups of buffers of this size, as ImageSharp's own allocator does.
+    protected override int GetBufferCapacityInBytes() => 4 << 20;
+
+    private sealed class ArrayOwner<T>(T[] array) : IMemoryOwner<T>
+    {
+        public Memory<T> Memory => array;
+        public void Dispose() { }
+    }
+
+    private sealed unsafe class MappedBuffer<T> : MemoryManager<T> where T : struct
+    {
+        private readonly int _length;
+        private readonly nuint _bytes;
+        private void* _address;
+
+        public MappedBuffer(int length, long bytes)
+        {
+            _length = length;
+            _bytes = (nuint)bytes;
+            _address = Mmap(null, _bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (_address == (void*)-1)
+                throw new InvalidMemoryOperationException($"Cannot map {bytes} bytes: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+
+        public override Span<T> GetSpan()
+        {
+            ObjectDisposedException.ThrowIf(_address is null, this);
+            return new Span<T>(_address, _length);
+        }
+
+        public override MemoryHandle Pin(int elementIndex = 0) =>
+            new((byte*)_address + (long)elementIndex * Unsafe.SizeOf<T>(), default, this);
+
+        public override void Unpin() { }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (_address is not null)
+            {
+                _ = Munmap(_address, _bytes);
+                _address = null;
+            }
+        }
+    }
+
+    private const int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static unsafe partial void* Mmap(void* address, nuint length, int prot, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    private static unsafe partial int Munmap(void* address, nuint length);
 }

@@ -17,27 +17,36 @@ public static partial class ImageFile
             return ReadPortable(path, maxBytes);
         var fd = Open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
-            throw OpenError(path, Marshal.GetLastPInvokeError());
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            // A socket cannot be opened at all (ENXIO): say what it is rather than "No such device or address".
+            var byPath = new StatX();
+            if (errno is not (ENOENT or ENOTDIR) && StatXCall(AT_FDCWD, path, 0, STATX_TYPE, ref byPath) == 0 && KindOf(byPath.Mode) is { } odd)
+                throw new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image file: {odd}");
+            throw OpenError(path, errno);
+        }
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
         var st = new StatX();
         if (StatXCall(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, ref st) != 0)
             throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
-        var kind = (st.Mode & S_IFMT) switch
-        {
-            S_IFREG => null,
-            S_IFDIR => "a directory",
-            S_IFIFO => "a FIFO (named pipe)",
-            S_IFSOCK => "a socket",
-            S_IFCHR => "a character device",
-            S_IFBLK => "a block device",
-            _ => "not a regular file",
-        };
+        var kind = KindOf(st.Mode);
         if (kind == "a directory")
             throw new ClassifyException(ExitCode.ImageNotFound, path, "is a directory, not an image file (use --image_dir for folders)");
         if (kind is not null)
             throw new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image file: {kind}");
         return ReadBounded(handle, path, (long)st.Size, maxBytes);
     }
+
+    private static string? KindOf(ushort mode) => (mode & S_IFMT) switch
+    {
+        S_IFREG => null,
+        S_IFDIR => "a directory",
+        S_IFIFO => "a FIFO (named pipe)",
+        S_IFSOCK => "a socket",
+        S_IFCHR => "a character device",
+        S_IFBLK => "a block device",
+        _ => "not a regular file",
+    };
 
     private static byte[] ReadBounded(SafeFileHandle handle, string path, long size, long maxBytes)
     {
@@ -95,7 +104,7 @@ public static partial class ImageFile
 
     private const int O_RDONLY = 0, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
     private const int ENOENT = 2, ENOTDIR = 20;
-    private const int AT_EMPTY_PATH = 0x1000;
+    private const int AT_EMPTY_PATH = 0x1000, AT_FDCWD = -100;
     private const uint STATX_TYPE = 0x1, STATX_SIZE = 0x200;
     private const ushort S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFREG = 0x8000, S_IFBLK = 0x6000, S_IFDIR = 0x4000,
         S_IFCHR = 0x2000, S_IFIFO = 0x1000;

@@ -54,13 +54,7 @@ public sealed class ImageLoader
             new JpegConfigurationModule(), new PngConfigurationModule(), new BmpConfigurationModule(),
             new GifConfigurationModule(), new WebpConfigurationModule())
         {
-            // A small pool: ImageSharp's default keeps up to an eighth of the machine's memory for reuse, which
-            // a batch of large photos turned into gigabytes that were never given back.
-            MemoryAllocator = new CleanMemoryAllocator(MemoryAllocator.Create(new MemoryAllocatorOptions
-            {
-                AllocationLimitMegabytes = _options.AllocationLimitMegabytes,
-                MaximumPoolSizeMegabytes = 64,
-            }), 4 << 20),
+            MemoryAllocator = new CleanMemoryAllocator((long)_options.AllocationLimitMegabytes << 20),
             // Images are decoded on several threads at once already; one core per image keeps them from fighting.
             MaxDegreeOfParallelism = 1,
         };
@@ -146,6 +140,8 @@ public sealed class ImageLoader
             if (pixels > _options.MaxPixels)
                 throw new ClassifyException(ExitCode.ImageTooLarge, path,
                     $"{info.Width}x{info.Height} pixels is over the limit of {_options.MaxPixels:N0} pixels");
+            if (format is PngFormat && ImageStructure.PngDataProblem(bytes, timeout.Token) is { } problem)
+                throw new ClassifyException(ExitCode.ImageCorrupt, path, problem);
             using var lease = _budget.Acquire(EstimatedBytes(format, pixels, orientation), timeout.Token);
             stream.Position = 0;
             var image = decoder.Decode<Rgb24>(_configuration, stream, timeout.Token);
@@ -170,21 +166,27 @@ public sealed class ImageLoader
         {
             // ImageSharp reports some corrupt streams with its own internal exceptions (an index out of range
             // in a Huffman table, an argument check on a bogus size): for the user they all mean a corrupt file.
-            throw new ClassifyException(e is InvalidMemoryOperationException ? ExitCode.ImageTooLarge : ExitCode.ImageCorrupt,
+            throw new ClassifyException(e switch
+                {
+                    InvalidMemoryOperationException => ExitCode.ImageTooLarge,
+                    NotSupportedException => ExitCode.ImageUnsupported, // a valid file in a variant ImageSharp lacks (arithmetic-coded JPEG)
+                    _ => ExitCode.ImageCorrupt,
+                },
                 path, e is InvalidMemoryOperationException ? $"cannot decode {format.Name}: more memory than the limit allows"
                     : e is ImageFormatException or NotSupportedException ? $"cannot decode {format.Name}: {e.Message}"
                     : $"corrupt {format.Name} data (the decoder failed: {e.GetType().Name})");
         }
     }
 
-    /// <summary>What decoding an image holds at its peak, measured (README: Memory): the RGB pixels, the decoder's
-    /// working buffers (a progressive JPEG keeps every DCT coefficient: 2 bytes a sample) and, for orientations
-    /// that turn the image, the turned copy.</summary>
+    /// <summary>What decoding an image holds at its peak, measured (README: Memory): a JPEG decoder keeps every DCT
+    /// coefficient of a progressive or 4:4:4 image (2 bytes a sample, 3 samples a pixel) beside the RGB pixels;
+    /// other formats hold little more than the pixels. Turning an image (orientations 5-8) copies the pixels after
+    /// the decoder's buffers are gone, so it adds to the peak only where the decoder's own need is smaller.</summary>
     private static long EstimatedBytes(IImageFormat format, long pixels, int orientation)
     {
-        var perPixel = format is JpegFormat ? 3 + 6 : 3 + 1;
-        if (orientation >= 5) perPixel += 3;
-        return pixels * perPixel;
+        var decoding = format is JpegFormat ? 3 + 6 : 3 + 1;
+        var turning = orientation >= 5 ? 6 : 3;
+        return pixels * Math.Max(decoding, turning);
     }
 
     /// <summary>EXIF orientation 2-8 to upright, as PIL's ImageOps.exif_transpose does.</summary>

@@ -18,7 +18,9 @@ public sealed class AtomicFile : IDisposable
             throw new ClassifyException(ExitCode.OutputFailed, path, "its folder does not exist");
         if (Directory.Exists(Path))
             throw new ClassifyException(ExitCode.OutputFailed, path, "is a directory");
-        TempPath = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var name = System.IO.Path.GetFileName(Path);
+        RemoveStale(dir, name);
+        TempPath = System.IO.Path.Combine(dir, $".{name}.{Host}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             _stream = new FileStream(TempPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16);
@@ -26,6 +28,43 @@ public sealed class AtomicFile : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ClassifyException(ExitCode.OutputFailed, path, $"cannot write: {e.Message}");
+        }
+    }
+
+    // The host is in the name because the folder may be shared by many nodes (Lustre, NFS): a process id says
+    // whether a run is still alive only on the host that started it.
+    private static readonly string Host = Environment.MachineName.Replace('/', '_');
+
+    /// <summary>
+    /// Deletes the temporary files of earlier runs on this host that were killed before they could (SIGKILL, the
+    /// OOM killer, a node reboot): .NAME.HOST.PID.GUID.tmp whose process is gone, and wave-1's .NAME.PID.GUID.tmp
+    /// likewise. A live run's file, and files of other hosts, are left alone.
+    /// </summary>
+    private static void RemoveStale(string dir, string name)
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateFiles(dir, $".{name}.*.tmp").ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+        var prefix = $".{name}.";
+        foreach (var file in candidates)
+        {
+            var middle = System.IO.Path.GetFileName(file)[prefix.Length..^".tmp".Length]; // [HOST.]PID.GUID
+            var parts = middle.Split('.');
+            if (parts.Length < 2 || parts[^1].Length != 32 || !int.TryParse(parts[^2], out var pid))
+                continue;
+            var host = string.Join('.', parts[..^2]);
+            if ((host.Length == 0 || host == Host) && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
+            {
+                try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
         }
     }
 

@@ -52,7 +52,7 @@ internal sealed class TextResultWriter(TextWriter writer, bool singleInput) : Re
         if (!singleInput)
         {
             if (!_first) Writer.WriteLine();
-            Writer.WriteLine($"==> {result.File} <==");
+            Writer.WriteLine($"==> {ClassifyException.Printable(result.File)} <==");
         }
         _first = false;
         if (result.Error is { } error)
