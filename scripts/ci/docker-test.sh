@@ -203,6 +203,21 @@ check "classify --image_file chelsea.png: top-1 Egyptian cat" "stdout: $(echo "$
 lines=$(echo "$out" | grep -c ' (score = [0-9]\.[0-9]\{5\})$')
 check "five predictions in classify_image.py's format" "got $lines lines like 'label (score = 0.12345)'" test "$lines" = 5
 
+# Camera photos (EXIF in every orientation) in the shipped (AOT) image: all decode, and the nine of a kind agree.
+exif_args=()
+for f in "$repo"/tests/images/exif-orientation/*.jpg; do exif_args+=(--image_file "/data/exif-orientation/$(basename "$f")"); done
+out=$(run -v "$repo/tests/images:/data:ro" "$image" --model mobilenet_v2_1.0_224_quant --format csv --num_top_predictions 1 "${exif_args[@]}" 2>"$tmp/err"); rc=$?
+exif_agree() {
+  [ "$rc" = 0 ] || return 1
+  [ "$(echo "$out" | grep -c '/data/exif-orientation/Landscape_.*,1,')" = 9 ] && [ "$(echo "$out" | grep -c '/data/exif-orientation/Portrait_.*,1,')" = 9 ] || return 1
+  [ "$(echo "$out" | grep Landscape_ | cut -d, -f3 | sort -u | wc -l)" = 1 ] && [ "$(echo "$out" | grep Portrait_ | cut -d, -f3 | sort -u | wc -l)" = 1 ]
+}
+check "18 EXIF camera photos (orientations 0-8) classify in the image, the nine of a kind with one top-1" \
+    "exit $rc: $(echo "$out" | cut -d, -f1,3 | tr '\n' '|' | head -c 400) stderr: $(head -c 300 "$tmp/err")" exif_agree
+head=$(run -v "$repo/tests/images:/data:ro" "$image" decode /data/exif-orientation/Landscape_6.jpg --output - 2>"$tmp/err" | head -c 15 | tr '\n' ' ')
+check "classify decode in the image turns an orientation-6 photo upright (1800x1200)" "got '$head' stderr: $(head -c 300 "$tmp/err")" \
+    test "$head" = "P6 1800 1200 25"
+
 out=$(run "$image" --image_file /opt/classify/examples/cat.png 2>"$tmp/err")
 check "classify --image_file <bundled cat>: top-1 Egyptian cat" "stdout: $(echo "$out" | head -n 1) stderr: $(head -c 300 "$tmp/err")" \
     test "$(echo "$out" | top1)" = "Egyptian cat"

@@ -142,3 +142,67 @@ public sealed class ErrorTests
         return node.ToJsonString();
     }
 }
+
+/// <summary>The bounds of issue 10 on the real binary: a file-size limit applied before reading, a per-image decode
+/// timeout, non-regular files refused without blocking.</summary>
+public sealed class BoundedInputTests
+{
+    [Fact]
+    public void A_file_over_max_file_size_is_refused_unread_and_the_batch_goes_on()
+    {
+        // 1 MiB is the smallest limit: a PNG padded to one byte over it.
+        using var dir = new TempDir();
+        var big = dir.File("big.png");
+        var bytes = File.ReadAllBytes(TestData.Chelsea);
+        File.WriteAllBytes(big, [.. bytes, .. new byte[(1 << 20) + 1 - bytes.Length]]);
+        var r = ClassifyProcess.Run("--image_file", big, "--image_file", TestData.Chelsea, "--max_file_size", "1", "--format", "jsonl");
+        Assert.Equal(ExitCode.SomeImagesFailed, r.ExitCode);
+        Assert.Contains("over the limit of 1 MiB (--max_file_size)", r.Stderr);
+        Assert.Equal(2, r.StdoutLines.Length);
+        Assert.Contains("\"code\":6", r.StdoutLines[0]);
+        Assert.Contains(TestData.EgyptianCat, r.StdoutLines[1]);
+    }
+
+    [Fact]
+    public void A_FIFO_is_refused_at_once_instead_of_waiting_for_a_writer()
+    {
+        using var dir = new TempDir();
+        var fifo = dir.File("photo.jpg");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo)) mkfifo.WaitForExit();
+        var r = ClassifyProcess.Run(["--image_file", fifo], timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal(ExitCode.ImageUnsupported, r.ExitCode);
+        Assert.Equal($"classify: {fifo}: not an image file: a FIFO (named pipe)", r.Stderr.Trim());
+    }
+
+    [Fact]
+    public void A_decode_over_decode_timeout_is_stopped_with_exit_9()
+    {
+        // A 6000x6000 progressive JPEG takes far longer than 1 ms to decode on any machine.
+        using var dir = new TempDir();
+        var big = dir.File("big.jpg");
+        var make = System.Diagnostics.Process.Start("/usr/bin/python3", ["-c",
+            $"from PIL import Image; Image.open('{TestData.Chelsea}').convert('RGB').resize((6000, 6000)).save('{big}', progressive=True)"]);
+        make.WaitForExit();
+        Assert.Equal(0, make.ExitCode);
+        var r = ClassifyProcess.Run("--image_file", big, "--decode_timeout", "0.001");
+        Assert.Equal(ExitCode.ImageTimeout, r.ExitCode);
+        Assert.Equal($"classify: {big}: decoding JPEG took over 0.001 s (--decode_timeout)", r.Stderr.Trim());
+    }
+
+    [Fact]
+    public void The_temporary_file_of_a_killed_run_is_removed_by_the_next_run()
+    {
+        using var dir = new TempDir();
+        var output = dir.File("results.jsonl");
+        // What a SIGKILLed run leaves: its temporary output, named with this host and a process id that is gone.
+        var stale = dir.File($".results.jsonl.{Environment.MachineName}.999999999.{Guid.NewGuid():N}.tmp");
+        var otherHost = dir.File($".results.jsonl.other-node.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        File.WriteAllText(stale, "{\"file\":");
+        File.WriteAllText(otherHost, "{\"file\":");
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--output", output, "--format", "jsonl");
+        Assert.Equal(0, r.ExitCode);
+        Assert.False(File.Exists(stale), "the dead run's temporary file is still there");
+        Assert.True(File.Exists(otherHost), "another host's temporary file must be left alone");
+        Assert.Equal([Path.GetFileName(otherHost), "results.jsonl"], Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+}

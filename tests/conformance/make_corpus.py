@@ -15,6 +15,7 @@ CMYK-to-RGB formula).
 import io, os, shutil, subprocess, sys
 from PIL import Image, ImageCms, ImageOps
 
+CONVERT = shutil.which("convert-im6.q16") or "convert"  # Debian's ImageMagick, not a wrapper earlier on PATH
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IMAGES = os.path.join(REPO, "tests", "images")
 out = sys.argv[1]
@@ -104,11 +105,11 @@ add("png-palette.png", "lossless", lambda p: chelsea.quantize(200).save(p))
 add("png-grey-alpha.png", "lossless", lambda p: chelsea.convert("LA").save(p))
 add("png-rgba.png", "lossless", lambda p: chelsea.convert("RGBA").save(p))
 add("png-interlaced-16bit.png", "lossless", lambda p: subprocess.run(
-    ["convert", os.path.join(IMAGES, "coffee.png"), "-depth", "16", "-interlace", "PNG", "PNG48:" + p], check=True))
+    [CONVERT, os.path.join(IMAGES, "coffee.png"), "-depth", "16", "-interlace", "PNG", "PNG48:" + p], check=True))
 add("png-interlaced.png", "lossless", lambda p: subprocess.run(
-    ["convert", os.path.join(IMAGES, "chelsea.png"), "-interlace", "PNG", "PNG24:" + p], check=True))
+    [CONVERT, os.path.join(IMAGES, "chelsea.png"), "-interlace", "PNG", "PNG24:" + p], check=True))
 add("png-grey-16bit.png", "lossless", lambda p: subprocess.run(
-    ["convert", os.path.join(IMAGES, "coffee.png"), "-colorspace", "Gray", "-depth", "16", p], check=True))
+    [CONVERT, os.path.join(IMAGES, "coffee.png"), "-colorspace", "Gray", "-depth", "16", p], check=True))
 add("png-apng.png", "lossless", lambda p: chelsea.save(p, save_all=True, append_images=[coffee.resize(chelsea.size), chelsea.rotate(180)], duration=100))
 
 # GIF, WebP, BMP.

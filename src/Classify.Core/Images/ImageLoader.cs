@@ -113,6 +113,8 @@ public sealed class ImageLoader
         {
             case JpegFormat:
                 orientation = ExifOrientation.FromJpeg(bytes);
+                if (ImageStructure.JpegDataProblem(bytes) is { } jpegProblem)
+                    throw new ClassifyException(ExitCode.ImageCorrupt, path, jpegProblem);
                 break;
             case PngFormat:
                 orientation = ExifOrientation.FromPng(bytes);
@@ -159,7 +161,7 @@ public sealed class ImageLoader
         catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
         {
             throw new ClassifyException(ExitCode.ImageTimeout, path,
-                $"decoding {format.Name} took over {_options.DecodeTimeout.TotalSeconds:0.#} s (--decode_timeout)");
+                $"decoding {format.Name} took over {_options.DecodeTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s (--decode_timeout)");
         }
         catch (Exception e) when (e is ImageFormatException or InvalidMemoryOperationException or NotSupportedException
                                       or IndexOutOfRangeException or ArgumentException or InvalidOperationException or EndOfStreamException)

@@ -264,4 +264,58 @@ internal static class ImageStructure
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
+
+    /// <summary>
+    /// Whether a JPEG's entropy-coded data is long enough for the number of 8x8 blocks its frame header declares.
+    /// ImageSharp fills blocks it finds no data for with grey and reports nothing, so a header whose width was
+    /// damaged (1200 read as 65535) decoded to a mostly grey picture that was classified with exit 0. Every block
+    /// costs at least one bit of Huffman code per scan that carries its DC coefficient, and a sequential scan adds at
+    /// least one more for its end-of-block: a lower bound no valid file is under. Returns null when plausible.
+    /// </summary>
+    internal static string? JpegDataProblem(ReadOnlySpan<byte> jpeg)
+    {
+        long blocks = 0, scanBytes = 0;
+        var progressive = false;
+        var pos = 2;
+        while (pos + 4 <= jpeg.Length)
+        {
+            if (jpeg[pos] != 0xFF) { pos++; continue; }
+            var marker = jpeg[pos + 1];
+            if (marker is 0xFF) { pos++; continue; }
+            if (marker is 0x00 or 0x01 or >= 0xD0 and <= 0xD7) { pos += 2; continue; }
+            if (marker == 0xD9) break;
+            var length = (jpeg[pos + 2] << 8) | jpeg[pos + 3];
+            if (marker is 0xC0 or 0xC1 or 0xC2 && pos + 2 + length <= jpeg.Length && length >= 8)
+            {
+                progressive = marker == 0xC2;
+                var sof = jpeg.Slice(pos + 4, length - 2);
+                int height = (sof[1] << 8) | sof[2], width = (sof[3] << 8) | sof[4], count = sof[5];
+                if (sof.Length < 6 + 3 * count || count == 0) return null;
+                int hMax = 1, vMax = 1;
+                for (var c = 0; c < count; c++)
+                {
+                    hMax = Math.Max(hMax, sof[7 + 3 * c] >> 4);
+                    vMax = Math.Max(vMax, sof[7 + 3 * c] & 15);
+                }
+                for (var c = 0; c < count; c++)
+                {
+                    int h = Math.Max(1, sof[7 + 3 * c] >> 4), v = Math.Max(1, sof[7 + 3 * c] & 15);
+                    long w = ((long)width * h + hMax - 1) / hMax, hh = ((long)height * v + vMax - 1) / vMax;
+                    blocks += ((w + 7) / 8) * ((hh + 7) / 8);
+                }
+            }
+            pos += 2 + length;
+            if (marker == 0xDA)
+            {
+                var start = pos;
+                while (pos + 1 < jpeg.Length && !(jpeg[pos] == 0xFF && jpeg[pos + 1] is not (0x00 or >= 0xD0 and <= 0xD7)))
+                    pos++;
+                scanBytes += pos - start;
+            }
+        }
+        var minimumBits = blocks * (progressive ? 1 : 2);
+        return blocks > 0 && scanBytes * 8 < minimumBits
+            ? $"corrupt JPEG: {scanBytes:N0} bytes of image data cannot code the {blocks:N0} blocks its header's size needs (a damaged header?)"
+            : null;
+    }
 }
