@@ -77,25 +77,33 @@ public sealed class ClassificationRunner
         var count = Math.Min(slot.Batch.Capacity, inputs.Count - start);
         slot.Batch.Count = count;
         var ok = 0;
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads, CancellationToken = cancel }, i =>
+        try
         {
-            slot.Errors[i] = null;
-            try
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads, CancellationToken = cancel }, i =>
             {
-                using var image = _loader.Load(inputs[start + i], cancel);
-                _preprocessor.Fill(image, slot.Batch, i);
-                Interlocked.Increment(ref ok);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // A decoder bug on one crafted file must not cost the rest of the batch its results.
-                slot.Errors[i] = e as ClassifyException
-                    ?? new ClassifyException(ExitCode.ImageCorrupt, inputs[start + i], $"cannot decode: {e.Message}", e);
-                // The slot still goes through the model with the batch; zeros keep that harmless.
-                if (slot.Batch.Floats is { } f) Array.Clear(f, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
-                else Array.Clear(slot.Batch.Bytes!, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
-            }
-        });
+                slot.Errors[i] = null;
+                try
+                {
+                    using var image = _loader.Load(inputs[start + i], cancel);
+                    _preprocessor.Fill(image, slot.Batch, i);
+                    Interlocked.Increment(ref ok);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A decoder bug on one crafted file must not cost the rest of the batch its results.
+                    slot.Errors[i] = e as ClassifyException
+                        ?? new ClassifyException(ExitCode.ImageCorrupt, inputs[start + i], $"cannot decode: {e.Message}", e);
+                    // The slot still goes through the model with the batch; zeros keep that harmless.
+                    if (slot.Batch.Floats is { } f) Array.Clear(f, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
+                    else Array.Clear(slot.Batch.Bytes!, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
+                }
+            });
+        }
+        catch (AggregateException e) when (cancel.IsCancellationRequested && e.InnerExceptions.All(x => x is OperationCanceledException))
+        {
+            // A decode stopped by Ctrl-C or SIGTERM (the loader takes the token): the run is cancelled, not broken.
+            throw new OperationCanceledException(cancel);
+        }
         slot.Ok = ok;
     }
 
