@@ -113,7 +113,7 @@ public sealed class ImageLoader
         {
             case JpegFormat:
                 orientation = ExifOrientation.FromJpeg(bytes);
-                if (ImageStructure.JpegDataProblem(bytes) is { } jpegProblem)
+                if (ImageData.JpegDataProblem(bytes) is { } jpegProblem)
                     throw new ClassifyException(ExitCode.ImageCorrupt, path, jpegProblem);
                 break;
             case PngFormat:
@@ -142,7 +142,7 @@ public sealed class ImageLoader
             if (pixels > _options.MaxPixels)
                 throw new ClassifyException(ExitCode.ImageTooLarge, path,
                     $"{info.Width}x{info.Height} pixels is over the limit of {_options.MaxPixels:N0} pixels");
-            if (format is PngFormat && ImageStructure.PngDataProblem(bytes, timeout.Token) is { } problem)
+            if (format is PngFormat && ImageData.PngDataProblem(bytes, timeout.Token) is { } problem)
                 throw new ClassifyException(ExitCode.ImageCorrupt, path, problem);
             using var lease = _budget.Acquire(EstimatedBytes(format, pixels, orientation), timeout.Token);
             stream.Position = 0;

@@ -1,0 +1,158 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace Classify.Images;
+
+/// <summary>Checks that an image's compressed data can fill the size its header declares, where the decoder would
+/// fill the rest with zeros or grey without a word.</summary>
+internal static class ImageData
+{
+    /// <summary>
+    /// Whether a PNG's compressed image data inflates to as many bytes as its header's size needs. ImageSharp, like
+    /// libpng's callers that ignore its warning, fills rows missing from a short zlib stream with zeros and reports
+    /// nothing. The data is inflated once into a small scratch buffer and never past the size the header gives, so a
+    /// decompression bomb costs no more here than in the decoder. Returns null when complete, else the problem.
+    /// </summary>
+    internal static string? PngDataProblem(byte[] png, CancellationToken cancel)
+    {
+        if (png.Length < 33 || !png.AsSpan(12, 4).SequenceEqual("IHDR"u8))
+            return null; // the decoder reports a missing header itself
+        var ihdr = png.AsSpan(16, 13);
+        long width = BinaryPrimitives.ReadUInt32BigEndian(ihdr), height = BinaryPrimitives.ReadUInt32BigEndian(ihdr[4..]);
+        int depth = ihdr[8], color = ihdr[9], interlace = ihdr[12];
+        var channels = color switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => 0 };
+        if (channels == 0 || depth is not (1 or 2 or 4 or 8 or 16))
+            return null; // the decoder refuses these itself
+        long Rows(long w, long h) => w <= 0 || h <= 0 ? 0 : h * (1 + (w * channels * depth + 7) / 8);
+        long expected = 0;
+        if (interlace == 0)
+            expected = Rows(width, height);
+        else
+            foreach (var (x0, y0, dx, dy) in Adam7)
+                expected += Rows((width - x0 + dx - 1) / dx, (height - y0 + dy - 1) / dy);
+        long inflated = 0;
+        try
+        {
+            using var zlib = new ZLibStream(new IdatStream(png), CompressionMode.Decompress);
+            var scratch = new byte[1 << 16];
+            int n;
+            while (inflated < expected && (n = zlib.Read(scratch, 0, (int)Math.Min(scratch.Length, expected - inflated))) > 0)
+            {
+                inflated += n;
+                cancel.ThrowIfCancellationRequested();
+            }
+        }
+        catch (InvalidDataException)
+        {
+            return "corrupt PNG image data (the zlib stream is damaged)";
+        }
+        return inflated < expected
+            ? $"corrupt PNG: its image data ends after {inflated:N0} of the {expected:N0} bytes its size needs"
+            : null;
+    }
+
+    private static readonly (int X0, int Y0, int Dx, int Dy)[] Adam7 =
+        [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
+
+    /// <summary>The data of a PNG's IDAT chunks, one after the other, as one read-only stream.</summary>
+    private sealed class IdatStream(byte[] png) : Stream
+    {
+        private long _chunk = 8;
+        private int _at, _end;
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            while (_at == _end)
+            {
+                if (!NextIdat()) return 0;
+            }
+            var n = Math.Min(count, _end - _at);
+            Buffer.BlockCopy(png, _at, buffer, offset, n);
+            _at += n;
+            return n;
+        }
+
+        private bool NextIdat()
+        {
+            while (_chunk + 12 <= png.Length)
+            {
+                var length = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan((int)_chunk));
+                var type = png.AsSpan((int)_chunk + 4, 4);
+                var data = _chunk + 8;
+                _chunk = data + length + 4;
+                if (_chunk > png.Length || type.SequenceEqual("IEND"u8))
+                    return false;
+                if (type.SequenceEqual("IDAT"u8))
+                {
+                    (_at, _end) = ((int)data, (int)(data + length));
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>
+    /// Whether a JPEG's entropy-coded data is long enough for the number of 8x8 blocks its frame header declares.
+    /// ImageSharp fills blocks it finds no data for with grey and reports nothing, so a header whose width was
+    /// damaged (1200 read as 65535) decoded to a mostly grey picture that was classified with exit 0. Every block
+    /// costs at least one bit of Huffman code per scan that carries its DC coefficient, and a sequential scan adds at
+    /// least one more for its end-of-block: a lower bound no valid file is under. Returns null when plausible.
+    /// </summary>
+    internal static string? JpegDataProblem(ReadOnlySpan<byte> jpeg)
+    {
+        long blocks = 0, scanBytes = 0;
+        var progressive = false;
+        var pos = 2;
+        while (pos + 4 <= jpeg.Length)
+        {
+            if (jpeg[pos] != 0xFF) { pos++; continue; }
+            var marker = jpeg[pos + 1];
+            if (marker is 0xFF) { pos++; continue; }
+            if (marker is 0x00 or 0x01 or >= 0xD0 and <= 0xD7) { pos += 2; continue; }
+            if (marker == 0xD9) break;
+            var length = (jpeg[pos + 2] << 8) | jpeg[pos + 3];
+            if (marker is 0xC0 or 0xC1 or 0xC2 && pos + 2 + length <= jpeg.Length && length >= 8)
+            {
+                progressive = marker == 0xC2;
+                var sof = jpeg.Slice(pos + 4, length - 2);
+                int height = (sof[1] << 8) | sof[2], width = (sof[3] << 8) | sof[4], count = sof[5];
+                if (sof.Length < 6 + 3 * count || count == 0) return null;
+                int hMax = 1, vMax = 1;
+                for (var c = 0; c < count; c++)
+                {
+                    hMax = Math.Max(hMax, sof[7 + 3 * c] >> 4);
+                    vMax = Math.Max(vMax, sof[7 + 3 * c] & 15);
+                }
+                for (var c = 0; c < count; c++)
+                {
+                    int h = Math.Max(1, sof[7 + 3 * c] >> 4), v = Math.Max(1, sof[7 + 3 * c] & 15);
+                    long w = ((long)width * h + hMax - 1) / hMax, hh = ((long)height * v + vMax - 1) / vMax;
+                    blocks += ((w + 7) / 8) * ((hh + 7) / 8);
+                }
+            }
+            pos += 2 + length;
+            if (marker == 0xDA)
+            {
+                var start = pos;
+                while (pos + 1 < jpeg.Length && !(jpeg[pos] == 0xFF && jpeg[pos + 1] is not (0x00 or >= 0xD0 and <= 0xD7)))
+                    pos++;
+                scanBytes += pos - start;
+            }
+        }
+        var minimumBits = blocks * (progressive ? 1 : 2);
+        return blocks > 0 && scanBytes * 8 < minimumBits
+            ? $"corrupt JPEG: {scanBytes:N0} bytes of image data cannot code the {blocks:N0} blocks its header's size needs (a damaged header?)"
+            : null;
+    }
+}
