@@ -20,10 +20,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             throw new ClassifyException(ExitCode.Usage, null, "--batch_size must be at least 1");
         if (o.RequireGpu && o.Device == DeviceRequest.Cpu)
             throw new ClassifyException(ExitCode.Usage, null, "--require-gpu contradicts --device cpu");
-        if (o.MaxFileSizeMib < 1)
-            throw new ClassifyException(ExitCode.Usage, null, "--max_file_size must be at least 1 (MiB)");
-        if (!(o.DecodeTimeoutSeconds > 0) || o.DecodeTimeoutSeconds > 86400)
-            throw new ClassifyException(ExitCode.Usage, null, "--decode_timeout must be a number of seconds above 0");
+        var loaderOptions = ImageLimits.LoaderOptions(o);
         if (o.Gpu < 0)
             throw new ClassifyException(ExitCode.Usage, null, "--gpu must be 0 or more (an index among the visible GPUs)");
 
@@ -62,11 +59,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList}");
         var shard = SelectShard(o, inputs.Count, ref inputs);
 
-        var loader = new ImageLoader(new ImageLoaderOptions
-        {
-            MaxFileBytes = o.MaxFileSizeMib << 20,
-            DecodeTimeout = TimeSpan.FromSeconds(o.DecodeTimeoutSeconds),
-        });
+        var loader = new ImageLoader(loaderOptions);
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
         using var backend = factory.Create(manifest, backendOptions);
         if (o.Verbose)

@@ -4,7 +4,7 @@ using CommandLine;
 namespace Classify.Cli.Commands;
 
 [Verb("classify", isDefault: true, HelpText = "Classify images (the default command).")]
-internal sealed class ClassifyOptions
+internal sealed class ClassifyOptions : IImageLimitOptions
 {
     [Option("image_file", HelpText = "Image to classify (repeatable). Without any input: the bundled example cat.")]
     public IEnumerable<string> ImageFiles { get; set; } = [];

@@ -12,11 +12,7 @@ internal sealed class DecodeCommand(Console console)
 {
     public int Run(DecodeOptions o, CancellationToken cancel)
     {
-        var loader = new ImageLoader(new ImageLoaderOptions
-        {
-            MaxFileBytes = o.MaxFileSizeMib << 20,
-            DecodeTimeout = TimeSpan.FromSeconds(o.DecodeTimeoutSeconds),
-        });
+        var loader = new ImageLoader(ImageLimits.LoaderOptions(o));
         using var image = loader.Load(o.Image, cancel);
         if (o.Output == "-")
         {

@@ -3,7 +3,7 @@ using CommandLine;
 namespace Classify.Cli.Commands;
 
 [Verb("decode", HelpText = "Write the upright RGB pixels classify sees in an image as a binary PPM (P6), to check a decoder or an orientation.")]
-internal sealed class DecodeOptions
+internal sealed class DecodeOptions : IImageLimitOptions
 {
     [Value(0, MetaName = "IMAGE", Required = true, HelpText = "The image file.")]
     public string Image { get; set; } = "";

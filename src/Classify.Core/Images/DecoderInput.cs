@@ -16,35 +16,25 @@ internal static class DecoderInput
     /// </summary>
     public static byte[] PngPixelChunks(byte[] png)
     {
-        if (png.Length < 8) return png;
-        var keep = new List<(int Start, int Length)>();
+        var keep = new List<PngChunk>();
         var dropped = false;
-        long pos = 8;
-        while (pos + 12 <= png.Length)
+        foreach (var chunk in new PngChunks(png))
         {
-            var length = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan((int)pos));
-            var next = pos + 12 + length;
-            if (next > png.Length)
-                break; // truncated: ImageStructure has refused it already
-            var type = png.AsSpan((int)pos + 4, 4);
+            var type = chunk.Type(png);
             if (type.SequenceEqual("IHDR"u8) || type.SequenceEqual("PLTE"u8) || type.SequenceEqual("tRNS"u8)
                 || type.SequenceEqual("IDAT"u8) || type.SequenceEqual("IEND"u8))
-                keep.Add(((int)pos, (int)(next - pos)));
+                keep.Add(chunk);
             else
                 dropped = true;
-            if (type.SequenceEqual("IEND"u8))
-                break;
-            pos = next;
         }
         if (!dropped) return png;
-        var size = 8 + keep.Sum(k => (long)k.Length);
-        var result = new byte[size];
+        var result = new byte[8 + keep.Sum(k => (long)k.End - k.Start)];
         png.AsSpan(0, 8).CopyTo(result);
         var at = 8;
-        foreach (var (start, length) in keep)
+        foreach (var chunk in keep)
         {
-            png.AsSpan(start, length).CopyTo(result.AsSpan(at));
-            at += length;
+            png.AsSpan(chunk.Start, chunk.End - chunk.Start).CopyTo(result.AsSpan(at));
+            at += chunk.End - chunk.Start;
         }
         return result;
     }

@@ -14,39 +14,26 @@ public static class ExifOrientation
 
     public static int FromJpeg(ReadOnlySpan<byte> jpeg)
     {
-        var pos = 2;
-        // Metadata segments come before the first frame header; stop there.
-        while (pos + 4 <= jpeg.Length && jpeg[pos] == 0xFF)
+        foreach (var segment in new JpegSegments(jpeg))
         {
-            var marker = jpeg[pos + 1];
-            if (marker == 0xFF) { pos++; continue; }
-            if (marker is 0xDA or 0xD9 or >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
+            // Metadata segments come before the first frame header; stop there.
+            if (segment.Marker is 0xDA or >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
                 break;
-            var length = BinaryPrimitives.ReadUInt16BigEndian(jpeg[(pos + 2)..]);
-            if (length < 2 || pos + 2 + length > jpeg.Length)
-                break;
-            var segment = jpeg.Slice(pos + 4, length - 2);
-            if (marker == 0xE1 && segment.StartsWith("Exif\0"u8) && segment.Length > 6)
-                return FromTiff(segment[6..]);
-            pos += 2 + length;
+            var payload = segment.Payload(jpeg);
+            if (segment.Marker == 0xE1 && payload.StartsWith("Exif\0"u8) && payload.Length > 6)
+                return FromTiff(payload[6..]);
         }
         return Upright;
     }
 
     public static int FromPng(ReadOnlySpan<byte> png)
     {
-        long pos = 8;
-        while (pos + 12 <= png.Length)
+        foreach (var chunk in new PngChunks(png))
         {
-            var length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
-            if (pos + 12 + length > png.Length)
-                break;
-            var type = png.Slice((int)pos + 4, 4);
-            if (type.SequenceEqual("eXIf"u8))
-                return FromTiff(png.Slice((int)pos + 8, (int)length));
-            if (type.SequenceEqual("IDAT"u8) || type.SequenceEqual("IEND"u8))
+            if (chunk.Is(png, "eXIf"u8))
+                return FromTiff(chunk.Data(png));
+            if (chunk.Is(png, "IDAT"u8))
                 break; // eXIf must come before IDAT; PIL looks no further either
-            pos += 12 + length;
         }
         return Upright;
     }

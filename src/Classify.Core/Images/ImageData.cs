@@ -55,40 +55,31 @@ internal static class ImageData
         [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
 
     /// <summary>The data of a PNG's IDAT chunks, one after the other, as one read-only stream.</summary>
-    private sealed class IdatStream(byte[] png) : Stream
+    private sealed class IdatStream : Stream
     {
-        private long _chunk = 8;
+        private readonly byte[] _png;
+        private readonly Queue<PngChunk> _idats = new();
         private int _at, _end;
+
+        public IdatStream(byte[] png)
+        {
+            _png = png;
+            foreach (var chunk in new PngChunks(png))
+                if (chunk.Is(png, "IDAT"u8))
+                    _idats.Enqueue(chunk);
+        }
 
         public override int Read(byte[] buffer, int offset, int count)
         {
             while (_at == _end)
             {
-                if (!NextIdat()) return 0;
+                if (!_idats.TryDequeue(out var next)) return 0;
+                (_at, _end) = (next.Start + 8, next.Start + 8 + next.Length);
             }
             var n = Math.Min(count, _end - _at);
-            Buffer.BlockCopy(png, _at, buffer, offset, n);
+            Buffer.BlockCopy(_png, _at, buffer, offset, n);
             _at += n;
             return n;
-        }
-
-        private bool NextIdat()
-        {
-            while (_chunk + 12 <= png.Length)
-            {
-                var length = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan((int)_chunk));
-                var type = png.AsSpan((int)_chunk + 4, 4);
-                var data = _chunk + 8;
-                _chunk = data + length + 4;
-                if (_chunk > png.Length || type.SequenceEqual("IEND"u8))
-                    return false;
-                if (type.SequenceEqual("IDAT"u8))
-                {
-                    (_at, _end) = ((int)data, (int)(data + length));
-                    return true;
-                }
-            }
-            return false;
         }
 
         public override bool CanRead => true;
@@ -113,41 +104,26 @@ internal static class ImageData
     {
         long blocks = 0, scanBytes = 0;
         var progressive = false;
-        var pos = 2;
-        while (pos + 4 <= jpeg.Length)
+        foreach (var segment in new JpegSegments(jpeg))
         {
-            if (jpeg[pos] != 0xFF) { pos++; continue; }
-            var marker = jpeg[pos + 1];
-            if (marker is 0xFF) { pos++; continue; }
-            if (marker is 0x00 or 0x01 or >= 0xD0 and <= 0xD7) { pos += 2; continue; }
-            if (marker == 0xD9) break;
-            var length = (jpeg[pos + 2] << 8) | jpeg[pos + 3];
-            if (marker is 0xC0 or 0xC1 or 0xC2 && pos + 2 + length <= jpeg.Length && length >= 8)
+            scanBytes += segment.ScanBytes;
+            if (segment.Marker is not (0xC0 or 0xC1 or 0xC2) || segment.PayloadLength < 6)
+                continue;
+            progressive = segment.Marker == 0xC2;
+            var sof = segment.Payload(jpeg);
+            int height = (sof[1] << 8) | sof[2], width = (sof[3] << 8) | sof[4], count = sof[5];
+            if (sof.Length < 6 + 3 * count || count == 0) return null;
+            int hMax = 1, vMax = 1;
+            for (var c = 0; c < count; c++)
             {
-                progressive = marker == 0xC2;
-                var sof = jpeg.Slice(pos + 4, length - 2);
-                int height = (sof[1] << 8) | sof[2], width = (sof[3] << 8) | sof[4], count = sof[5];
-                if (sof.Length < 6 + 3 * count || count == 0) return null;
-                int hMax = 1, vMax = 1;
-                for (var c = 0; c < count; c++)
-                {
-                    hMax = Math.Max(hMax, sof[7 + 3 * c] >> 4);
-                    vMax = Math.Max(vMax, sof[7 + 3 * c] & 15);
-                }
-                for (var c = 0; c < count; c++)
-                {
-                    int h = Math.Max(1, sof[7 + 3 * c] >> 4), v = Math.Max(1, sof[7 + 3 * c] & 15);
-                    long w = ((long)width * h + hMax - 1) / hMax, hh = ((long)height * v + vMax - 1) / vMax;
-                    blocks += ((w + 7) / 8) * ((hh + 7) / 8);
-                }
+                hMax = Math.Max(hMax, sof[7 + 3 * c] >> 4);
+                vMax = Math.Max(vMax, sof[7 + 3 * c] & 15);
             }
-            pos += 2 + length;
-            if (marker == 0xDA)
+            for (var c = 0; c < count; c++)
             {
-                var start = pos;
-                while (pos + 1 < jpeg.Length && !(jpeg[pos] == 0xFF && jpeg[pos + 1] is not (0x00 or >= 0xD0 and <= 0xD7)))
-                    pos++;
-                scanBytes += pos - start;
+                int h = Math.Max(1, sof[7 + 3 * c] >> 4), v = Math.Max(1, sof[7 + 3 * c] & 15);
+                long w = ((long)width * h + hMax - 1) / hMax, hh = ((long)height * v + vMax - 1) / vMax;
+                blocks += ((w + 7) / 8) * ((hh + 7) / 8);
             }
         }
         var minimumBits = blocks * (progressive ? 1 : 2);

@@ -52,8 +52,8 @@ public static partial class ImageFile
     {
         if (size > maxBytes)
             throw TooLarge(path, size, maxBytes);
-        // A file that grows while it is read (a download in progress) is read up to its size at open, plus one
-        // byte to notice the growth: it is then refused like any file over the limit, never read without end.
+        // A file that grows while it is read (a download in progress) is read up to its size at open, never
+        // without end; one that shrinks gives what is left, which the structure checks then call truncated.
         var bytes = new byte[size];
         long done = 0;
         while (done < size)
@@ -74,7 +74,7 @@ public static partial class ImageFile
         return done == size ? bytes : bytes[..(int)done];
     }
 
-    private static ClassifyException TooLarge(string path, long size, long maxBytes) =>
+    internal static ClassifyException TooLarge(string path, long size, long maxBytes) =>
         new(ExitCode.ImageTooLarge, path, $"file is {Mib(size)} MiB, over the limit of {Mib(maxBytes)} MiB (--max_file_size)");
 
     private static string Mib(long bytes) => (bytes / 1048576.0).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);

@@ -102,7 +102,7 @@ public sealed class ImageLoader
         if (bytes.Length == 0)
             throw new ClassifyException(ExitCode.ImageUnsupported, path, "is empty (0 bytes), not an image");
         if (bytes.Length > _options.MaxFileBytes)
-            throw new ClassifyException(ExitCode.ImageTooLarge, path, $"file is over the limit of {_options.MaxFileBytes >> 20} MiB (--max_file_size)");
+            throw ImageFile.TooLarge(path, bytes.Length, _options.MaxFileBytes);
         var format = Image.DetectFormat(_configuration, bytes);
         if (format is null)
             throw new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image in a supported format ({SupportedFormats})");

@@ -107,65 +107,15 @@ internal static class ImageStructure
 
     private static bool PngReachesEnd(ReadOnlySpan<byte> png)
     {
-        long pos = 8; // the signature
-        while (pos + 8 <= png.Length)
-        {
-            var length = BinaryPrimitives.ReadUInt32BigEndian(png[(int)pos..]);
-            var next = pos + 12 + length; // length, type, data, CRC
-            if (next > png.Length)
-                return false;
-            if (png.Slice((int)pos + 4, 4).SequenceEqual("IEND"u8))
-                return true;
-            pos = next;
-        }
-        return false;
+        var chunks = new PngChunks(png);
+        while (chunks.MoveNext()) { }
+        return chunks.ReachedEnd;
     }
 
     private static bool JpegReachesEnd(ReadOnlySpan<byte> jpeg)
     {
-        var pos = 2; // SOI
-        while (pos + 1 < jpeg.Length)
-        {
-            if (jpeg[pos] != 0xFF)
-            {
-                // Stray bytes between segments, which decoders skip too.
-                pos++;
-                continue;
-            }
-            var marker = jpeg[pos + 1];
-            if (marker == 0xD9)
-                return true; // EOI
-            if (marker is 0xFF)
-            {
-                pos++; // fill byte
-                continue;
-            }
-            if (marker is 0x00 or 0x01 or >= 0xD0 and <= 0xD7)
-            {
-                pos += 2; // no length: stuffed zero, TEM, RSTn
-                continue;
-            }
-            if (pos + 3 >= jpeg.Length)
-                return false;
-            pos += 2 + ((jpeg[pos + 2] << 8) | jpeg[pos + 3]);
-            if (marker == 0xDA)
-            {
-                // SOS: entropy-coded data runs to the next marker; 0xFF is escaped as FF00 there and RSTn interleave.
-                while (pos + 1 < jpeg.Length)
-                {
-                    var ff = jpeg[pos..].IndexOf((byte)0xFF);
-                    if (ff < 0)
-                        return false;
-                    pos += ff;
-                    if (pos + 1 >= jpeg.Length)
-                        return false;
-                    var m = jpeg[pos + 1];
-                    if (m is not (0x00 or >= 0xD0 and <= 0xD7))
-                        break;
-                    pos += 2;
-                }
-            }
-        }
-        return false;
+        var segments = new JpegSegments(jpeg);
+        while (segments.MoveNext()) { }
+        return segments.ReachedEnd;
     }
 }
