@@ -72,6 +72,12 @@ RUN set -eu; \
     fi
 
 FROM ${RUNTIME_IMAGE} AS runtime
+# libjpeg-turbo's TurboJPEG library: classify decodes JPEG with it where it is installed (arithmetic-coded JPEG,
+# libjpeg's checks for damaged data; README, Images). Debian names it libturbojpeg0, Ubuntu libturbojpeg.
+RUN apt-get update \
+ && { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libturbojpeg0 \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libturbojpeg; } \
+ && rm -rf /var/lib/apt/lists/*
 # Docker runs as this user; Singularity/Apptainer always run as the calling user.
 RUN groupadd --system --gid 10001 classify \
  && useradd --system --uid 10001 --gid classify --home-dir /home/classify --create-home \

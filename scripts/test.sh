@@ -18,7 +18,7 @@ trap 'rm -rf "$logs"' EXIT
 
 # Tools the build and tests use: patchelf + g++ (TorchSharp's libstdc++ fix on older hosts),
 # bubblewrap (the GPU-diagnosis test fakes a GPU node in a mount namespace), shellcheck.
-# The decoding conformance test (tests/conformance) makes its corpus with ImageMagick, cjpeg and exiftool and
+# The decoding conformance test (tests/conformance) makes its corpus with ImageMagick, cjpeg, exiftool and libturbojpeg and
 # decodes the reference with Debian's python3-pil; the fuzz test (tests/fuzz) writes its seeds with it too.
 need=()
 for tool in patchelf:patchelf g++:g++ bwrap:bubblewrap shellcheck:shellcheck convert-im6.q16:imagemagick \
@@ -26,6 +26,8 @@ for tool in patchelf:patchelf g++:g++ bwrap:bubblewrap shellcheck:shellcheck con
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 /usr/bin/python3 -c 'import PIL.ImageCms' >/dev/null 2>&1 || need+=(python3 python3-pil)
+# libjpeg-turbo's TurboJPEG library, which classify decodes JPEG with (the tests expect it, as the container has it).
+ldconfig -p 2>/dev/null | grep -q 'libturbojpeg\.so\.0 ' || need+=(libturbojpeg0)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}" >&2

@@ -214,6 +214,9 @@ exif_agree() {
 }
 check "18 EXIF camera photos (orientations 0-8) classify in the image, the nine of a kind with one top-1" \
     "exit $rc: $(echo "$out" | cut -d, -f1,3 | tr '\n' '|' | head -c 400) stderr: $(head -c 300 "$tmp/err")" exif_agree
+out=$(run "$image" --verbose --image_file /opt/classify/examples/cat.png 2>&1 >/dev/null)
+check "the image decodes JPEG with libjpeg-turbo (its TurboJPEG library is installed)" "$(echo "$out" | grep -o 'JPEG decoder: .*' | head -c 300)" \
+    grep -q "JPEG decoder: libjpeg-turbo (" <<<"$out"
 head=$(run -v "$repo/tests/images:/data:ro" "$image" decode /data/exif-orientation/Landscape_6.jpg --output - 2>"$tmp/err" | head -c 15 | tr '\n' ' ')
 check "classify decode in the image turns an orientation-6 photo upright (1800x1200)" "got '$head' stderr: $(head -c 300 "$tmp/err")" \
     test "$head" = "P6 1800 1200 25"

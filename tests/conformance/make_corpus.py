@@ -5,15 +5,16 @@
 
 From the repository's photos, files as cameras, phones and the web make them: EXIF (every orientation, GPS,
 maker-note-sized blobs, a thumbnail), XMP, ICC profiles, IPTC, MPO, progressive, arithmetic-coded, restart-marked,
-grayscale, 4:4:4 and CMYK JPEG; 16-bit, interlaced, palette, grey+alpha and APNG PNG; animated GIF and WebP (lossy,
+grayscale, 4:4:4, CMYK and YCCK JPEG; 16-bit, interlaced, palette, grey+alpha and APNG PNG; animated GIF and WebP (lossy,
 lossless, with alpha and EXIF); BMP 8/24/32-bit. Each file gets OUT_DIR/NAME.ref.ppm: its upright RGB pixels as
 Debian's python3-pil (libjpeg-turbo, libpng, libwebp, giflib-free GIF) decodes them, with ImageOps.exif_transpose and
 convert("RGB"), and a line in OUT_DIR/corpus.tsv: NAME<TAB>CLASS, where CLASS says which tolerance applies
 (lossless: the same pixels up to 16-to-8-bit rounding; jpeg: another IDCT and chroma upsampling; cmyk: another
 CMYK-to-RGB formula).
+The YCCK file is written with libturbojpeg.so.0 (Debian's libturbojpeg0) through ctypes.
 """
 import io, os, shutil, subprocess, sys
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageChops, ImageCms, ImageOps
 
 CONVERT = shutil.which("convert-im6.q16") or "convert"  # Debian's ImageMagick, not a wrapper earlier on PATH
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -72,6 +73,27 @@ add("jpeg-444.jpg", "jpeg", lambda p: chelsea.save(p, quality=92, subsampling=0)
 add("jpeg-422-progressive.jpg", "jpeg", lambda p: coffee.save(p, quality=85, subsampling=1, progressive=True))
 add("jpeg-grayscale.jpg", "jpeg", lambda p: chelsea.convert("L").save(p, quality=90))
 add("jpeg-cmyk-adobe.jpg", "cmyk", lambda p: chelsea.convert("CMYK").save(p, quality=95))
+
+
+def ycck(p):
+    """YCCK (Adobe transform 2), as Photoshop writes CMYK photos: libjpeg-turbo's compressor turns CMYK input into
+    YCCK; the samples are inverted first, as Adobe's CMYK is."""
+    import ctypes
+    tj = ctypes.CDLL("libturbojpeg.so.0")
+    tj.tjInitCompress.restype = ctypes.c_void_p
+    handle = ctypes.c_void_p(tj.tjInitCompress())
+    im = ImageChops.invert(chelsea.convert("CMYK"))
+    buf, size = ctypes.POINTER(ctypes.c_ubyte)(), ctypes.c_ulong(0)
+    # tjCompress2(handle, src, width, pitch, height, TJPF_CMYK, &buf, &size, TJSAMP_420, quality, flags)
+    if tj.tjCompress2(handle, im.tobytes(), im.width, 0, im.height, 11, ctypes.byref(buf), ctypes.byref(size), 2, 90, 0) != 0:
+        raise RuntimeError("tjCompress2 failed")
+    with open(p, "wb") as f:
+        f.write(ctypes.string_at(buf, size.value))
+    tj.tjFree(buf)
+    tj.tjDestroy(handle)
+
+
+add("jpeg-ycck-adobe.jpg", "cmyk", ycck)
 for o in range(1, 9):
     add(f"jpeg-exif-gps-makernote-orientation-{o}.jpg", "jpeg", lambda p, o=o: coffee.save(p, quality=90, exif=exif_with(o)))
 add("jpeg-icc.jpg", "jpeg", lambda p: chelsea.save(p, quality=90, icc_profile=srgb))

@@ -63,7 +63,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
         using var backend = factory.Create(manifest, backendOptions);
         if (o.Verbose)
-            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms)");
+            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}");
 
         var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
         var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, o.BatchSize, o.Threads);

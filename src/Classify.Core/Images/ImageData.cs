@@ -94,25 +94,30 @@ internal static class ImageData
     }
 
     /// <summary>
-    /// Whether a JPEG's entropy-coded data is long enough for the number of 8x8 blocks its frame header declares.
+    /// What classify needs to know of a JPEG before decoding it: its scan count, whether it is arithmetic-coded, and
+    /// whether its entropy-coded data is long enough for the number of 8x8 blocks its frame header declares.
     /// ImageSharp fills blocks it finds no data for with grey and reports nothing, so a header whose width was
     /// damaged (1200 read as 65535) decoded to a mostly grey picture that was classified with exit 0. Every block
     /// costs at least one bit of Huffman code per scan that carries its DC coefficient, and a sequential scan adds at
-    /// least one more for its end-of-block: a lower bound no valid file is under. Returns null when plausible.
+    /// least one more for its end-of-block: a lower bound no valid file is under.
     /// </summary>
-    internal static string? JpegDataProblem(ReadOnlySpan<byte> jpeg)
+    internal static JpegFacts Jpeg(ReadOnlySpan<byte> jpeg)
     {
         long blocks = 0, scanBytes = 0;
-        var progressive = false;
+        int scans = 0;
+        bool progressive = false, arithmetic = false;
         foreach (var segment in new JpegSegments(jpeg))
         {
             scanBytes += segment.ScanBytes;
+            if (segment.Marker == 0xDA) scans++;
+            // SOF9-SOF15 but DHT's neighbours: arithmetic coding (SOF9, 10, 11, 13, 14, 15).
+            if (segment.Marker is 0xC9 or 0xCA or 0xCB or 0xCD or 0xCE or 0xCF) arithmetic = true;
             if (segment.Marker is not (0xC0 or 0xC1 or 0xC2) || segment.PayloadLength < 6)
                 continue;
             progressive = segment.Marker == 0xC2;
             var sof = segment.Payload(jpeg);
             int height = (sof[1] << 8) | sof[2], width = (sof[3] << 8) | sof[4], count = sof[5];
-            if (sof.Length < 6 + 3 * count || count == 0) return null;
+            if (sof.Length < 6 + 3 * count || count == 0) continue;
             int hMax = 1, vMax = 1;
             for (var c = 0; c < count; c++)
             {
@@ -127,8 +132,12 @@ internal static class ImageData
             }
         }
         var minimumBits = blocks * (progressive ? 1 : 2);
-        return blocks > 0 && scanBytes * 8 < minimumBits
+        var problem = blocks > 0 && scanBytes * 8 < minimumBits
             ? $"corrupt JPEG: {scanBytes:N0} bytes of image data cannot code the {blocks:N0} blocks its header's size needs (a damaged header?)"
             : null;
+        return new JpegFacts(scans, arithmetic, problem);
     }
 }
+
+/// <param name="Problem">Why the file is corrupt, or null when its data length is plausible.</param>
+internal readonly record struct JpegFacts(int Scans, bool Arithmetic, string? Problem);
