@@ -149,6 +149,15 @@ public sealed class DecodeConformanceTests(ConformanceCorpus corpus) : IClassFix
     }
 
     [Fact]
+    public void A_GIF_whose_LZW_data_ends_early_is_corrupt_not_classified_with_a_background_hole()
+    {
+        var file = corpus.File("corrupt-gif-short-lzw.gif");
+        var r = ClassifyProcess.Run("--image_file", file);
+        Assert.Equal(ExitCode.ImageCorrupt, r.ExitCode);
+        Assert.Matches($"^classify: {System.Text.RegularExpressions.Regex.Escape(file)}: corrupt GIF: its first frame's data ends after [0-9,]+ of its 135,300 pixels$", r.Stderr.Trim());
+    }
+
+    [Fact]
     public void A_JPEG_whose_scan_data_ends_early_is_corrupt_not_classified_with_grey_blocks()
     {
         // Cut inside the entropy-coded data, an EOI put back: the structure is whole, the data is not.

@@ -10,7 +10,7 @@ lossless, with alpha and EXIF); BMP 8/24/32-bit. Each file gets OUT_DIR/NAME.ref
 Debian's python3-pil (libjpeg-turbo, libpng, libwebp, giflib-free GIF) decodes them, with ImageOps.exif_transpose and
 convert("RGB"), and a line in OUT_DIR/corpus.tsv: NAME<TAB>CLASS, where CLASS says which tolerance applies
 (lossless: the same pixels up to 16-to-8-bit rounding; jpeg: another IDCT and chroma upsampling; cmyk: another
-CMYK-to-RGB formula).
+CMYK-to-RGB formula; corrupt: damaged on purpose, no reference, to be refused).
 The YCCK file is written with libturbojpeg.so.0 (Debian's libturbojpeg0) through ctypes.
 """
 import io, os, shutil, subprocess, sys
@@ -147,6 +147,36 @@ add("webp-animated-lossy.webp", "webp", lambda p: chelsea.save(p, save_all=True,
 add("bmp-24.bmp", "lossless", lambda p: chelsea.save(p))
 add("bmp-8-palette.bmp", "lossless", lambda p: chelsea.quantize(256).save(p))
 add("bmp-32.bmp", "lossless", lambda p: chelsea.convert("RGBA").save(p))
+
+# Damaged files the decoders would fill in without a word: each must be refused as corrupt (no reference pixels).
+def short_lzw_gif(p):
+    """A GIF whose first frame's LZW data stops at 40 %, its sub-blocks and trailer intact."""
+    b = io.BytesIO()
+    frames[1].save(b, format="GIF")
+    gif = b.getvalue()
+    pos = 13 + (3 << ((gif[10] & 7) + 1) if gif[10] & 0x80 else 0)
+    while gif[pos] == 0x21:  # extensions
+        pos += 2
+        while gif[pos]:
+            pos += 1 + gif[pos]
+        pos += 1
+    pos += 10 + (3 << ((gif[pos + 9] & 7) + 1) if gif[pos + 9] & 0x80 else 0)
+    head, data, q = gif[:pos + 1], b"", pos + 1
+    while gif[q]:
+        data += gif[q + 1:q + 1 + gif[q]]
+        q += 1 + gif[q]
+    data = data[:len(data) * 2 // 5]
+    blocks = b"".join(bytes([len(data[i:i + 255])]) + data[i:i + 255] for i in range(0, len(data), 255))
+    with open(p, "wb") as f:
+        f.write(head + blocks + b"\0;")
+
+
+def corrupt(name, write):
+    write(os.path.join(out, name))
+    rows.append((name, "corrupt"))
+
+
+corrupt("corrupt-gif-short-lzw.gif", short_lzw_gif)
 
 for f in ("src.ppm", "thumb.jpg"):
     os.remove(os.path.join(out, f))

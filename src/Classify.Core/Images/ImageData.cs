@@ -137,6 +137,92 @@ internal static class ImageData
             : null;
         return new JpegFacts(scans, arithmetic, problem);
     }
+
+    /// <summary>
+    /// Whether the LZW data of a GIF's first frame (the one classified) codes all of its pixels. ImageSharp stops at
+    /// the end of a short or broken LZW stream and leaves the rest of the frame background-coloured, without a word.
+    /// The codes are followed for their lengths only (no pixels are made), to the end of the data at most.
+    /// </summary>
+    internal static string? GifDataProblem(ReadOnlySpan<byte> gif)
+    {
+        var frame = ImageStructure.GifFirstFrame(gif);
+        if (frame < 0 || frame + 11 > gif.Length)
+            return null; // no frame, or cut off: the structure check has said so
+        long width = gif[frame + 5] | gif[frame + 6] << 8, height = gif[frame + 7] | gif[frame + 8] << 8;
+        var data = frame + 10 + ImageStructure.GifColorTableSize(gif[frame + 9]);
+        if (data >= gif.Length)
+            return null;
+        var minimum = gif[data];
+        if (minimum is < 1 or > 11)
+            return $"corrupt GIF: LZW code size {minimum}";
+        var expected = width * height;
+        var coded = LzwPixels(gif, data + 1, minimum, expected, out var bad);
+        if (bad)
+            return "corrupt GIF image data (an LZW code that is not in the table)";
+        return coded < expected ? $"corrupt GIF: its first frame's data ends after {coded:N0} of its {expected:N0} pixels" : null;
+    }
+
+    /// <summary>How many pixels the LZW codes in the sub-blocks from <paramref name="pos"/> decode to (GIF's variant:
+    /// codes least-significant bit first, the code size growing to 12 bits, clear and end codes).</summary>
+    private static long LzwPixels(ReadOnlySpan<byte> gif, int pos, int minimum, long enough, out bool bad)
+    {
+        bad = false;
+        Span<short> lengths = stackalloc short[4096];
+        int clear = 1 << minimum, end = clear + 1, size = minimum + 1, next = clear + 2, previous = -1;
+        for (var i = 0; i < clear; i++) lengths[i] = 1;
+        long pixels = 0;
+        int bits = 0, buffer = 0, block = 0;
+        while (pixels < enough)
+        {
+            while (bits < size)
+            {
+                if (block == 0)
+                {
+                    if (pos >= gif.Length || (block = gif[pos++]) == 0)
+                        return pixels; // the data ends
+                }
+                if (pos >= gif.Length)
+                    return pixels;
+                buffer |= gif[pos++] << bits;
+                bits += 8;
+                block--;
+            }
+            var code = buffer & ((1 << size) - 1);
+            buffer >>= size;
+            bits -= size;
+            if (code == clear)
+            {
+                (size, next, previous) = (minimum + 1, clear + 2, -1);
+                continue;
+            }
+            if (code == end)
+                return pixels;
+            int length;
+            if (previous < 0)
+                length = code < clear ? 1 : -1;
+            else if (code < next)
+                length = lengths[code];
+            else if (code == next)
+                length = lengths[previous] + 1;
+            else
+                length = -1;
+            if (length <= 0)
+            {
+                bad = true;
+                return pixels;
+            }
+            pixels += length;
+            if (previous >= 0 && next < 4096)
+            {
+                lengths[next] = (short)Math.Min(lengths[previous] + 1, short.MaxValue);
+                next++;
+                if (next == 1 << size && size < 12)
+                    size++;
+            }
+            previous = code;
+        }
+        return pixels;
+    }
 }
 
 /// <param name="Problem">Why the file is corrupt, or null when its data length is plausible.</param>

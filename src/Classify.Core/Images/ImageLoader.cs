@@ -145,6 +145,10 @@ public sealed class ImageLoader
                 orientation = ExifOrientation.FromPng(bytes);
                 bytes = DecoderInput.PngPixelChunks(bytes);
                 break;
+            case GifFormat:
+                if (ImageData.GifDataProblem(bytes) is { } gifProblem)
+                    throw new ClassifyException(ExitCode.ImageCorrupt, path, gifProblem);
+                break;
             case WebpFormat:
                 orientation = ExifOrientation.FromWebp(bytes);
                 bytes = DecoderInput.WebpFirstFrame(bytes)

@@ -67,40 +67,55 @@ internal static class ImageStructure
 
     private static bool GifFirstFrameComplete(ReadOnlySpan<byte> gif)
     {
-        static int ColorTableSize(byte packed) => (packed & 0x80) != 0 ? 3 << ((packed & 7) + 1) : 0;
-
-        static bool SkipSubBlocks(ReadOnlySpan<byte> gif, ref long pos)
-        {
-            while (pos < gif.Length)
-            {
-                var size = gif[(int)pos];
-                pos += 1 + size;
-                if (size == 0)
-                    return pos <= gif.Length;
-            }
+        var frame = GifFirstFrame(gif);
+        if (frame == GifCutOff)
             return false;
-        }
+        if (frame == GifNoFrame)
+            return true; // the trailer, or a block the decoder will judge: no frame data is cut off here
+        if (frame + 10 > gif.Length)
+            return false;
+        long pos = frame + 10 + GifColorTableSize(gif[frame + 9]) + 1;
+        return GifSkipSubBlocks(gif, ref pos);
+    }
 
+    internal const int GifNoFrame = -1, GifCutOff = -2;
+
+    /// <summary>Where the first image descriptor (0x2C) of a GIF starts, after the header, the global colour table
+    /// and any extensions; <see cref="GifNoFrame"/> when another block comes first, <see cref="GifCutOff"/> when the
+    /// file ends before.</summary>
+    internal static int GifFirstFrame(ReadOnlySpan<byte> gif)
+    {
         if (gif.Length < 13)
-            return false;
-        long pos = 13 + ColorTableSize(gif[10]);
+            return GifCutOff;
+        long pos = 13 + GifColorTableSize(gif[10]);
         while (pos < gif.Length)
         {
             switch (gif[(int)pos])
             {
                 case 0x21: // extension: label, then sub-blocks
                     pos += 2;
-                    if (!SkipSubBlocks(gif, ref pos))
-                        return false;
+                    if (!GifSkipSubBlocks(gif, ref pos))
+                        return GifCutOff;
                     break;
-                case 0x2C: // image descriptor, local colour table, LZW code size, then the pixel sub-blocks
-                    if (pos + 10 > gif.Length)
-                        return false;
-                    pos += 10 + ColorTableSize(gif[(int)pos + 9]) + 1;
-                    return SkipSubBlocks(gif, ref pos);
-                default: // the trailer, or a block the decoder will judge: no frame data is cut off here
-                    return true;
+                case 0x2C:
+                    return (int)pos;
+                default:
+                    return GifNoFrame;
             }
+        }
+        return GifCutOff;
+    }
+
+    internal static int GifColorTableSize(byte packed) => (packed & 0x80) != 0 ? 3 << ((packed & 7) + 1) : 0;
+
+    private static bool GifSkipSubBlocks(ReadOnlySpan<byte> gif, ref long pos)
+    {
+        while (pos < gif.Length)
+        {
+            var size = gif[(int)pos];
+            pos += 1 + size;
+            if (size == 0)
+                return pos <= gif.Length;
         }
         return false;
     }
