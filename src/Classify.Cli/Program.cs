@@ -38,6 +38,9 @@ public static class Program
         args is not ["doctor" or "merge" or "decode", ..]
         && !args.Any(a => a is "torch" or "--backend=torch" or "--help" || a.EndsWith(".pt", StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>The verbs besides the default classify, for "did you mean" on a mistyped one.</summary>
+    internal static readonly string[] Commands = ["doctor", "merge", "decode"];
+
     internal static IReadOnlyDictionary<string, IBackendFactory> Backends() => new Dictionary<string, IBackendFactory>
     {
         ["onnx"] = new OnnxBackendFactory(),

@@ -20,7 +20,11 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             throw new ClassifyException(ExitCode.Usage, null, "--batch_size must be at least 1");
         if (o.RequireGpu && o.Device == DeviceRequest.Cpu)
             throw new ClassifyException(ExitCode.Usage, null, "--require-gpu contradicts --device cpu");
+        if (o.Threads < 0)
+            throw new ClassifyException(ExitCode.Usage, null, "--threads must be 0 (all cores) or more");
         var loaderOptions = ImageLimits.LoaderOptions(o);
+        var outputPath = o.Output == "-" ? null : o.Output;
+        var format = OutputFormats.Resolve(o.Format, outputPath);
         if (o.Gpu < 0)
             throw new ClassifyException(ExitCode.Usage, null, "--gpu must be 0 or more (an index among the visible GPUs)");
 
@@ -28,6 +32,11 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var catalog = new ModelCatalog(o.ModelDir ?? ModelCatalog.DefaultModelDir());
         var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat);
         var factory = PickBackend(o, manifest, fileFormat);
+        // Options of the other engine would be ignored without a word: a run that asked for half precision must not
+        // silently run in full precision.
+        if (factory.Name != "torch" && (o.Fp16 || o.ChannelsLast))
+            throw new ClassifyException(ExitCode.Usage, null,
+                $"{(o.Fp16 ? "--fp16" : "--channels_last")} applies to --backend torch only (backend {factory.Name} runs the model file as it is); see classify --help");
         var labels = Labels.Load(manifest);
         var modelCheckedMs = clock.ElapsedMilliseconds;
         var backendOptions = new BackendOptions
@@ -45,18 +54,19 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (factory is IGpuBackendFactory gpuFactory)
             new GpuDevicePolicy(backendOptions, gpuFactory.GpuRequirements).ThrowIfRequiredAndUnusable();
 
-        var inputs = InputSet.Enumerate(new InputOptions
+        var inputs = InputSet.FromPaths(o.Paths, o.Recursive, Program.Commands, console.In);
+        inputs.AddRange(InputSet.Enumerate(new InputOptions
         {
             Files = o.ImageFiles.ToList(),
             Directory = o.ImageDir,
             Recursive = o.Recursive,
             List = o.ImageList,
-        }, console.In);
-        var noInputGiven = !o.ImageFiles.Any() && o.ImageDir is null && o.ImageList is null;
+        }, console.In));
+        var noInputGiven = !o.Paths.Any() && !o.ImageFiles.Any() && o.ImageDir is null && o.ImageList is null;
         if (noInputGiven)
             inputs.Add(Path.Combine(AppContext.BaseDirectory, "examples", "cat.png"));
         if (inputs.Count == 0)
-            console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList}");
+            console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList ?? string.Join(", ", o.Paths)}");
         var shard = SelectShard(o, inputs.Count, ref inputs);
 
         var loader = new ImageLoader(loaderOptions);
@@ -96,7 +106,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         }
 
         var single = inputs.Count == 1;
-        if (o.Output is { } outputPath)
+        if (outputPath is not null)
         {
             using var file = new AtomicFile(outputPath);
             // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial.
@@ -105,13 +115,13 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                  o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], inputs),
                 inputs, o.BatchSize, note => console.Error.WriteLine($"classify: {note}"));
             using (var text = ResultWriter.OpenText(file.Stream))
-                Write(ResultWriter.Create(o.Format, text, info, single), journal);
+                Write(ResultWriter.Create(format, text, info, single), journal);
             file.Commit();
             journal.Delete();
         }
         else
         {
-            Write(ResultWriter.Create(o.Format, console.Out, info, single));
+            Write(ResultWriter.Create(format, console.Out, info, single));
         }
 
         if (o.Verbose)

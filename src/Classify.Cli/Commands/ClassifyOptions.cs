@@ -6,6 +6,9 @@ namespace Classify.Cli.Commands;
 [Verb("classify", isDefault: true, HelpText = "Classify images (the default command).")]
 internal sealed class ClassifyOptions : IImageLimitOptions
 {
+    [Value(0, MetaName = "PATH", HelpText = "Images, folders of images (as --image_dir) or lists of image paths (.txt, .lst, .list; '-' = paths on standard input), in the order given, before the inputs of the flags below.")]
+    public IEnumerable<string> Paths { get; set; } = [];
+
     [Option("image_file", HelpText = "Image to classify (repeatable). Without any input: the bundled example cat.")]
     public IEnumerable<string> ImageFiles { get; set; } = [];
 
@@ -27,10 +30,10 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     [Option("num_top_predictions", Default = 5, HelpText = "Display this many predictions.")]
     public int NumTopPredictions { get; set; }
 
-    [Option("format", Default = OutputFormat.Text, HelpText = "text (classify_image.py's lines), json, jsonl (one object per image) or csv.")]
-    public OutputFormat Format { get; set; }
+    [Option("format", HelpText = "text (classify_image.py's lines), json, jsonl (one object per image) or csv. Default: from --output's extension (.jsonl, .json, .csv, .txt), else text.")]
+    public OutputFormat? Format { get; set; }
 
-    [Option("output", HelpText = "Write results to this file (atomically: it appears only when complete) instead of standard output.")]
+    [Option("output", HelpText = "Write results to this file (atomically: it appears only when complete) instead of standard output ('-' = standard output).")]
     public string? Output { get; set; }
 
     [Option("backend", Default = "onnx", HelpText = "Inference engine: onnx (ONNX Runtime) or torch (TorchSharp, TorchScript models).")]

@@ -71,4 +71,55 @@ public static class InputSet
         }
         return inputs;
     }
+
+    /// <summary>Extensions that make a path given without a flag a list of image paths rather than an image.</summary>
+    public static readonly IReadOnlySet<string> ListExtensions =
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".txt", ".lst", ".list" };
+
+    /// <summary>
+    /// Paths given without a flag, as ripgrep and fd take them, each expanded in place: a folder as --image_dir, a
+    /// .txt/.lst/.list file as --image_list, "-" as a list on standard input, anything else as --image_file (a
+    /// missing image then gets its own "no such file" result, as with --image_file). A bare word that names nothing
+    /// (no dot, no slash) is a mistyped command, not an image: <paramref name="commands"/> are offered.
+    /// </summary>
+    public static List<string> FromPaths(IEnumerable<string> paths, bool recursive, IReadOnlyList<string> commands, TextReader? stdin = null)
+    {
+        var inputs = new List<string>();
+        foreach (var path in paths)
+        {
+            if (path == "-" || (ListExtensions.Contains(Path.GetExtension(path)) && File.Exists(path)))
+                inputs.AddRange(Enumerate(new InputOptions { List = path }, stdin));
+            else if (System.IO.Directory.Exists(path))
+                inputs.AddRange(Enumerate(new InputOptions { Directory = path, Recursive = recursive }));
+            else if (!File.Exists(path) && !path.Contains('.') && !path.Contains('/'))
+                throw new ClassifyException(ExitCode.Usage, null, UnknownWord(path, commands));
+            else
+                inputs.Add(path);
+        }
+        return inputs;
+    }
+
+    private static string UnknownWord(string word, IReadOnlyList<string> commands)
+    {
+        var closest = commands.MinBy(c => EditDistance(word, c));
+        var hint = closest is not null && EditDistance(word, closest) <= 2 ? $"did you mean '{closest}'? " : "";
+        return $"'{ClassifyException.Printable(word)}' is neither a command ({string.Join(", ", commands)}) nor an existing file or folder; {hint}see classify --help";
+    }
+
+    internal static int EditDistance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var diagonal = row[0];
+            row[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.Length];
+    }
 }

@@ -1,0 +1,82 @@
+using System.Text.Json;
+
+namespace Classify.Tests;
+
+/// <summary>The command line's habits from ripgrep/fd and classify_image.py, on the real binary: paths without a flag,
+/// '-' for standard input, a mistyped verb, the output format from the file name, options that do not apply.</summary>
+public sealed class CommandLineTests
+{
+    [Fact]
+    public void A_path_without_a_flag_is_classified_not_the_bundled_cat()
+    {
+        var r = ClassifyProcess.Run(TestData.Coffee, "--num_top_predictions", "1");
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith("espresso (score = ", r.Stdout);
+        r = ClassifyProcess.Run("--num_top_predictions", "1", "--", TestData.Coffee);
+        Assert.StartsWith("espresso (score = ", r.Stdout);
+    }
+
+    [Fact]
+    public void Paths_files_folders_and_stdin_are_expanded_in_the_order_given()
+    {
+        var folder = ClassifyProcess.Run("--image_dir", TestData.Images, "--format", "jsonl").StdoutLines.Length;
+        var r = ClassifyProcess.Run([TestData.Coffee, TestData.Images, "-", "--format", "jsonl"], stdin: TestData.Chelsea + "\n");
+        Assert.Equal(0, r.ExitCode);
+        var files = r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("file").GetString()).ToList();
+        Assert.Equal(2 + folder, files.Count);
+        Assert.Equal(TestData.Coffee, files[0]);
+        Assert.Equal(TestData.Chelsea, files[^1]);
+    }
+
+    [Fact]
+    public void A_mistyped_verb_is_a_usage_error_that_names_the_verb()
+    {
+        var r = ClassifyProcess.Run("doctorr");
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal("classify: 'doctorr' is neither a command (doctor, merge, decode) nor an existing file or folder; did you mean 'doctor'? see classify --help", r.Stderr.Trim());
+        Assert.Empty(r.Stdout);
+    }
+
+    [Fact]
+    public void The_output_format_follows_the_file_name_and_a_contradiction_is_refused()
+    {
+        using var dir = new TempDir();
+        var jsonl = dir.File("results.jsonl");
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--output", jsonl);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(TestData.EgyptianCat, JsonDocument.Parse(File.ReadAllText(jsonl)).RootElement.GetProperty("predictions")[0].GetProperty("label").GetString());
+
+        r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--output", dir.File("results.csv"), "--format", "jsonl");
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Contains("--format jsonl contradicts --output", r.Stderr);
+        Assert.False(File.Exists(dir.File("results.csv")));
+    }
+
+    [Fact]
+    public void Output_dash_is_standard_output_not_a_file_named_dash()
+    {
+        using var dir = new TempDir();
+        var r = ClassifyProcess.Run(["--image_file", TestData.Chelsea, "--output", "-", "--num_top_predictions", "1"], workingDirectory: dir.Path);
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith("Egyptian cat (score = ", r.Stdout);
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [Theory]
+    [InlineData("--fp16", "classify: --fp16 applies to --backend torch only (backend onnx runs the model file as it is); see classify --help")]
+    [InlineData("--channels_last", "classify: --channels_last applies to --backend torch only (backend onnx runs the model file as it is); see classify --help")]
+    public void Options_of_the_other_backend_are_errors_not_ignored(string option, string message)
+    {
+        var r = ClassifyProcess.Run(option, TestData.Chelsea);
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal(message, r.Stderr.Trim());
+    }
+
+    [Fact]
+    public void Negative_threads_are_refused()
+    {
+        var r = ClassifyProcess.Run("--threads", "-3", TestData.Chelsea);
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal("classify: --threads must be 0 (all cores) or more", r.Stderr.Trim());
+    }
+}
