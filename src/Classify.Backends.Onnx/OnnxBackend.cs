@@ -17,6 +17,9 @@ public sealed class OnnxBackendFactory : IBackendFactory, IGpuBackendFactory
 
     /// <summary>Starts loading ONNX Runtime in the background (see <see cref="OnnxRuntimeLog.Preload"/>).</summary>
     public static Task Preload() => OnnxRuntimeLog.Preload();
+
+    /// <summary>The version of the ONNX Runtime package classify was built with (read without starting it).</summary>
+    public static string RuntimeVersion => typeof(Microsoft.ML.OnnxRuntime.OrtEnv).Assembly.GetName().Version?.ToString(3) ?? "unknown";
 }
 
 /// <summary>

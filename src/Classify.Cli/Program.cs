@@ -3,7 +3,6 @@ using Classify.Backends.Onnx;
 using Classify.Backends.Torch;
 using Classify.Cli.Commands;
 using Classify.Inference;
-using CommandLine;
 
 namespace Classify.Cli;
 
@@ -49,33 +48,17 @@ public static class Program
 
     internal static int Run(string[] args, Console console, CancellationToken cancel = default)
     {
-        var parser = new Parser(s =>
-        {
-            s.AllowMultiInstance = true;
-            s.CaseInsensitiveEnumValues = true;
-            s.HelpWriter = console.Error;
-        });
         try
         {
-            int Failed(IEnumerable<Error> errors)
-            {
-                if (errors.Any(e => e.Tag is ErrorType.HelpRequestedError) && args is not ["doctor" or "merge" or "decode", ..])
-                    console.Error.WriteLine("Other commands: classify doctor [--json] (GPU diagnosis), classify merge --output FILE SHARD.jsonl... (join shards), classify decode IMAGE --output OUT.ppm (the pixels classify sees); each takes --help.");
-                return errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
-                    ? ExitCode.Success
-                    : ExitCode.Usage;
-            }
             // Verbs are dispatched here, not by ParseArguments<A, B>: with several verb types CommandLineParser
             // 2.9.1 ignores AllowMultiInstance for the default verb (commandlineparser/commandline#922).
             if (args is ["doctor", .. var doctorArgs])
-                return parser.ParseArguments<DoctorOptions>(doctorArgs).MapResult((DoctorOptions o) => new DoctorCommand(console).Run(o), Failed);
+                return Arguments.Parse<DoctorOptions>(doctorArgs, "doctor", console, o => new DoctorCommand(console).Run(o));
             if (args is ["decode", .. var decodeArgs])
-                return parser.ParseArguments<DecodeOptions>(decodeArgs).MapResult((DecodeOptions o) => new DecodeCommand(console).Run(o, cancel), Failed);
+                return Arguments.Parse<DecodeOptions>(decodeArgs, "decode", console, o => new DecodeCommand(console).Run(o, cancel));
             if (args is ["merge", .. var mergeArgs])
-                return parser.ParseArguments<MergeOptions>(mergeArgs).MapResult((MergeOptions o) => new MergeCommand(console).Run(o), Failed);
-            return parser.ParseArguments<ClassifyOptions>(args).MapResult(
-                (ClassifyOptions o) => new ClassifyCommand(console, Backends()).Run(o, cancel),
-                Failed);
+                return Arguments.Parse<MergeOptions>(mergeArgs, "merge", console, o => new MergeCommand(console).Run(o));
+            return Arguments.Parse<ClassifyOptions>(args, "classify", console, o => new ClassifyCommand(console, Backends()).Run(o, cancel));
         }
         catch (ClassifyException e)
         {

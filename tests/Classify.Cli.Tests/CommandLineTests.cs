@@ -79,4 +79,63 @@ public sealed class CommandLineTests
         Assert.Equal(ExitCode.Usage, r.ExitCode);
         Assert.Equal("classify: --threads must be 0 (all cores) or more", r.Stderr.Trim());
     }
+
+    [Fact]
+    public void Help_and_version_go_to_standard_output_with_a_usage_line()
+    {
+        foreach (var flag in new[] { "--help", "-h" })
+        {
+            var r = ClassifyProcess.Run(flag);
+            Assert.Equal(0, r.ExitCode);
+            Assert.Empty(r.Stderr);
+            Assert.Contains("Usage: classify [PATH|-]... [options]", r.Stdout);
+            Assert.Contains("--image_file", r.Stdout);
+            Assert.Contains("Exit codes: 0 ok, 2 usage", r.Stdout);
+        }
+        foreach (var flag in new[] { "--version", "-V" })
+        {
+            var r = ClassifyProcess.Run(flag);
+            Assert.Equal(0, r.ExitCode);
+            Assert.Matches(@"^classify \d+\.\d+\.\d+ \(commit [0-9a-f]+\); ONNX Runtime 1\.\d+\.\d+ \(GPU package, built for CUDA 13 and cuDNN 9\)\n$", r.Stdout);
+        }
+    }
+
+    [Theory]
+    [InlineData("--image-fil", "classify: unknown option --image-fil (did you mean --image_file?); see classify --help")]
+    [InlineData("--top", "classify: unknown option --top (did you mean --num_top_predictions?); see classify --help")]
+    [InlineData("-i", "classify: unknown option -i (did you mean --image_file?); see classify --help")]
+    public void A_misspelled_option_is_one_line_with_the_closest_option(string option, string message)
+    {
+        var r = ClassifyProcess.Run(option, "3");
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal(message, r.Stderr.Trim());
+        Assert.Empty(r.Stdout);
+    }
+
+    [Fact]
+    public void A_bad_value_names_the_valid_ones()
+    {
+        var r = ClassifyProcess.Run("--format", "xml", TestData.Chelsea);
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal("classify: --format must be text, json, jsonl, csv; see classify --help", r.Stderr.Trim());
+        r = ClassifyProcess.Run("merge");
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal("classify: a file argument is missing; see classify merge --help", r.Stderr.Trim());
+    }
+
+    [Fact]
+    public void Options_work_in_both_spellings_and_the_common_ones_have_short_forms()
+    {
+        var r = ClassifyProcess.Run("--image-file", TestData.Coffee, "-n", "1", "-f", "jsonl", "--batch-size", "2");
+        Assert.Equal(0, r.ExitCode);
+        var line = Assert.Single(r.StdoutLines);
+        var predictions = JsonDocument.Parse(line).RootElement.GetProperty("predictions");
+        Assert.Equal(1, predictions.GetArrayLength());
+        Assert.Equal(TestData.Espresso, predictions[0].GetProperty("label").GetString());
+        // --require-gpu is declared with a hyphen: the underscore spelling reaches it too (exit 0 on a GPU node,
+        // 20 without one; never the usage error of an unknown option).
+        r = ClassifyProcess.Run("--require_gpu", TestData.Coffee);
+        Assert.Contains(r.ExitCode, new[] { ExitCode.Success, ExitCode.GpuUnavailable });
+        Assert.DoesNotContain("unknown option", r.Stderr);
+    }
 }

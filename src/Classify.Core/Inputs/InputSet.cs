@@ -101,25 +101,7 @@ public static class InputSet
 
     private static string UnknownWord(string word, IReadOnlyList<string> commands)
     {
-        var closest = commands.MinBy(c => EditDistance(word, c));
-        var hint = closest is not null && EditDistance(word, closest) <= 2 ? $"did you mean '{closest}'? " : "";
+        var hint = Suggestions.Closest(word, commands) is { } closest ? $"did you mean '{closest}'? " : "";
         return $"'{ClassifyException.Printable(word)}' is neither a command ({string.Join(", ", commands)}) nor an existing file or folder; {hint}see classify --help";
-    }
-
-    internal static int EditDistance(string a, string b)
-    {
-        var row = Enumerable.Range(0, b.Length + 1).ToArray();
-        for (var i = 1; i <= a.Length; i++)
-        {
-            var diagonal = row[0];
-            row[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                var above = row[j];
-                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-                diagonal = above;
-            }
-        }
-        return row[b.Length];
     }
 }

@@ -1,0 +1,165 @@
+using System.Reflection;
+using CommandLine;
+using CommandLine.Text;
+
+namespace Classify.Cli;
+
+/// <summary>
+/// CommandLineParser with the manners users bring from GNU tools and classify_image.py. It stays the parser (the user
+/// asked for it); around it: every long option in both spellings (--image_file and --image-file, --require-gpu and
+/// --require_gpu) and short forms for the common ones, which 2.9.1 cannot alias itself, so arguments are respelled
+/// to the declared name before parsing; help and version on standard output; a usage error in one line that names
+/// the closest option, instead of the library's banner, copyright and whole help on standard error.
+/// </summary>
+internal static class Arguments
+{
+    private static readonly Dictionary<string, string> Short = new(StringComparer.Ordinal)
+    {
+        ["-n"] = "--num_top_predictions", ["-o"] = "--output", ["-f"] = "--format", ["-m"] = "--model",
+        ["-b"] = "--batch_size", ["-h"] = "--help", ["-V"] = "--version",
+    };
+
+    /// <summary>The long names <typeparamref name="T"/> declares.</summary>
+    private static IReadOnlyList<string> LongNames<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(
+        System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)] T>() =>
+        typeof(T).GetProperties().Select(p => p.GetCustomAttribute<OptionAttribute>()?.LongName).OfType<string>().ToList();
+
+    /// <summary>Short forms to long ones, and each long option to its declared spelling; nothing after "--".</summary>
+    internal static string[] Respell(string[] args, IReadOnlyList<string> longNames)
+    {
+        var canonical = longNames.ToDictionary(n => n.Replace('-', '_'), n => n, StringComparer.Ordinal);
+        var result = new string[args.Length];
+        var literal = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (literal || a == "--")
+            {
+                literal = true;
+                result[i] = a;
+                continue;
+            }
+            if (Short.TryGetValue(a, out var full))
+                a = full;
+            if (a.StartsWith("--", StringComparison.Ordinal) && a.Length > 2)
+            {
+                var eq = a.IndexOf('=');
+                var name = eq < 0 ? a[2..] : a[2..eq];
+                if (canonical.TryGetValue(name.Replace('-', '_'), out var declared))
+                    a = "--" + declared + (eq < 0 ? "" : a[eq..]);
+            }
+            result[i] = a;
+        }
+        return result;
+    }
+
+    public static int Parse<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(
+        System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)] T>(
+        string[] args, string command, Console console, Func<T, int> run)
+    {
+        using var parser = new Parser(s =>
+        {
+            s.AllowMultiInstance = true;
+            s.CaseInsensitiveEnumValues = true;
+            s.EnableDashDash = true;
+            s.HelpWriter = null;
+        });
+        var names = LongNames<T>();
+        var result = parser.ParseArguments<T>(Respell(args, names));
+        return result.MapResult(run, errors => Failed(result, errors.ToList(), names, command, console));
+    }
+
+    private static int Failed<T>(ParserResult<T> result, List<Error> errors, IReadOnlyList<string> names, string command, Console console)
+    {
+        if (errors.Any(e => e is VersionRequestedError))
+        {
+            console.Out.WriteLine(Version);
+            return ExitCode.Success;
+        }
+        if (errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError))
+        {
+            console.Out.Write(Help(result, command));
+            return ExitCode.Success;
+        }
+        var see = command == "classify" ? "classify --help" : $"classify {command} --help";
+        console.Error.WriteLine($"classify: {Describe(errors[0], names, typeof(T))}; see {see}");
+        return ExitCode.Usage;
+    }
+
+    private static string Describe(Error error, IReadOnlyList<string> names, Type options) => error switch
+    {
+        UnknownOptionError u => $"unknown option {Dashes(u.Token)}" + (Closest(u.Token, names) is { } c ? $" (did you mean --{c}?)" : ""),
+        BadFormatConversionError b when EnumOf(options, b.NameInfo.LongName) is { } e =>
+            $"--{b.NameInfo.LongName} must be {string.Join(", ", Enum.GetNames(e).Select(n => n.ToLowerInvariant()))}",
+        BadFormatConversionError b => $"--{b.NameInfo.LongName} has a value that is not a {(EnumOf(options, b.NameInfo.LongName) is null ? "valid" : "known")} one",
+        MissingValueOptionError m => $"--{m.NameInfo.LongName} needs a value",
+        MissingRequiredOptionError m when m.NameInfo.LongName.Length > 0 => $"--{m.NameInfo.LongName} is required",
+        MissingRequiredOptionError => "a required argument is missing",
+        SequenceOutOfRangeError s when s.NameInfo.LongName.Length > 0 => $"--{s.NameInfo.LongName}: too few or too many values",
+        SequenceOutOfRangeError => "a file argument is missing",
+        RepeatedOptionError r => $"--{r.NameInfo.LongName} is given twice",
+        _ => error.Tag.ToString(),
+    };
+
+    /// <summary>The option a mistyped one most likely meant: one it begins (-i: --image_file), one that contains it
+    /// (--top: --num_top_predictions), else one within two edits (--image-fil: --image_file).</summary>
+    private static string? Closest(string token, IReadOnlyList<string> names)
+    {
+        var t = token.Replace('-', '_');
+        return names.FirstOrDefault(n => n.Replace('-', '_').StartsWith(t, StringComparison.Ordinal))
+            ?? (t.Length >= 3 ? names.FirstOrDefault(n => n.Replace('-', '_').Contains(t, StringComparison.Ordinal)) : null)
+            ?? (Suggestions.Closest(t, names.Select(n => n.Replace('-', '_'))) is { } c ? names.First(n => n.Replace('-', '_') == c) : null);
+    }
+
+    private static string Dashes(string token) => token.Length == 1 ? "-" + token : "--" + token;
+
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2070", Justification =
+        "The option types are rooted (TrimmerRootAssembly classify); CommandLineParser reads the same properties. " +
+        "Run on the AOT binary by CommandLineTests.A_bad_value_names_the_valid_ones (scripts/ci/install-test.sh).")]
+    private static Type? EnumOf(Type options, string longName)
+    {
+        var type = options.GetProperties().FirstOrDefault(p => p.GetCustomAttribute<OptionAttribute>()?.LongName == longName)?.PropertyType;
+        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        return type is { IsEnum: true } ? type : null;
+    }
+
+    /// <summary>classify's version, the commit it was built from, and the ONNX Runtime and CUDA it expects.</summary>
+    public static string Version
+    {
+        get
+        {
+            var informational = typeof(Arguments).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+            var plus = informational.IndexOf('+');
+            var version = plus < 0 ? informational : informational[..plus];
+            var commit = plus < 0 ? "unknown" : informational[(plus + 1)..];
+            if (commit.Length > 12) commit = commit[..12];
+            return $"classify {version} (commit {commit}); ONNX Runtime {Backends.Onnx.OnnxBackendFactory.RuntimeVersion} (GPU package, built for CUDA 13 and cuDNN 9)";
+        }
+    }
+
+    private static string Help<T>(ParserResult<T> result, string command)
+    {
+        var help = HelpText.AutoBuild(result, h =>
+        {
+            h.Heading = Version;
+            h.Copyright = "";
+            h.AddDashesToOption = true;
+            h.AdditionalNewLineAfterOption = false;
+            h.MaximumDisplayWidth = 110;
+            h.AddPreOptionsLine(command == "classify"
+                ? "Usage: classify [PATH|-]... [options]        (classify_image.py's flags work as they are)"
+                : $"Usage: classify {command} [options]");
+            if (command == "classify")
+            {
+                h.AddPostOptionsLine("Commands: classify doctor (is a GPU usable, and why not), classify merge (join shard files),");
+                h.AddPostOptionsLine("          classify decode (the pixels classify sees); each takes --help.");
+                h.AddPostOptionsLine("Exit codes: 0 ok, 2 usage, 3 image not found, 4 unsupported, 5 corrupt, 6 too large, 7 some images");
+                h.AddPostOptionsLine("            failed, 8 input list unreadable, 9 decode timeout, 10-15 model/output/backend, 20 no GPU,");
+                h.AddPostOptionsLine("            30 bad shards, 130 cancelled (README, Exit codes).");
+                h.AddPostOptionsLine("Examples: classify cat.png | classify photos/ -n 3 -o results.jsonl | ls *.jpg | classify -");
+            }
+            return h;
+        }, e => e, verbsIndex: false, maxDisplayWidth: 110);
+        return help.ToString().TrimEnd() + Environment.NewLine;
+    }
+}
