@@ -84,8 +84,7 @@ public sealed class ClassificationRunner
                 slot.Errors[i] = null;
                 try
                 {
-                    using var image = _loader.Load(inputs[start + i], cancel);
-                    _preprocessor.Fill(image, slot.Batch, i);
+                    _loader.LoadAndUse(inputs[start + i], image => _preprocessor.Fill(image, slot.Batch, i), cancel);
                     Interlocked.Increment(ref ok);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
