@@ -206,10 +206,11 @@ fi
 srun_out=$work/srun
 mkdir -p "$srun_out"
 if run_job -n 2 -o "$logs/srun.out" --wrap \
-    "srun bash -c '$classify --image_dir $images --recursive --format jsonl --output $srun_out/r.shard-\$SLURM_PROCID-of-2.jsonl; [ \$? -le 7 ]'" >/dev/null \
-    && "$classify" merge --output "$srun_out/merged.jsonl" "$srun_out"/r.shard-{0,1}-of-2.jsonl 2>/dev/null \
+    "srun $classify --image_dir $images --recursive --output '$srun_out/r.{shard}.jsonl'; [ \$? -le 7 ]" >/dev/null \
+    && [[ -f $srun_out/r.shard-0000-of-0002.jsonl && -f $srun_out/r.shard-0001-of-0002.jsonl ]] \
+    && "$classify" merge --output "$srun_out/merged.jsonl" "$srun_out"/r.shard-*-of-*.jsonl 2>/dev/null \
     && cmp -s "$srun_out/merged.jsonl" "$reference"; then
-    pass "srun -n 2 tasks shard by SLURM_PROCID; merged equals the single run"
+    pass "srun -n 2 tasks shard by SLURM_PROCID into --output r.{shard}.jsonl (zero-padded names); merged equals the single run"
 else
     fail "srun -n 2 tasks shard by SLURM_PROCID" "$(tail -n 4 "$logs/srun.out" | tr '\n' ' ')"
 fi

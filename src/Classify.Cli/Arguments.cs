@@ -1,6 +1,5 @@
 using System.Reflection;
 using CommandLine;
-using CommandLine.Text;
 
 namespace Classify.Cli;
 
@@ -54,7 +53,8 @@ internal static class Arguments
     }
 
     public static int Parse<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(
-        System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)] T>(
+        System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties
+        | System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(
         string[] args, string command, Console console, Func<T, int> run)
     {
         using var parser = new Parser(s =>
@@ -69,7 +69,9 @@ internal static class Arguments
         return result.MapResult(run, errors => Failed(result, errors.ToList(), names, command, console));
     }
 
-    private static int Failed<T>(ParserResult<T> result, List<Error> errors, IReadOnlyList<string> names, string command, Console console)
+    private static int Failed<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(
+        System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties
+        | System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(ParserResult<T> result, List<Error> errors, IReadOnlyList<string> names, string command, Console console)
     {
         if (errors.Any(e => e is VersionRequestedError))
         {
@@ -78,7 +80,7 @@ internal static class Arguments
         }
         if (errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError))
         {
-            console.Out.Write(Help(result, command));
+            console.Out.Write(Help<T>(command));
             return ExitCode.Success;
         }
         var see = command == "classify" ? "classify --help" : $"classify {command} --help";
@@ -137,29 +139,34 @@ internal static class Arguments
         }
     }
 
-    private static string Help<T>(ParserResult<T> result, string command)
+    /// <summary>The short form of a long option, if it has one (-n for --num_top_predictions).</summary>
+    internal static string? ShortFor(string longName) =>
+        Short.FirstOrDefault(p => p.Value == "--" + longName).Key;
+
+    private static string Help<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(
+        System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties
+        | System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(string command)
     {
-        var help = HelpText.AutoBuild(result, h =>
-        {
-            h.Heading = Version;
-            h.Copyright = "";
-            h.AddDashesToOption = true;
-            h.AdditionalNewLineAfterOption = false;
-            h.MaximumDisplayWidth = 110;
-            h.AddPreOptionsLine(command == "classify"
-                ? "Usage: classify [PATH|-]... [options]        (classify_image.py's flags work as they are)"
-                : $"Usage: classify {command} [options]");
-            if (command == "classify")
-            {
-                h.AddPostOptionsLine("Commands: classify doctor (is a GPU usable, and why not), classify merge (join shard files),");
-                h.AddPostOptionsLine("          classify decode (the pixels classify sees); each takes --help.");
-                h.AddPostOptionsLine("Exit codes: 0 ok, 2 usage, 3 image not found, 4 unsupported, 5 corrupt, 6 too large, 7 some images");
-                h.AddPostOptionsLine("            failed, 8 input list unreadable, 9 decode timeout, 10-15 model/output/backend, 20 no GPU,");
-                h.AddPostOptionsLine("            30 bad shards, 130 cancelled (README, Exit codes).");
-                h.AddPostOptionsLine("Examples: classify cat.png | classify photos/ -n 3 -o results.jsonl | ls *.jpg | classify -");
-            }
-            return h;
-        }, e => e, verbsIndex: false, maxDisplayWidth: 110);
-        return help.ToString().TrimEnd() + Environment.NewLine;
+        var verb = typeof(T).GetCustomAttribute<VerbAttribute>();
+        if (command != "classify")
+            return HelpWriter.Write<T>($"Usage: classify {command} {Usage.GetValueOrDefault(command, "[options]")}", verb?.HelpText, []);
+        return HelpWriter.Write<T>("Usage: classify [PATH|-]... [options]        (classify_image.py's flags work as they are)", null,
+        [
+            "Commands: classify doctor (is a GPU usable, and why not), classify merge (join shard files),",
+            "          classify decode (the pixels classify sees); each takes --help.",
+            "Exit codes: 0 ok, 2 usage, 3 image not found, 4 unsupported, 5 corrupt, 6 too large, 7 some images",
+            "            failed, 8 input list unreadable, 9 decode timeout, 10-15 model/output/backend, 20 no GPU,",
+            "            30 bad shards, 130 cancelled (README, Exit codes).",
+            "Examples: classify cat.png                      classify photos/ -n 3 -o results.jsonl",
+            "          find /data -name '*.jpg' | classify -  classify --image_dir photos --device cuda --batch_size 256",
+            "          classify --shard 3/16 --image_list todo.txt -o out/results.{shard}.jsonl",
+        ]);
     }
+
+    private static readonly Dictionary<string, string> Usage = new(StringComparer.Ordinal)
+    {
+        ["merge"] = "--output FILE SHARD.jsonl...",
+        ["decode"] = "IMAGE --output OUT.ppm|-",
+        ["doctor"] = "[--json] [--verbose] [--gpu N]",
+    };
 }

@@ -107,7 +107,7 @@ public sealed partial class ClassifyCommandTests
         var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "csv", "--num_top_predictions", "2");
 
         Assert.Equal(0, r.ExitCode);
-        Assert.Equal("file,rank,label,class,score,error", r.StdoutLines[0]);
+        Assert.Equal("file,rank,label,class,score,error,error_code,error_kind", r.StdoutLines[0]);
         Assert.StartsWith($"{TestData.Chelsea},1,Egyptian cat,285,0.9", r.StdoutLines[1]);
         Assert.StartsWith($"{TestData.Chelsea},2,\"tabby, tabby cat\",281,0.0", r.StdoutLines[2]);
         Assert.Equal(3, r.StdoutLines.Length);

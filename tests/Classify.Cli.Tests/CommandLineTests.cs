@@ -91,7 +91,18 @@ public sealed class CommandLineTests
             Assert.Contains("Usage: classify [PATH|-]... [options]", r.Stdout);
             Assert.Contains("--image_file", r.Stdout);
             Assert.Contains("Exit codes: 0 ok, 2 usage", r.Stdout);
+            // Grouped, in this order, with each default as it is typed.
+            var groups = new[] { "Inputs:", "Model:", "Output:", "Device:", "Performance:", "Cluster:" }.Select(g => r.Stdout.IndexOf("\n" + g + "\n", StringComparison.Ordinal)).ToList();
+            Assert.DoesNotContain(-1, groups);
+            Assert.Equal(groups.Order(), groups);
+            Assert.Matches(@"\n      --device auto\|cuda\|cpu +auto \(CUDA when usable, else CPU\), cuda or cpu\. \(default: auto\)\n", r.Stdout);
+            Assert.Matches(@"\n  -n, --num_top_predictions N\n +Display this many predictions\. \(default: 5\)\n", r.Stdout);
+            Assert.DoesNotContain("Auto", r.Stdout);
         }
+        var merge = ClassifyProcess.Run("merge", "--help");
+        Assert.Equal(0, merge.ExitCode);
+        Assert.Contains("Usage: classify merge --output FILE SHARD.jsonl...", merge.Stdout);
+        Assert.Contains("(default: jsonl)", merge.Stdout);
         foreach (var flag in new[] { "--version", "-V" })
         {
             var r = ClassifyProcess.Run(flag);

@@ -66,7 +66,7 @@ public sealed class MergeCommandTests : IDisposable
     }
 
     [Fact]
-    public void Merge_into_csv_matches_a_csv_run_up_to_the_last_digit()
+    public void Merge_into_csv_equals_a_csv_run()
     {
         var single = ClassifyProcess.Run("--image_dir", TestData.Images, "--format", "csv").StdoutLines;
         var merged = _dir.File("merged.csv");
@@ -74,23 +74,73 @@ public sealed class MergeCommandTests : IDisposable
         var r = ClassifyProcess.Run(["merge", "--format", "csv", "--output", merged, .. RunShards(2)]);
 
         Assert.Equal(0, r.ExitCode);
-        var lines = File.ReadAllLines(merged);
-        Assert.Equal(single.Length, lines.Length);
-        // Shards keep 6 decimals; rounding those to csv's 5 can differ by one in the last digit (0.0840750).
-        foreach (var (expected, actual) in single.Zip(lines).Skip(1))
+        // The shards' six decimals are csv's six: the merged rows are the single run's, digit for digit.
+        Assert.Equal(single, File.ReadAllLines(merged));
+    }
+
+    [Fact]
+    public void Shards_are_merged_in_the_order_their_names_give_not_the_order_of_the_arguments()
+    {
+        // Twelve inputs, one per shard, named as srun's unpadded $SLURM_PROCID names them: a sorted glob puts
+        // shard-10 and shard-11 before shard-2.
+        var list = _dir.File("twelve.txt");
+        var images = Directory.GetFiles(TestData.Images).Where(f => f.EndsWith(".png", StringComparison.Ordinal) || f.EndsWith(".jpg", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
+        File.WriteAllLines(list, Enumerable.Range(0, 12).Select(i => images[i % images.Length]));
+        var single = _dir.File("single.jsonl");
+        Assert.Equal(0, ClassifyProcess.Run("--image_list", list, "--output", single).ExitCode);
+        var lines = File.ReadAllLines(single);
+        Assert.Equal(12, lines.Length);
+        var shards = new List<string>();
+        for (var i = 0; i < 12; i++)
         {
-            var (expectedRow, expectedScore) = SplitScore(expected);
-            var (actualRow, actualScore) = SplitScore(actual);
-            Assert.Equal(expectedRow, actualRow);
-            Assert.Equal(expectedScore, actualScore, 0.0000101);
+            var r = ClassifyProcess.Run("--image_list", list, "--shard", $"{i}/12", "--output", _dir.File($"r.shard-{i}-of-12.jsonl"));
+            Assert.Equal(0, r.ExitCode);
+            shards.Add(_dir.File($"r.shard-{i}-of-12.jsonl"));
+        }
+        var globbed = shards.Order(StringComparer.Ordinal).ToList();
+        Assert.NotEqual(shards, globbed);
+
+        foreach (var order in new[] { globbed, Enumerable.Reverse(shards).ToList() })
+        {
+            var merged = _dir.File("merged.jsonl");
+            var r = ClassifyProcess.Run(["merge", "--output", merged, .. order]);
+            Assert.Equal(0, r.ExitCode);
+            Assert.Equal(File.ReadAllBytes(single), File.ReadAllBytes(merged));
         }
     }
 
-    /// <summary>A csv row "file,rank,label,class,score," as (everything before the score, the score).</summary>
-    private static (string Row, double Score) SplitScore(string line)
+    [Fact]
+    public void A_shard_given_twice_is_refused()
     {
-        var comma = line.LastIndexOf(',', line.Length - 2);
-        return (line[..comma], double.Parse(line[(comma + 1)..^1], System.Globalization.CultureInfo.InvariantCulture));
+        var shards = RunShards(2);
+        var merged = _dir.File("merged.jsonl");
+
+        var r = ClassifyProcess.Run(["merge", "--output", merged, shards[0], shards[1], Path.Combine(_dir.Path, ".", Path.GetFileName(shards[1]))]);
+
+        Assert.Equal(ExitCode.ShardInvalid, r.ExitCode);
+        Assert.Equal($"classify: {Path.Combine(_dir.Path, ".", Path.GetFileName(shards[1]))}: is given twice (also as {shards[1]}): its images would be merged twice\n", r.Stderr);
+        Assert.False(File.Exists(merged));
+
+        // Without shard names too (the order is then the arguments').
+        File.Copy(shards[0], _dir.File("a.jsonl"));
+        r = ClassifyProcess.Run("merge", "--output", merged, _dir.File("a.jsonl"), _dir.File("a.jsonl"));
+        Assert.Equal(ExitCode.ShardInvalid, r.ExitCode);
+        Assert.Contains("is given twice", r.Stderr);
+    }
+
+    [Fact]
+    public void Shard_in_the_output_name_becomes_the_zero_padded_shard_and_merges_back()
+    {
+        var single = _dir.File("single.jsonl");
+        Assert.Equal(0, ClassifyProcess.Run([.. Folder, "--output", single]).ExitCode);
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(0, ClassifyProcess.Run([.. Folder, "--shard", $"{i}/3", "--output", _dir.File("results.{shard}.jsonl")]).ExitCode);
+
+        var names = Directory.GetFiles(_dir.Path, "results.*").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+        Assert.Equal(["results.shard-0000-of-0003.jsonl", "results.shard-0001-of-0003.jsonl", "results.shard-0002-of-0003.jsonl"], names);
+        var merged = _dir.File("merged.jsonl");
+        Assert.Equal(0, ClassifyProcess.Run(["merge", "-o", merged, .. Directory.GetFiles(_dir.Path, "results.shard-*")]).ExitCode);
+        Assert.Equal(File.ReadAllBytes(single), File.ReadAllBytes(merged));
     }
 
     [Fact]

@@ -68,6 +68,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (inputs.Count == 0)
             console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList ?? string.Join(", ", o.Paths)}");
         var shard = SelectShard(o, inputs.Count, ref inputs);
+        if (outputPath is not null)
+            outputPath = shard.NameOutput(outputPath);
 
         var loader = new ImageLoader(loaderOptions);
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);

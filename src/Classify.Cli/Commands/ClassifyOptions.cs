@@ -6,69 +6,91 @@ namespace Classify.Cli.Commands;
 [Verb("classify", isDefault: true, HelpText = "Classify images (the default command).")]
 internal sealed class ClassifyOptions : IImageLimitOptions
 {
+    [Help("Inputs")]
     [Value(0, MetaName = "PATH", HelpText = "Images, folders of images (as --image_dir) or lists of image paths (.txt, .lst, .list; '-' = paths on standard input), in the order given, before the inputs of the flags below.")]
     public IEnumerable<string> Paths { get; set; } = [];
 
+    [Help("Inputs", "FILE")]
     [Option("image_file", HelpText = "Image to classify (repeatable). Without any input: the bundled example cat.")]
     public IEnumerable<string> ImageFiles { get; set; } = [];
 
+    [Help("Inputs", "DIR")]
     [Option("image_dir", HelpText = "Classify every image (jpg, jpeg, png, bmp, gif, webp) in this folder, in sorted order.")]
     public string? ImageDir { get; set; }
 
+    [Help("Inputs")]
     [Option("recursive", HelpText = "With --image_dir: include subfolders.")]
     public bool Recursive { get; set; }
 
+    [Help("Inputs", "FILE")]
     [Option("image_list", HelpText = "File with one image path per line ('-' = standard input).")]
     public string? ImageList { get; set; }
 
+    [Help("Model", "NAME|PATH")]
     [Option("model", HelpText = "Model name in the model directory, or a path to a model folder or to a .onnx/.pt file with model.json beside it. Default: squeezenet1.1.")]
     public string? Model { get; set; }
 
+    [Help("Model", "DIR")]
     [Option("model_dir", HelpText = "Directory of models (default: $CLASSIFY_MODEL_DIR, else the models/ folder beside classify).")]
     public string? ModelDir { get; set; }
 
+    [Help("Output", "N")]
     [Option("num_top_predictions", Default = 5, HelpText = "Display this many predictions.")]
     public int NumTopPredictions { get; set; }
 
+    [Help("Output", "text|json|jsonl|csv")]
     [Option("format", HelpText = "text (classify_image.py's lines), json, jsonl (one object per image) or csv. Default: from --output's extension (.jsonl, .json, .csv, .txt), else text.")]
     public OutputFormat? Format { get; set; }
 
-    [Option("output", HelpText = "Write results to this file (atomically: it appears only when complete) instead of standard output ('-' = standard output).")]
+    [Help("Output", "FILE|-")]
+    [Option("output", HelpText = "Write results to this file (atomically: it appears only when complete) instead of standard output ('-' = standard output). {shard} in the name becomes this process's shard, zero-padded: results.{shard}.jsonl -> results.shard-0003-of-0016.jsonl.")]
     public string? Output { get; set; }
 
+    [Help("Model", "onnx|torch")]
     [Option("backend", Default = "onnx", HelpText = "Inference engine: onnx (ONNX Runtime) or torch (TorchSharp, TorchScript models).")]
     public string Backend { get; set; } = "onnx";
 
+    [Help("Device", "auto|cuda|cpu")]
     [Option("device", Default = Inference.DeviceRequest.Auto, HelpText = "auto (CUDA when usable, else CPU), cuda or cpu.")]
     public Inference.DeviceRequest Device { get; set; }
 
+    [Help("Device", "N")]
     [Option("gpu", Default = 0, HelpText = "Index of the GPU to use (among the visible ones).")]
     public int Gpu { get; set; }
 
+    [Help("Device")]
     [Option("require-gpu", HelpText = "Fail (exit 20) with the diagnosis instead of running on the CPU when no GPU is usable.")]
     public bool RequireGpu { get; set; }
 
+    [Help("Performance")]
     [Option("fp16", HelpText = "CUDA only, --backend torch: run the model in half precision.")]
     public bool Fp16 { get; set; }
 
+    [Help("Performance")]
     [Option("channels_last", HelpText = "CUDA only, --backend torch: NHWC (channels_last) memory layout for the convolutions.")]
     public bool ChannelsLast { get; set; }
 
+    [Help("Performance", "N")]
     [Option("batch_size", Default = 32, HelpText = "Images decoded and run together.")]
     public int BatchSize { get; set; }
 
+    [Help("Performance", "N")]
     [Option("threads", Default = 0, HelpText = "CPU threads for inference and decoding (0 = all cores).")]
     public int Threads { get; set; }
 
+    [Help("Cluster", "I/N")]
     [Option("shard", HelpText = "Classify only part I of N (0-based, contiguous, balanced) of the ordered inputs, e.g. 3/16; 0/1 = all. Default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in an array job, or SLURM_PROCID/SLURM_STEP_NUM_TASKS under srun.")]
     public string? Shard { get; set; }
 
+    [Help("Inputs", "MIB")]
     [Option("max_file_size", Default = 256, HelpText = "Refuse image files larger than this many MiB without reading them (exit 6).")]
     public long MaxFileSizeMib { get; set; } = 256;
 
+    [Help("Inputs", "SECONDS")]
     [Option("decode_timeout", Default = 20.0, HelpText = "Stop decoding one image after this many seconds and report it (exit 9).")]
     public double DecodeTimeoutSeconds { get; set; } = 20;
 
+    [Help("Output")]
     [Option("verbose", HelpText = "Print what was chosen (model, backend, device) and timings on standard error.")]
     public bool Verbose { get; set; }
 }

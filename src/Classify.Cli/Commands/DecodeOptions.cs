@@ -8,12 +8,15 @@ internal sealed class DecodeOptions : IImageLimitOptions
     [Value(0, MetaName = "IMAGE", Required = true, HelpText = "The image file.")]
     public string Image { get; set; } = "";
 
+    [Help("Options", "OUT.ppm|-")]
     [Option("output", Required = true, HelpText = "The PPM file to write ('-' = standard output).")]
     public string Output { get; set; } = "";
 
+    [Help("Options", "MIB")]
     [Option("max_file_size", Default = 256, HelpText = "As for classify: refuse files over this many MiB.")]
     public long MaxFileSizeMib { get; set; } = 256;
 
+    [Help("Options", "SECONDS")]
     [Option("decode_timeout", Default = 20.0, HelpText = "As for classify: stop decoding after this many seconds.")]
     public double DecodeTimeoutSeconds { get; set; } = 20;
 }

@@ -11,6 +11,7 @@ internal sealed class DoctorOptions
     [Option("verbose", HelpText = "Also list every step the probe tried (files read, libraries loaded, CUDA calls).")]
     public bool Verbose { get; set; }
 
+    [Help("Options", "N")]
     [Option("gpu", Default = 0, HelpText = "Index of the GPU to check (among the visible ones).")]
     public int Gpu { get; set; }
 }

@@ -27,6 +27,20 @@ public readonly record struct Shard
 
     public override string ToString() => $"{Index}/{Count}";
 
+    /// <summary>What <c>{shard}</c> in --output becomes: shard-0003-of-0016, both numbers zero-padded to the same width
+    /// (at least 4, as classify-array.sbatch names them), so that a sorted listing is shard order.</summary>
+    public string FileTag
+    {
+        get
+        {
+            var width = Math.Max(4, Count.ToString(CultureInfo.InvariantCulture).Length);
+            return $"shard-{Index.ToString(CultureInfo.InvariantCulture).PadLeft(width, '0')}-of-{Count.ToString(CultureInfo.InvariantCulture).PadLeft(width, '0')}";
+        }
+    }
+
+    /// <summary>--output with <c>{shard}</c> replaced by <see cref="FileTag"/>; other paths unchanged.</summary>
+    public string NameOutput(string path) => path.Replace("{shard}", FileTag, StringComparison.Ordinal);
+
     /// <summary>The half-open range [Start, Start + Length) of a list of <paramref name="total"/> items.</summary>
     public (int Start, int Length) RangeOf(int total)
     {

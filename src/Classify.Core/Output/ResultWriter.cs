@@ -38,7 +38,12 @@ public abstract class ResultWriter
 
     public virtual void Complete() => Writer.Flush();
 
+    /// <summary>classify_image.py's "%.5f" (the text format, byte-exact).</summary>
     internal static string Score(float score) => score.ToString("F5", CultureInfo.InvariantCulture);
+
+    /// <summary>The machine formats' score (json, jsonl, csv alike): "%.6f" of the float, fixed-point as printf rounds
+    /// it. Not the shortest round-trip form, which prints 7.4E-05 in json while csv printed 0.00007.</summary>
+    public static string MachineScore(float score) => ((double)score).ToString("F6", CultureInfo.InvariantCulture);
 }
 
 /// <summary>classify_image.py's format: <c>%s (score = %.5f)</c> per prediction, no header, for one image.
@@ -129,18 +134,19 @@ internal sealed class JsonResultWriter : ResultWriter
 /// <summary>One row per prediction (rank 1..k); a failed image is one row with the error filled in.</summary>
 internal sealed class CsvResultWriter : ResultWriter
 {
-    public CsvResultWriter(TextWriter writer) : base(writer) => Writer.WriteLine("file,rank,label,class,score,error");
+    // error_code and error_kind come after error, so that readers of the first six columns keep working.
+    public CsvResultWriter(TextWriter writer) : base(writer) => Writer.WriteLine("file,rank,label,class,score,error,error_code,error_kind");
 
     public override void Write(ImageResult result)
     {
         if (result.Error is { } error)
         {
-            Writer.WriteLine($"{Quote(result.File)},,,,,{Quote(error.Message)}");
+            Writer.WriteLine($"{Quote(result.File)},,,,,{Quote(error.Message)},{error.Code},{error.Kind}");
             return;
         }
         var rank = 1;
         foreach (var p in result.Predictions!)
-            Writer.WriteLine($"{Quote(result.File)},{rank++},{Quote(p.Label)},{p.Class},{Score(p.Score)},");
+            Writer.WriteLine($"{Quote(result.File)},{rank++},{Quote(p.Label)},{p.Class},{MachineScore(p.Score)},,,");
     }
 
     private static string Quote(string s) =>
@@ -174,11 +180,14 @@ public static class JsonFormat
                 json.WriteStartObject();
                 json.WriteString("label", p.Label);
                 json.WriteNumber("class", p.Class);
-                // Rounded like the text format's digits, so formats agree and output is stable across machines.
+                // Fixed-point with six decimals, as csv prints it, so formats agree and output is stable across machines.
                 if (exactScores)
                     json.WriteNumber("score", p.Score);
                 else
-                    json.WriteNumber("score", Math.Round((double)p.Score, 6));
+                {
+                    json.WritePropertyName("score");
+                    json.WriteRawValue(ResultWriter.MachineScore(p.Score), skipInputValidation: true);
+                }
                 json.WriteEndObject();
             }
             json.WriteEndArray();

@@ -4,9 +4,12 @@ using System.Text.RegularExpressions;
 namespace Classify.Output;
 
 /// <summary>
-/// <c>classify merge</c>: joins the jsonl files of a sharded run, in the order given, into one file that
-/// appears only when complete. A missing or torn shard, or a set of shard files with a gap, is an error
-/// naming the file: a merged result that silently lacks a shard's images is worse than none.
+/// <c>classify merge</c>: joins the jsonl files of a sharded run into one file that appears only when complete.
+/// Files named results.shard-I-of-N are joined in the order of I, whatever the order of the arguments: a glob sorts
+/// shard-10 before shard-2 when the numbers are not zero-padded (srun's $SLURM_PROCID is not), and a merge in that
+/// order would put rows in the wrong place with nothing said. Other names are joined in the order given. A missing,
+/// repeated or torn shard, or a set with a gap, is an error naming the file: a merged result that silently lacks or
+/// doubles a shard's images is worse than none.
 /// </summary>
 public static partial class ShardMerge
 {
@@ -19,7 +22,7 @@ public static partial class ShardMerge
     {
         if (shards.Count == 0)
             throw new ClassifyException(ExitCode.Usage, null, "merge: no shard files given");
-        CheckSet(shards);
+        shards = InShardOrder(shards);
         foreach (var shard in shards)
         {
             if (!File.Exists(shard))
@@ -52,9 +55,16 @@ public static partial class ShardMerge
         return count;
     }
 
-    /// <summary>When every name says which shard of how many it is, the set must be complete.</summary>
-    private static void CheckSet(IReadOnlyList<string> shards)
+    /// <summary>The shards in shard order when every name says which shard of how many it is (the set must then be
+    /// complete), else as given; the same file given twice is refused either way.</summary>
+    public static IReadOnlyList<string> InShardOrder(IReadOnlyList<string> shards)
     {
+        var paths = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var shard in shards)
+        {
+            if (!paths.TryAdd(Path.GetFullPath(shard), shard))
+                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"is given twice (also as {paths[Path.GetFullPath(shard)]}): its images would be merged twice");
+        }
         var seen = new Dictionary<int, string>();
         int? total = null;
         string? first = null;
@@ -63,7 +73,7 @@ public static partial class ShardMerge
             var m = ShardName().Match(Path.GetFileName(shard));
             if (!m.Success || !int.TryParse(m.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var index)
                 || !int.TryParse(m.Groups[2].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var of))
-                return;
+                return shards;
             if (total is { } n && n != of)
                 throw new ClassifyException(ExitCode.ShardInvalid, shard, $"is one of {of} shards, but {first} is one of {n}: shards of different runs");
             total = of;
@@ -81,6 +91,7 @@ public static partial class ShardMerge
             throw new ClassifyException(ExitCode.ShardInvalid, example,
                 $"missing: {missing.Count} of {count} shards not given ({Describe(missing)}); did those tasks finish?");
         }
+        return [.. seen.OrderBy(s => s.Key).Select(s => s.Value)];
     }
 
     private static string Padded(int value, string like, int group = 1)

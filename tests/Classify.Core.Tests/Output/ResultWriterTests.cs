@@ -154,17 +154,28 @@ public sealed class ResultWriterTests
     }
 
     [Fact]
+    public void Machine_formats_print_the_same_fixed_point_digits()
+    {
+        var tiny = ImageResult.Ok("a.png", [new Prediction("x", 0, 0.000074f), new Prediction("y", 1, 1f)]);
+
+        Assert.Equal("{\"file\":\"a.png\",\"predictions\":[{\"label\":\"x\",\"class\":0,\"score\":0.000074},{\"label\":\"y\",\"class\":1,\"score\":1.000000}]}\n",
+            Write(OutputFormat.Jsonl, false, tiny));
+        Assert.Contains("\"score\": 0.000074", Write(OutputFormat.Json, false, tiny));
+        Assert.Equal(["a.png,1,x,0,0.000074,,,", "a.png,2,y,1,1.000000,,,"], Write(OutputFormat.Csv, false, tiny).Split('\n')[1..3]);
+    }
+
+    [Fact]
     public void Csv_has_a_header_and_one_row_per_prediction_or_error()
     {
         var rows = ParseCsv(Write(OutputFormat.Csv, false, Cat, Broken));
 
         Assert.Equal(
         [
-            ["file", "rank", "label", "class", "score", "error"],
-            ["cats/chelsea.png", "1", "Egyptian cat", "285", "0.92346", ""],
-            ["cats/chelsea.png", "2", "tabby, tabby cat", "281", "0.05000", ""],
-            ["cats/chelsea.png", "3", "tiger cat", "282", "0.00000", ""],
-            ["b, \"odd\".png", "", "", "", "", "b, \"odd\".png: truncated PNG file"],
+            ["file", "rank", "label", "class", "score", "error", "error_code", "error_kind"],
+            ["cats/chelsea.png", "1", "Egyptian cat", "285", "0.923456", "", "", ""],
+            ["cats/chelsea.png", "2", "tabby, tabby cat", "281", "0.050000", "", "", ""],
+            ["cats/chelsea.png", "3", "tiger cat", "282", "0.000004", "", "", ""],
+            ["b, \"odd\".png", "", "", "", "", "b, \"odd\".png: truncated PNG file", "5", "ImageCorrupt"],
         ], rows);
     }
 
