@@ -149,4 +149,28 @@ public sealed class CommandLineTests
         Assert.Contains(r.ExitCode, new[] { ExitCode.Success, ExitCode.GpuUnavailable });
         Assert.DoesNotContain("unknown option", r.Stderr);
     }
+
+    [Fact]
+    public void The_terminal_is_left_as_it_was_found()
+    {
+        // On a pseudo-terminal (script(1)) with an xterm description, whose keypad_xmit is ESC[?1h ESC=: .NET's console
+        // sent it on first use and never reset it, leaving the shell's arrow keys in application mode.
+        Assert.True(new[] { "/lib/terminfo/x/xterm", "/usr/share/terminfo/x/xterm" }.Any(File.Exists), "no xterm terminfo entry (ncurses-base)");
+        foreach (var args in new[] { $"-n 1 {TestData.Chelsea}", "merge -o /nonexistent/x.jsonl /nonexistent.jsonl", "--version" })
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("script", ["-qec", $"{ClassifyProcess.Executable} {args}", "/dev/null"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            };
+            start.Environment["TERM"] = "xterm";
+            using var p = System.Diagnostics.Process.Start(start)!;
+            p.StandardInput.Close();
+            var output = p.StandardOutput.ReadToEnd();
+            Assert.True(p.WaitForExit(60_000));
+            Assert.Contains(args.StartsWith("-n", StringComparison.Ordinal) ? "Egyptian cat (score = " : "classify", output);
+            Assert.DoesNotContain("\u001b", output);
+        }
+    }
 }
