@@ -272,6 +272,9 @@ if doctor_help=$(run --entrypoint classify "$image" doctor --help 2>&1) && grep 
     # no GPU here: 0 or GpuUnavailable (20), a report, and no crash
     doctor_ok() { { [ "$rc" = 0 ] || [ "$rc" = 20 ]; } && [ -n "$out" ] && ! grep -q 'Unhandled exception' <<<"$out"; }
     check "classify doctor runs (no GPU)" "rc=$rc: $(echo "$out" | tail -n 3 | tr '\n' ' ')" doctor_ok
+    # This host has no NVIDIA driver: the advice must fit it, not tell the user to add --gpus all.
+    cpu_host_advice() { ! grep -q 'run it with --gpus all' <<<"$out" && grep -q 'would not help on this host' <<<"$out"; }
+    check "classify doctor in Docker on a host without NVIDIA driver does not advise --gpus all" "$(echo "$out" | grep -i -e fix -e problem | tr '\n' ' ')" cpu_host_advice
 else
     skip "GPU diagnosis in the container" "'classify doctor --help' fails: the GPU helper's doctor is not on this branch yet"
 fi

@@ -66,7 +66,7 @@ per_image_ms() {
     log="$out/time-$model-$device-$i.log"
     "$app" --model "$model" --device "$device" --verbose --image_list "$list" >/dev/null 2>"$log" || { echo "failed (see $(basename "$log"))"; return; }
     times+=("$(awk -v n="$count" '/ready in [0-9]+ ms/ { for (i = 1; i <= NF; i++) if ($i == "ready") ready = $(i + 2) }
-      / classified, .* in [0-9.]+ s/ { total = $(NF - 1) * 1000 }
+      / classified now.* in [0-9.]+ s/ { for (i = 1; i < NF; i++) if ($i == "in") total = $(i + 1) * 1000 }
       END { if (total > 0) printf "%.3f", (total - ready) / n; else print "nan" }' "$log")")
   done
   printf '%s\n' "${times[@]}" | sort -g | awk -v all="${times[*]}" '{a[NR] = $1} END {print a[int((NR + 1) / 2)] " ms/img (median of " NR ": " all ")"}'

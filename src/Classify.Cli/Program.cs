@@ -15,7 +15,8 @@ public static class Program
         using var cancel = new CancellationTokenSource();
         // Slurm sends SIGTERM at the time limit; cancelling lets the atomic output delete its temp file.
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
+        // A second Ctrl-C ends the process at once, as users expect of a tool that seems stuck.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = !cancel.IsCancellationRequested; cancel.Cancel(); });
         // Most runs classify with ONNX Runtime: load it while the command line is parsed (a cold start is
         // dominated by such fixed costs).
         var preload = MayUseOnnxRuntime(args) ? OnnxBackendFactory.Preload() : Task.CompletedTask;
@@ -68,7 +69,7 @@ public static class Program
         }
         catch (OperationCanceledException)
         {
-            console.Error.WriteLine("classify: cancelled; the output file was not written (with --output, FILE.partial keeps the finished images for a rerun)");
+            console.Error.WriteLine("classify: cancelled before any result was written");
             return ExitCode.Cancelled;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("CLASSIFY_DEBUG") is not "1")

@@ -80,14 +80,20 @@ public sealed class ClassifyShardTests : IDisposable
         Assert.Equal(ExitCode.SomeImagesFailed, expected.ExitCode);
 
         using var cancel = new CancellationTokenSource();
-        var interrupted = Program.Run(args, new Cli.Console(TextReader.Null, new StringWriter(), new CancelOnWrite(cancel)), cancel.Token);
+        var stderr = new CancelOnWrite(cancel);
+        var interrupted = Program.Run(args, new Cli.Console(TextReader.Null, new StringWriter(), stderr), cancel.Token);
         Assert.Equal(ExitCode.Cancelled, interrupted);
+        // What was kept, and how to go on.
+        Assert.Equal($"classify: cancelled after 1 of 5 images: {_dir.File("out.csv")} was not written; {_dir.File("out.csv.partial")} keeps the 1 finished, and the same command run again resumes after them",
+            stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
         Assert.False(File.Exists(_dir.File("out.csv")));
         Assert.Equal(2, File.ReadAllLines(_dir.File("out.csv.partial")).Length);
 
-        var resumed = ClassifyProcess.Run(args);
+        var resumed = ClassifyProcess.Run([.. args, "--verbose"]);
         Assert.Equal(ExitCode.SomeImagesFailed, resumed.ExitCode);
         Assert.Contains("resuming: 1 of 5 images already done", resumed.Stderr);
+        // The resumed image is counted as such, not as classified by this run.
+        Assert.Matches(@"classify: 5 images: 4 classified now, 1 resumed from the journal, 1 failed, in \d+\.\d\d s \(\d+\.\d img/s\)\n", resumed.Stderr);
         Assert.Equal(File.ReadAllText(_dir.File("expected.csv")), File.ReadAllText(_dir.File("out.csv")));
         Assert.False(File.Exists(_dir.File("out.csv.partial")));
     }

@@ -80,11 +80,14 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
         var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, o.BatchSize, o.Threads);
         var failed = 0;
+        var resumed = 0;
+        var done = 0;
         ImageError? lastError = null;
         void Write(ResultWriter writer, ResultJournal? journal = null)
         {
             journal?.Replay(result =>
             {
+                resumed++;
                 if (result.Error is { } error)
                 {
                     failed++;
@@ -92,6 +95,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 }
                 writer.Write(result);
             });
+            done = resumed;
             var todo = journal is { Finished: > 0 } ? inputs.GetRange(journal.Finished, inputs.Count - journal.Finished) : inputs;
             runner.Run(todo, result =>
             {
@@ -103,6 +107,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 }
                 journal?.Append(result);
                 writer.Write(result);
+                done++;
             }, cancel);
             writer.Complete();
         }
@@ -116,18 +121,40 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 [manifest.Name, manifest.Files[factory.FileFormat].Sha256, manifest.Labels.Sha256 ?? "", factory.Name,
                  o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], inputs),
                 inputs, o.BatchSize, note => console.Error.WriteLine($"classify: {note}"));
-            using (var text = ResultWriter.OpenText(file.Stream))
-                Write(ResultWriter.Create(format, text, info, single), journal);
+            try
+            {
+                using (var text = ResultWriter.OpenText(file.Stream))
+                    Write(ResultWriter.Create(format, text, info, single), journal);
+            }
+            catch (OperationCanceledException)
+            {
+                journal.Flush();
+                throw new ClassifyException(ExitCode.Cancelled, null,
+                    $"cancelled after {done} of {inputs.Count} images: {outputPath} was not written; {journal.Path} keeps the "
+                    + $"{journal.Count} finished, and the same command run again resumes after them");
+            }
             file.Commit();
             journal.Delete();
         }
         else
         {
-            Write(ResultWriter.Create(format, console.Out, info, single));
+            try
+            {
+                Write(ResultWriter.Create(format, console.Out, info, single));
+            }
+            catch (OperationCanceledException)
+            {
+                throw new ClassifyException(ExitCode.Cancelled, null,
+                    $"cancelled after {done} of {inputs.Count} images (their results are above on standard output; with --output FILE a rerun resumes)");
+            }
         }
 
         if (o.Verbose)
-            console.Error.WriteLine($"classify: {inputs.Count - failed} classified, {failed} failed in {clock.Elapsed.TotalSeconds:F2} s");
+        {
+            var now = inputs.Count - resumed;
+            console.Error.WriteLine($"classify: {inputs.Count} images: {now} classified now" + (resumed > 0 ? $", {resumed} resumed from the journal" : "")
+                + $", {failed} failed, in {clock.Elapsed.TotalSeconds:F2} s" + (now > 0 ? $" ({now / clock.Elapsed.TotalSeconds:F1} img/s)" : ""));
+        }
         if (failed == 0) return ExitCode.Success;
         return inputs.Count == 1 ? lastError!.Code : ExitCode.SomeImagesFailed;
     }

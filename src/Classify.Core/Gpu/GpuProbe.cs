@@ -95,9 +95,12 @@ public sealed partial class GpuProbe
     {
         if (s.Slurm is { AllocatedGpus: null } slurm)
             return SlurmNoGpu(slurm, hardware: false);
+        // The host's kernel module shows through in /proc/driver/nvidia even when the container has no devices (see
+        // DecideBeforeLoading): without it the host itself has no NVIDIA driver, and --gpus all would only fail there.
         if (s.Container.Runtime is ContainerRuntime.Docker or ContainerRuntime.Podman)
-            return new GpuDiagnosis(GpuDiagnosisKind.ContainerWithoutGpus,
-                $"this {s.Container.DisplayName} container has no NVIDIA GPU device (/dev/nvidia*)", ContainerFix(s.Container));
+            return new GpuDiagnosis(GpuDiagnosisKind.NoGpu,
+                $"no NVIDIA GPU: this {s.Container.DisplayName} container has no /dev/nvidia* device and its host no NVIDIA driver (no /proc/driver/nvidia)",
+                $"nothing to do to run on the CPU; {GpuFlag(s.Container)} would not help on this host: for a GPU, start the image with {GpuFlag(s.Container)} on a host with an NVIDIA GPU, its driver and the NVIDIA Container Toolkit");
         return new GpuDiagnosis(GpuDiagnosisKind.NoGpu, "no NVIDIA GPU found (no /dev/nvidia* device, no /proc/driver/nvidia)",
             "nothing to do to run on the CPU; for a GPU, run on a machine or node that has an NVIDIA GPU");
     }
@@ -167,6 +170,8 @@ public sealed partial class GpuProbe
     private static GpuDiagnosis SlurmNoGpu(SlurmInfo slurm, bool hardware) => new(GpuDiagnosisKind.SlurmNoGpu,
         $"this Slurm job ({slurm.JobId}) has no GPU allocated{(hardware ? " although this node has NVIDIA GPUs" : "")}",
         "request one with --gres=gpu:1 (or --gpus=1) in sbatch/srun, on a partition with GPUs");
+
+    private static string GpuFlag(ContainerInfo c) => c.Runtime == ContainerRuntime.Podman ? "--device nvidia.com/gpu=all" : "--gpus all";
 
     private static string ContainerFix(ContainerInfo c) => c.Runtime == ContainerRuntime.Podman
         ? "run it with --device nvidia.com/gpu=all (NVIDIA Container Toolkit, CDI)"

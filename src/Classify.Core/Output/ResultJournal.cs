@@ -32,8 +32,13 @@ public sealed class ResultJournal : IDisposable
 
     public string Path { get; }
 
-    /// <summary>How many of the run's first inputs already have a result in the journal.</summary>
+    /// <summary>How many of the run's first inputs already had a result in the journal when it was opened.</summary>
     public int Finished { get; }
+
+    /// <summary>How many results the journal holds now: <see cref="Finished"/> and those appended since.</summary>
+    public int Count => Finished + _appended;
+
+    private int _appended;
 
     /// <summary>A digest of everything that decides a run's results; journals of other runs are not resumed.</summary>
     public static string Fingerprint(IEnumerable<string> settings, IEnumerable<string> inputs)
@@ -157,6 +162,7 @@ public sealed class ResultJournal : IDisposable
             JsonFormat.WriteResult(json, result, exactScores: true);
         _line.WriteByte((byte)'\n');
         _stream.Write(_line.GetBuffer(), 0, (int)_line.Length);
+        _appended++;
         // Whole batches reach the file, so a killed run loses at most the batch in flight.
         if (++_unflushed >= _flushEvery)
             Flush();

@@ -69,15 +69,17 @@ public sealed class GpuProbeTests : IDisposable
     // Diagnosis 2: Docker/Podman without --gpus.
 
     [Fact]
-    public void DockerOnCpuHost_IsDiagnosis2_Quietly_WithoutLoading()
+    public void DockerOnCpuHost_IsNoGpu_Quietly_WithoutLoading_AndDoesNotAdviseGpusAll()
     {
+        // No /proc/driver/nvidia either: the host has no NVIDIA driver, so --gpus all would fail there.
         _m.File("/.dockerenv");
         _m.Loader.ForbidLoading();
 
         var r = _m.Probe();
 
-        Assert.Equal(GpuDiagnosisKind.ContainerWithoutGpus, r.Diagnosis.Kind);
-        Assert.Contains("--gpus all", r.Diagnosis.Fix);
+        Assert.Equal(GpuDiagnosisKind.NoGpu, r.Diagnosis.Kind);
+        Assert.Contains("its host no NVIDIA driver", r.Diagnosis.Problem);
+        Assert.StartsWith("nothing to do to run on the CPU; --gpus all would not help on this host", r.Diagnosis.Fix);
         Assert.False(r.ShouldWarn);
     }
 
