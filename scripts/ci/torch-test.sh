@@ -52,6 +52,33 @@ else
   fail "CLASSIFY_LIBTORCH_DIR runs --backend torch" "exit $rc: $(head -c 300 "$work/err") ${out:0:100}"
 fi
 
+# A foreign libtorch: Debian's libtorch 1.13 (the real package), found through LD_LIBRARY_PATH or CLASSIFY_LIBTORCH_DIR
+# as libtorch-dev's links would give it. Before, the loader's "undefined symbol: _ZNK3c105Error4whatEv" was all.
+debian=/usr/lib/x86_64-linux-gnu
+if [ ! -e "$debian/libtorch.so.1.13" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libtorch1.13; } >"$work/apt.log" 2>&1
+fi
+if [ -e "$debian/libtorch.so.1.13" ]; then
+  mkdir -p "$work/foreign"
+  for l in libtorch libc10 libtorch_cpu; do ln -s "$debian/$l.so.1.13" "$work/foreign/$l.so"; done
+  env -u CLASSIFY_LIBTORCH_DIR LD_LIBRARY_PATH="$work/foreign" "$app/classify" --backend torch "$work/tests/images/chelsea.png" >/dev/null 2>"$work/err"; rc=$?
+  if [ "$rc" -eq 15 ] && [ "$(wc -l <"$work/err")" -eq 1 ] \
+      && grep -q "^classify: $debian/libtorch.so.1.13.0: is libtorch 1.13.0, not the 2.10 that TorchSharp needs" "$work/err"; then
+    pass "Debian's libtorch 1.13 on LD_LIBRARY_PATH: exit 15, one line naming its file and version"
+  else
+    fail "a foreign libtorch on LD_LIBRARY_PATH is named with its version" "exit $rc: $(head -c 400 "$work/err")"
+  fi
+  CLASSIFY_LIBTORCH_DIR=$work/foreign "$app/classify" --backend torch "$work/tests/images/chelsea.png" >/dev/null 2>"$work/err"; rc=$?
+  if [ "$rc" -eq 15 ] && [ "$(wc -l <"$work/err")" -eq 1 ] \
+      && grep -q "^classify: $work/foreign/libtorch.so: is libtorch 1.13.0 ($debian/libtorch.so.1.13.0), not the 2.10" "$work/err"; then
+    pass "CLASSIFY_LIBTORCH_DIR at Debian's libtorch 1.13: exit 15, one line naming the link, the file and the version"
+  else
+    fail "CLASSIFY_LIBTORCH_DIR at a foreign libtorch is named with its version" "exit $rc: $(head -c 400 "$work/err")"
+  fi
+else
+  fail "Debian's libtorch1.13 for the foreign-libtorch checks" "not installed: $(tail -n 3 "$work/apt.log" 2>/dev/null | tr '\n' ' ')"
+fi
+
 mkdir -p "$work/empty"
 CLASSIFY_LIBTORCH_DIR=$work/empty "$app/classify" --backend torch --image_file "$work/tests/images/chelsea.png" >/dev/null 2>"$work/err"; rc=$?
 if [ "$rc" -eq 15 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "^classify: $work/empty: CLASSIFY_LIBTORCH_DIR names a folder without libtorch.so" "$work/err"; then

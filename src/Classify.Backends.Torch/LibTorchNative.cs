@@ -61,6 +61,15 @@ internal static class LibTorchNative
             catch (DllNotFoundException e)
             {
                 var trace = LoaderTrace(e.Message);
+                if (!trace.Contains("GLIBCXX", StringComparison.Ordinal) && bundled is null
+                    && LibTorchIdentity.Find(Environment.GetEnvironmentVariable(DirVariable) is { Length: > 0 } d ? d : null) is { } found
+                    && !LibTorchIdentity.IsExpected(LibTorchIdentity.Version(found)))
+                {
+                    throw new ClassifyException(ExitCode.BackendUnavailable, found,
+                        $"is {LibTorchIdentity.Describe(found)}, not the {LibTorchIdentity.Expected} that TorchSharp needs: "
+                        + $"libLibTorchSharp.so does not load with it ({trace}). Set {DirVariable} to the lib folder of libtorch {LibTorchIdentity.Expected} "
+                        + "(or PyTorch 2.10's torch/lib), take this one off LD_LIBRARY_PATH, or use a build with libtorch (-p:ClassifyLibTorch=cpu); see docs/torch.md", e);
+                }
                 var hint = trace.Contains("GLIBCXX", StringComparison.Ordinal)
                     ? "This host's libstdc++ is older than the one TorchSharp was built for: build or publish on a host like this one, where the build patches libLibTorchSharp.so (docs/torch.md, \"Older hosts\")"
                     : Hint;
