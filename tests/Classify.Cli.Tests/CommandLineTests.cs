@@ -72,6 +72,17 @@ public sealed class CommandLineTests
         Assert.Equal(message, r.Stderr.Trim());
     }
 
+    [Theory]
+    [InlineData("--fp16", "--fp16")]
+    [InlineData("--channels_last", "--channels_last")]
+    [InlineData("--gpu=1", "--gpu 1")]
+    public void Cuda_options_with_device_cpu_are_refused(string option, string named)
+    {
+        var r = ClassifyProcess.Run(option, "--device", "cpu", "--backend", "torch", TestData.Chelsea);
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal($"classify: {named} applies to CUDA only and contradicts --device cpu; see classify --help", r.Stderr.Trim());
+    }
+
     [Fact]
     public void Negative_threads_are_refused()
     {
@@ -172,5 +183,39 @@ public sealed class CommandLineTests
             Assert.Contains(args.StartsWith("-n", StringComparison.Ordinal) ? "Egyptian cat (score = " : "classify", output);
             Assert.DoesNotContain("\u001b", output);
         }
+    }
+
+    [Fact]
+    public void Paths_on_standard_input_without_a_dash_are_a_usage_error_not_the_bundled_cat()
+    {
+        using var dir = new TempDir();
+        var list = dir.File("todo.txt");
+        File.WriteAllText(list, TestData.Coffee + "\n");
+        var expected = "classify: standard input holds data but no image was named: to classify the image paths on it, add '-' (ls *.png | classify -); see classify --help\n";
+        // A pipe that already holds the paths, and a file as standard input (the shell makes both before classify starts).
+        foreach (var command in new[] { $"printf '%s\\n' '{TestData.Coffee}' | '{ClassifyProcess.Executable}'", $"'{ClassifyProcess.Executable}' < '{list}'" })
+        {
+            var r = Shell(command);
+            Assert.Equal((ExitCode.Usage, "", expected), (r.ExitCode, r.Stdout, r.Stderr));
+        }
+        // With '-' the paths are read; an empty or idle standard input (ssh, mpirun, /dev/null) still means the cat.
+        Assert.StartsWith("espresso (score = ", Shell($"'{ClassifyProcess.Executable}' - -n 1 < '{list}'").Stdout);
+        foreach (var command in new[] { $"true | '{ClassifyProcess.Executable}' -n 1", $"'{ClassifyProcess.Executable}' -n 1 < /dev/null", $"sleep 2 | '{ClassifyProcess.Executable}' -n 1" })
+            Assert.StartsWith("Egyptian cat (score = ", Shell(command).Stdout);
+    }
+
+    private static ProcessResult Shell(string command)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("bash", ["-c", command])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var p = System.Diagnostics.Process.Start(start)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(60_000));
+        return new ProcessResult(p.ExitCode, stdout.Result, stderr.Result);
     }
 }

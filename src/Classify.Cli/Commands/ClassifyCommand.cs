@@ -27,6 +27,10 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var format = OutputFormats.Resolve(o.Format, outputPath);
         if (o.Gpu < 0)
             throw new ClassifyException(ExitCode.Usage, null, "--gpu must be 0 or more (an index among the visible GPUs)");
+        // Options for a device the run was told not to use would be ignored without a word.
+        if (o.Device == DeviceRequest.Cpu && (o.Fp16 || o.ChannelsLast || o.Gpu > 0))
+            throw new ClassifyException(ExitCode.Usage, null,
+                $"{(o.Fp16 ? "--fp16" : o.ChannelsLast ? "--channels_last" : $"--gpu {o.Gpu}")} applies to CUDA only and contradicts --device cpu; see classify --help");
 
         var clock = Stopwatch.StartNew();
         var catalog = new ModelCatalog(o.ModelDir ?? ModelCatalog.DefaultModelDir());
@@ -63,6 +67,9 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             List = o.ImageList,
         }, console.In));
         var noInputGiven = !o.Paths.Any() && !o.ImageFiles.Any() && o.ImageDir is null && o.ImageList is null;
+        if (noInputGiven && console.In == System.Console.In && StandardInput.HoldsData())
+            throw new ClassifyException(ExitCode.Usage, null,
+                "standard input holds data but no image was named: to classify the image paths on it, add '-' (ls *.png | classify -); see classify --help");
         if (noInputGiven)
             inputs.Add(Path.Combine(AppContext.BaseDirectory, "examples", "cat.png"));
         if (inputs.Count == 0)
