@@ -93,7 +93,7 @@ public sealed class ClassifyShardTests : IDisposable
         Assert.Equal(ExitCode.SomeImagesFailed, resumed.ExitCode);
         Assert.Contains("resuming: 1 of 5 images already done", resumed.Stderr);
         // The resumed image is counted as such, not as classified by this run.
-        Assert.Matches(@"classify: 5 images: 4 classified now, 1 resumed from the journal, 1 failed, in \d+\.\d\d s \(\d+\.\d img/s\)\n", resumed.Stderr);
+        Assert.Matches(@"classify: 5 images: 4 classified now, 1 resumed from the journal, 1 failed, in \d+\.\d\d s \(\d+\.\d img/s\); decode [0-9.]+ s on \d+ threads?, model [0-9.]+ s, output [0-9.]+ s: (decoding|the model) was the bottleneck", resumed.Stderr);
         Assert.Equal(File.ReadAllText(_dir.File("expected.csv")), File.ReadAllText(_dir.File("out.csv")));
         Assert.False(File.Exists(_dir.File("out.csv.partial")));
     }

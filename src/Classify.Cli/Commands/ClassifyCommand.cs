@@ -20,6 +20,10 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             throw new ClassifyException(ExitCode.Usage, null, "--batch_size must be at least 1");
         if (o.RequireGpu && o.Device == DeviceRequest.Cpu)
             throw new ClassifyException(ExitCode.Usage, null, "--require-gpu contradicts --device cpu");
+        if (o.ProgressInterval is <= 0 or double.NaN)
+            throw new ClassifyException(ExitCode.Usage, null, "--progress_interval must be a number of seconds above 0");
+        if (o.Quiet && o.Verbose)
+            throw new ClassifyException(ExitCode.Usage, null, "--quiet contradicts --verbose");
         if (o.Threads < 0)
             throw new ClassifyException(ExitCode.Usage, null, "--threads must be 0 (all cores) or more");
         var loaderOptions = ImageLimits.LoaderOptions(o);
@@ -90,6 +94,14 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var resumed = 0;
         var done = 0;
         ImageError? lastError = null;
+        ProgressReporter? progress = null;
+        var progressOptions = new ProgressOptions
+        {
+            Terminal = console.Error == System.Console.Error && !System.Console.IsErrorRedirected,
+            Interval = o.ProgressInterval,
+            Quiet = o.Quiet,
+            Verbose = o.Verbose,
+        };
         void Write(ResultWriter writer, ResultJournal? journal = null)
         {
             journal?.Replay(result =>
@@ -103,6 +115,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 writer.Write(result);
             });
             done = resumed;
+            if (inputs.Count > 1)
+                progress = new ProgressReporter(console.Error, progressOptions, inputs.Count, resumed);
             var todo = journal is { Finished: > 0 } ? inputs.GetRange(journal.Finished, inputs.Count - journal.Finished) : inputs;
             runner.Run(todo, result =>
             {
@@ -110,11 +124,13 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 {
                     failed++;
                     lastError = error;
+                    progress?.BeforeMessage();
                     console.Error.WriteLine($"classify: {error.Message}");
                 }
                 journal?.Append(result);
                 writer.Write(result);
                 done++;
+                progress?.Add(result.Error is not null);
             }, cancel);
             writer.Complete();
         }
@@ -156,12 +172,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             }
         }
 
-        if (o.Verbose)
-        {
-            var now = inputs.Count - resumed;
-            console.Error.WriteLine($"classify: {inputs.Count} images: {now} classified now" + (resumed > 0 ? $", {resumed} resumed from the journal" : "")
-                + $", {failed} failed, in {clock.Elapsed.TotalSeconds:F2} s" + (now > 0 ? $" ({now / clock.Elapsed.TotalSeconds:F1} img/s)" : ""));
-        }
+        progress?.Finish(runner.Timings, failed);
         if (failed == 0) return ExitCode.Success;
         return inputs.Count == 1 ? lastError!.Code : ExitCode.SomeImagesFailed;
     }

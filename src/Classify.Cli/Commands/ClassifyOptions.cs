@@ -90,7 +90,15 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     [Option("decode_timeout", Default = 20.0, HelpText = "Stop decoding one image after this many seconds and report it (exit 9).")]
     public double DecodeTimeoutSeconds { get; set; } = 20;
 
+    [Help("Output", "SECONDS")]
+    [Option("progress_interval", HelpText = "Seconds between progress lines on standard error when it is not a terminal (a Slurm log); on a terminal one line is updated in place. Setting it also asks for the summary. Default: 30.")]
+    public double? ProgressInterval { get; set; }
+
     [Help("Output")]
-    [Option("verbose", HelpText = "Print what was chosen (model, backend, device) and timings on standard error.")]
+    [Option("quiet", HelpText = "No progress line and no summary (results and per-image errors still appear).")]
+    public bool Quiet { get; set; }
+
+    [Help("Output")]
+    [Option("verbose", HelpText = "Print what was chosen (model, backend, device) and the summary (counts, img/s, where the time went) on standard error.")]
     public bool Verbose { get; set; }
 }

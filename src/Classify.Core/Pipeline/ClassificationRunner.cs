@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Classify.Images;
 using Classify.Inference;
 using Classify.Models;
@@ -34,16 +35,35 @@ public sealed class ClassificationRunner
         _decodeThreads = decodeThreads > 0 ? decodeThreads : Environment.ProcessorCount;
     }
 
+    /// <summary>Where the time of the runs so far went.</summary>
+    public RunTimings Timings { get; } = new();
+
     /// <summary>Classifies <paramref name="inputs"/> and hands each result to <paramref name="onResult"/> in input order.</summary>
     public void Run(IReadOnlyList<string> inputs, Action<ImageResult> onResult, CancellationToken cancel = default)
     {
         if (inputs.Count == 0) return;
+        Timings.DecodeThreads = _decodeThreads;
+        var wall = Stopwatch.StartNew();
+        try
+        {
+            RunBatches(inputs, onResult, cancel);
+        }
+        finally
+        {
+            Timings.AddWall(wall.Elapsed);
+        }
+    }
+
+    private void RunBatches(IReadOnlyList<string> inputs, Action<ImageResult> onResult, CancellationToken cancel)
+    {
         var capacity = Math.Min(_batchSize, inputs.Count);
         var buffers = new[] { new Slot(_manifest, capacity), new Slot(_manifest, capacity) };
         var output = new float[capacity * _manifest.Output.Classes];
 
         var current = 0;
+        var first = Stopwatch.GetTimestamp();
         Prepare(inputs, 0, buffers[current], cancel);
+        Timings.AddWait(Stopwatch.GetElapsedTime(first));
         for (var start = 0; start < inputs.Count; start += capacity)
         {
             cancel.ThrowIfCancellationRequested();
@@ -54,8 +74,11 @@ public sealed class ClassificationRunner
                 : Task.CompletedTask;
             try
             {
+                var t = Stopwatch.GetTimestamp();
                 if (slot.Ok > 0)
                     _backend.Run(slot.Batch, output.AsSpan(0, slot.Batch.Count * _manifest.Output.Classes));
+                Timings.AddModel(Stopwatch.GetElapsedTime(t));
+                t = Stopwatch.GetTimestamp();
                 for (var i = 0; i < slot.Batch.Count; i++)
                 {
                     onResult(slot.Errors[i] is { } error
@@ -63,10 +86,13 @@ public sealed class ClassificationRunner
                         : ImageResult.Ok(inputs[start + i], TopK.Select(
                             output.AsSpan(i * _manifest.Output.Classes, _manifest.Output.Classes), _labels, _manifest.Output.Kind, _topK)));
                 }
+                Timings.AddOutput(Stopwatch.GetElapsedTime(t));
             }
             finally
             {
+                var waiting = Stopwatch.GetTimestamp();
                 next.GetAwaiter().GetResult();
+                Timings.AddWait(Stopwatch.GetElapsedTime(waiting));
             }
             current = 1 - current;
         }
@@ -82,6 +108,7 @@ public sealed class ClassificationRunner
             Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = _decodeThreads, CancellationToken = cancel }, i =>
             {
                 slot.Errors[i] = null;
+                var t = Stopwatch.GetTimestamp();
                 try
                 {
                     _loader.LoadAndUse(inputs[start + i], image => _preprocessor.Fill(image, slot.Batch, i), cancel);
@@ -95,6 +122,10 @@ public sealed class ClassificationRunner
                     // The slot still goes through the model with the batch; zeros keep that harmless.
                     if (slot.Batch.Floats is { } f) Array.Clear(f, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
                     else Array.Clear(slot.Batch.Bytes!, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
+                }
+                finally
+                {
+                    Timings.AddDecode(Stopwatch.GetElapsedTime(t));
                 }
             });
         }
