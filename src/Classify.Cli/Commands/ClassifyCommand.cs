@@ -82,7 +82,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (outputPath is not null)
             outputPath = shard.NameOutput(outputPath);
 
-        var loader = new ImageLoader(loaderOptions);
+        var loader = new ImageLoader(o.JpegDctScale ? loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast } : loaderOptions);
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
         using var backend = factory.Create(manifest, backendOptions);
         if (o.Verbose)

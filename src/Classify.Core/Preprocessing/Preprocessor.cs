@@ -47,6 +47,17 @@ public sealed class Preprocessor
         }
     }
 
+    /// <summary>The size an upright <paramref name="width"/>x<paramref name="height"/> image must at least have for
+    /// <see cref="Resize"/> to only shrink it: the model's size (stretch), or the size before the crop (center crop).
+    /// The decoder may scale a JPEG down to that (<see cref="Images.ImageLoaderOptions.DecodeAtLeast"/>).</summary>
+    public (int Width, int Height) DecodeAtLeast(int width, int height)
+    {
+        if (_spec.Resize.Mode != Models.ResizeMode.CenterCrop)
+            return (_spec.Width, _spec.Height);
+        var (w, h, _, _) = CenterCropGeometry(width, height, _spec.Resize.ShorterSide, _spec.Width, _spec.Height);
+        return (w, h);
+    }
+
     /// <summary>The size the image is resized to and where the crop starts, with torchvision's arithmetic exactly
     /// (Resize(int) then CenterCrop), so models trained with it see the same pixels: the longer side is truncated,
     /// int(size * long / short), and the crop offset is rounded half to even, int(round(d / 2.0)).</summary>
