@@ -153,7 +153,7 @@ internal static class Arguments
         return HelpWriter.Write<T>("Usage: classify [PATH|-]... [options]        (classify_image.py's flags work as they are)", null,
         [
             "Commands: classify doctor (is a GPU usable, and why not), classify merge (join shard files),",
-            "          classify decode (the pixels classify sees); each takes --help.",
+            "          classify decode (the pixels classify sees), classify bench (throughput); each takes --help.",
             "Exit codes: 0 ok, 2 usage, 3 image not found, 4 unsupported, 5 corrupt, 6 too large, 7 some images",
             "            failed, 8 input list unreadable, 9 decode timeout, 10-15 model/output/backend, 20 no GPU,",
             "            30 bad shards, 130 cancelled (README, Exit codes).",
@@ -168,5 +168,6 @@ internal static class Arguments
         ["merge"] = "--output FILE SHARD.jsonl...",
         ["decode"] = "IMAGE --output OUT.ppm|-",
         ["doctor"] = "[--json] [--verbose] [--gpu N]",
+        ["bench"] = "[--model NAME] [--device auto|cuda|cpu] [--batch_sizes 1,8,32] [--images DIR] [--json]",
     };
 }

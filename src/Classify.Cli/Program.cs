@@ -40,7 +40,7 @@ public static class Program
         && !args.Any(a => a is "torch" or "--backend=torch" or "--help" || a.EndsWith(".pt", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The verbs besides the default classify, for "did you mean" on a mistyped one.</summary>
-    internal static readonly string[] Commands = ["doctor", "merge", "decode"];
+    internal static readonly string[] Commands = ["doctor", "merge", "decode", "bench"];
 
     internal static IReadOnlyDictionary<string, IBackendFactory> Backends() => new Dictionary<string, IBackendFactory>
     {
@@ -58,6 +58,8 @@ public static class Program
                 return Arguments.Parse<DoctorOptions>(doctorArgs, "doctor", console, o => new DoctorCommand(console).Run(o));
             if (args is ["decode", .. var decodeArgs])
                 return Arguments.Parse<DecodeOptions>(decodeArgs, "decode", console, o => new DecodeCommand(console).Run(o, cancel));
+            if (args is ["bench", .. var benchArgs])
+                return Arguments.Parse<BenchOptions>(benchArgs, "bench", console, o => new BenchCommand(console, Backends()).Run(o, cancel));
             if (args is ["merge", .. var mergeArgs])
                 return Arguments.Parse<MergeOptions>(mergeArgs, "merge", console, o => new MergeCommand(console).Run(o));
             return Arguments.Parse<ClassifyOptions>(args, "classify", console, o => new ClassifyCommand(console, Backends()).Run(o, cancel));

@@ -102,6 +102,27 @@ public sealed partial class ClassifyCommandTests
     }
 
     [Fact]
+    public async Task Output_to_a_device_or_a_fifo_writes_through_it_and_leaves_it_in_place()
+    {
+        // Renaming a finished temporary file over /dev/null once turned it into a regular file for the whole machine.
+        var r = ClassifyProcess.Run("--image_dir", TestData.Images, "--output", "/dev/null", "--format", "jsonl");
+        Assert.Equal(0, r.ExitCode);
+        Assert.True(Classify.Output.AtomicFile.IsSpecialFile("/dev/null"), "/dev/null is no longer a device");
+        Assert.Empty(Directory.GetFiles("/dev", ".null.*"));
+        Assert.False(File.Exists("/dev/null.partial"));
+
+        using var dir = new TempDir();
+        var fifo = dir.File("results.jsonl");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo])) mkfifo.WaitForExit();
+        var reader = Task.Run(() => File.ReadAllText(fifo));
+        r = ClassifyProcess.Run("--image_dir", TestData.Images, "--output", fifo);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(4, (await reader).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(["results.jsonl"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName));
+        Assert.True(Classify.Output.AtomicFile.IsSpecialFile(fifo));
+    }
+
+    [Fact]
     public void Csv_has_a_header_and_one_quoted_row_per_prediction()
     {
         var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "csv", "--num_top_predictions", "2");

@@ -33,7 +33,7 @@ public sealed class CommandLineTests
     {
         var r = ClassifyProcess.Run("doctorr");
         Assert.Equal(ExitCode.Usage, r.ExitCode);
-        Assert.Equal("classify: 'doctorr' is neither a command (doctor, merge, decode) nor an existing file or folder; did you mean 'doctor'? see classify --help", r.Stderr.Trim());
+        Assert.Equal("classify: 'doctorr' is neither a command (doctor, merge, decode, bench) nor an existing file or folder; did you mean 'doctor'? see classify --help", r.Stderr.Trim());
         Assert.Empty(r.Stdout);
     }
 
@@ -201,7 +201,10 @@ public sealed class CommandLineTests
         // With '-' the paths are read; an empty or idle standard input (ssh, mpirun, /dev/null) still means the cat.
         Assert.StartsWith("espresso (score = ", Shell($"'{ClassifyProcess.Executable}' - -n 1 < '{list}'").Stdout);
         foreach (var command in new[] { $"true | '{ClassifyProcess.Executable}' -n 1", $"'{ClassifyProcess.Executable}' -n 1 < /dev/null", $"sleep 2 | '{ClassifyProcess.Executable}' -n 1" })
-            Assert.StartsWith("Egyptian cat (score = ", Shell(command).Stdout);
+        {
+            var r = Shell(command);
+            Assert.True(r.Stdout.StartsWith("Egyptian cat (score = ", StringComparison.Ordinal), $"{command}: exit {r.ExitCode}, stdout '{r.Stdout}', stderr '{r.Stderr}'");
+        }
     }
 
     private static ProcessResult Shell(string command)

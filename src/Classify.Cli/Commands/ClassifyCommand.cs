@@ -136,7 +136,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         }
 
         var single = inputs.Count == 1;
-        if (outputPath is not null)
+        // A device or FIFO (--output /dev/null, a named pipe) is written directly, without a resume journal.
+        if (outputPath is not null && !AtomicFile.IsSpecialFile(outputPath))
         {
             using var file = new AtomicFile(outputPath);
             // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial.
@@ -161,15 +162,18 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         }
         else
         {
+            using var special = outputPath is null ? null : new AtomicFile(outputPath);
             try
             {
-                Write(ResultWriter.Create(format, console.Out, info, single));
+                using var text = special is null ? null : ResultWriter.OpenText(special.Stream);
+                Write(ResultWriter.Create(format, text ?? console.Out, info, single));
             }
             catch (OperationCanceledException)
             {
                 throw new ClassifyException(ExitCode.Cancelled, null,
-                    $"cancelled after {done} of {inputs.Count} images (their results are above on standard output; with --output FILE a rerun resumes)");
+                    $"cancelled after {done} of {inputs.Count} images (their results were written as they came; with --output FILE a rerun resumes)");
             }
+            special?.Commit();
         }
 
         progress?.Finish(runner.Timings, failed);

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Classify.Output;
 
 /// <summary>
@@ -5,7 +7,10 @@ namespace Classify.Output;
 /// folder, which <see cref="Commit"/> renames over the target. Disposing without committing deletes it, so a
 /// crash, a cancelled job or a full disk never leaves a half-written result where a finished one belongs.
 /// </summary>
-public sealed class AtomicFile : IDisposable
+/// <remarks>An existing device, FIFO or socket (--output /dev/null, a named pipe, bash's &gt;(gzip &gt; x)) is written
+/// directly: renaming a temporary file over it would replace /dev/null with a regular file for every process on the
+/// machine (a test's --output /dev/null once did).</remarks>
+public sealed partial class AtomicFile : IDisposable
 {
     private readonly FileStream _stream;
     private bool _committed;
@@ -13,6 +18,19 @@ public sealed class AtomicFile : IDisposable
     public AtomicFile(string path)
     {
         Path = System.IO.Path.GetFullPath(path);
+        if (IsSpecialFile(Path))
+        {
+            TempPath = null;
+            try
+            {
+                _stream = new FileStream(Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1 << 16);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ClassifyException(ExitCode.OutputFailed, path, $"cannot write: {e.Message}");
+            }
+            return;
+        }
         var dir = System.IO.Path.GetDirectoryName(Path)!;
         if (!Directory.Exists(dir))
             throw new ClassifyException(ExitCode.OutputFailed, path, "its folder does not exist");
@@ -69,13 +87,34 @@ public sealed class AtomicFile : IDisposable
     }
 
     public string Path { get; }
-    public string TempPath { get; }
+
+    /// <summary>The temporary file, or null when <see cref="Path"/> is written directly (a device or FIFO).</summary>
+    public string? TempPath { get; }
+
     public Stream Stream => _stream;
+
+    /// <summary>Whether <paramref name="path"/> exists and is a character or block device, a FIFO or a socket
+    /// (symbolic links followed): such an output cannot be replaced, nor resumed.</summary>
+    public static bool IsSpecialFile(string path)
+    {
+        var st = new StatX();
+        if (StatXCall(AT_FDCWD, path, 0, STATX_TYPE, ref st) != 0)
+            return false;
+        var type = st.Mode & S_IFMT;
+        return type is S_IFCHR or S_IFBLK or S_IFIFO or S_IFSOCK;
+    }
 
     public void Commit()
     {
         try
         {
+            if (TempPath is null)
+            {
+                _stream.Flush();
+                _stream.Dispose();
+                _committed = true;
+                return;
+            }
             _stream.Flush(flushToDisk: true);
             _stream.Dispose();
             File.Move(TempPath, Path, overwrite: true);
@@ -90,9 +129,22 @@ public sealed class AtomicFile : IDisposable
     public void Dispose()
     {
         _stream.Dispose();
-        if (!_committed)
+        if (!_committed && TempPath is not null)
         {
             try { File.Delete(TempPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
+
+    private const int AT_FDCWD = -100;
+    private const uint STATX_TYPE = 0x1;
+    private const ushort S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFBLK = 0x6000, S_IFCHR = 0x2000, S_IFIFO = 0x1000;
+
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    private struct StatX
+    {
+        [FieldOffset(28)] public ushort Mode;
+    }
+
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int StatXCall(int dirfd, string path, int flags, uint mask, ref StatX buffer);
 }

@@ -142,7 +142,19 @@ public sealed class ShardMergeTests : IDisposable
     {
         var shards = WriteShards();
         shards.Add(shards[0]);
-        Assert.Contains("also given", MergeFails(shards).Message);
+        Assert.Contains("is given twice", MergeFails(shards).Message);
+    }
+
+    [Fact]
+    public void Two_files_claiming_the_same_shard_are_refused()
+    {
+        var shards = WriteShards();
+        var copy = Path.Combine(_dir.Path, "copy");
+        Directory.CreateDirectory(copy);
+        var twin = Path.Combine(copy, Path.GetFileName(shards[0]));
+        File.Copy(shards[0], twin);
+        shards.Add(twin);
+        Assert.Contains("is also given as", MergeFails(shards).Message);
     }
 
     [Fact]

@@ -1,0 +1,47 @@
+using CommandLine;
+
+namespace Classify.Cli.Commands;
+
+[Verb("bench", HelpText = "Measure throughput to size a job or compare nodes: the model alone at several batch sizes on the chosen device, then, with --images, end to end over a folder (decode, model and output, results discarded).")]
+internal sealed class BenchOptions
+{
+    [Help("Options", "NAME|PATH")]
+    [Option("model", HelpText = "Model name or path, as for classify. Default: squeezenet1.1.")]
+    public string? Model { get; set; }
+
+    [Help("Options", "DIR")]
+    [Option("model_dir", HelpText = "Directory of models, as for classify.")]
+    public string? ModelDir { get; set; }
+
+    [Help("Options", "onnx|torch")]
+    [Option("backend", Default = "onnx", HelpText = "Inference engine.")]
+    public string Backend { get; set; } = "onnx";
+
+    [Help("Options", "auto|cuda|cpu")]
+    [Option("device", Default = Inference.DeviceRequest.Auto, HelpText = "Device, as for classify.")]
+    public Inference.DeviceRequest Device { get; set; }
+
+    [Help("Options", "N")]
+    [Option("gpu", Default = 0, HelpText = "Index of the GPU to use.")]
+    public int Gpu { get; set; }
+
+    [Help("Options", "N")]
+    [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")]
+    public int Threads { get; set; }
+
+    [Help("Options", "N,N,...")]
+    [Option("batch_sizes", Default = "1,8,16,32,64,128", HelpText = "Batch sizes to time the model at.")]
+    public string BatchSizes { get; set; } = "1,8,16,32,64,128";
+
+    [Help("Options", "SECONDS")]
+    [Option("seconds", Default = 2.0, HelpText = "How long to time each batch size (after a warm-up run).")]
+    public double Seconds { get; set; } = 2;
+
+    [Help("Options", "DIR")]
+    [Option("images", HelpText = "Also classify this folder end to end (recursively) at classify's default batch size.")]
+    public string? Images { get; set; }
+
+    [Help("Options")]
+    [Option("json", HelpText = "Print one JSON object instead of the table.")]
+    public bool Json { get; set; }
+}

@@ -1,0 +1,42 @@
+using System.Text.Json;
+
+namespace Classify.Tests;
+
+/// <summary>classify bench on the real model: a row per batch size, the best and the default's share, and the end-to-end
+/// run over a folder.</summary>
+public sealed class BenchCommandTests
+{
+    [Fact]
+    public void Bench_times_each_batch_size_and_a_folder_end_to_end_as_json()
+    {
+        var r = ClassifyProcess.Run("bench", "--batch_sizes", "1,4,32", "--seconds", "0.2", "--device", "cpu", "--images", TestData.Images, "--json");
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var root = JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.Equal(TestData.SqueezeNet, root.GetProperty("model").GetString());
+        Assert.Equal("cpu", root.GetProperty("device").GetString());
+        var rows = root.GetProperty("model_only").EnumerateArray().ToList();
+        Assert.Equal([1, 4, 32], rows.Select(x => x.GetProperty("batch").GetInt32()));
+        Assert.All(rows, x => Assert.True(x.GetProperty("images_per_second").GetDouble() > 0));
+        var best = rows.MaxBy(x => x.GetProperty("images_per_second").GetDouble())!;
+        Assert.Equal(best.GetProperty("batch").GetInt32(), root.GetProperty("best_batch").GetInt32());
+        Assert.InRange(root.GetProperty("default_batch_fraction_of_best").GetDouble(), 0.01, 1.0);
+        var e2e = root.GetProperty("end_to_end");
+        Assert.Equal(4 + 18, e2e.GetProperty("images").GetInt32()); // tests/images, recursively (the 18 EXIF photos)
+        Assert.Contains("was the bottleneck", e2e.GetProperty("timings").GetString());
+    }
+
+    [Fact]
+    public void Bench_prints_a_table_and_refuses_a_bad_batch_size()
+    {
+        var r = ClassifyProcess.Run("bench", "--batch_sizes", "2", "--seconds", "0.1", "--device", "cpu");
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith("classify bench: model squeezenet1.1, backend onnx on cpu, ", r.Stdout);
+        Assert.Matches(@"\n      2 +\d+\.\d +\d+\.\d\d\n", r.Stdout);
+        Assert.Contains("best: batch 2, ", r.Stdout);
+
+        r = ClassifyProcess.Run("bench", "--batch_sizes", "8,x");
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal("classify: --batch_sizes 8,x: 'x' is not a batch size from 1 to 4096", r.Stderr.Trim());
+    }
+}
