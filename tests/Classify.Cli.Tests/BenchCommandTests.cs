@@ -9,14 +9,14 @@ public sealed class BenchCommandTests
     [Fact]
     public void Bench_times_each_batch_size_and_a_folder_end_to_end_as_json()
     {
-        var r = ClassifyProcess.Run("bench", "--batch_sizes", "1,4,32", "--seconds", "0.2", "--device", "cpu", "--images", TestData.Images, "--json");
+        var r = ClassifyProcess.Run("bench", "--batch_sizes", "1,8,32", "--seconds", "0.2", "--device", "cpu", "--images", TestData.Images, "--json");
 
         Assert.True(r.ExitCode == 0, r.Stderr);
         var root = JsonDocument.Parse(r.Stdout).RootElement;
         Assert.Equal(TestData.SqueezeNet, root.GetProperty("model").GetString());
         Assert.Equal("cpu", root.GetProperty("device").GetString());
         var rows = root.GetProperty("model_only").EnumerateArray().ToList();
-        Assert.Equal([1, 4, 32], rows.Select(x => x.GetProperty("batch").GetInt32()));
+        Assert.Equal([1, 8, 32], rows.Select(x => x.GetProperty("batch").GetInt32()));
         Assert.All(rows, x => Assert.True(x.GetProperty("images_per_second").GetDouble() > 0));
         var best = rows.MaxBy(x => x.GetProperty("images_per_second").GetDouble())!;
         Assert.Equal(best.GetProperty("batch").GetInt32(), root.GetProperty("best_batch").GetInt32());

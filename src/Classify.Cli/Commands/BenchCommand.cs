@@ -17,12 +17,10 @@ namespace Classify.Cli.Commands;
 /// </summary>
 internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, IBackendFactory> backends)
 {
-    /// <summary>classify's default --batch_size, which the table is judged against.</summary>
-    private const int DefaultBatch = 32;
-
     public int Run(BenchOptions o, CancellationToken cancel)
     {
         var sizes = ParseSizes(o.BatchSizes);
+        var defaultBatch = 0;
         if (o.Seconds is <= 0 or double.NaN)
             throw new ClassifyException(ExitCode.Usage, null, "--seconds must be above 0");
         if (o.Threads < 0)
@@ -36,6 +34,8 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
         var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out _);
         var options = new BackendOptions { Device = o.Device, GpuIndex = o.Gpu, IntraOpThreads = o.Threads, Log = line => console.Error.WriteLine($"classify: {line}") };
         using var backend = factory.Create(manifest, options);
+        // classify's default --batch_size on this device, which the table is judged against.
+        defaultBatch = ClassificationRunner.DefaultBatchSize(backend.Device);
         var preprocessor = new Preprocessor(manifest.Input);
         var loader = new ImageLoader();
         var results = new List<(int Batch, double ImagesPerSecond, double MsPerBatch)>();
@@ -67,24 +67,24 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
         if (o.Images is { } folder)
         {
             var inputs = InputSet.Enumerate(new InputOptions { Directory = folder, Recursive = true }, console.In);
-            var runner = new ClassificationRunner(backend, manifest, Labels.Load(manifest), loader, 5, DefaultBatch, o.Threads);
+            var runner = new ClassificationRunner(backend, manifest, Labels.Load(manifest), loader, 5, defaultBatch, o.Threads);
             var clock = Stopwatch.StartNew();
             runner.Run(inputs, _ => { }, cancel);
             endToEnd = (inputs.Count, clock.Elapsed.TotalSeconds, runner.Timings.Describe().TrimStart(';', ' '));
         }
 
         var best = results.MaxBy(r => r.ImagesPerSecond);
-        var atDefault = results.FirstOrDefault(r => r.Batch == DefaultBatch);
+        var atDefault = results.FirstOrDefault(r => r.Batch == defaultBatch);
         if (o.Json)
-            WriteJson(manifest, backend, results, best, atDefault, endToEnd, folder: o.Images);
+            WriteJson(manifest, backend, results, best, atDefault, endToEnd, o.Images, defaultBatch);
         else
-            WriteTable(manifest, backend, results, best, atDefault, endToEnd, o.Images);
+            WriteTable(manifest, backend, results, best, atDefault, endToEnd, o.Images, defaultBatch);
         return ExitCode.Success;
     }
 
     private void WriteTable(ModelManifest manifest, IClassifierBackend backend, List<(int Batch, double ImagesPerSecond, double MsPerBatch)> results,
         (int Batch, double ImagesPerSecond, double MsPerBatch) best, (int Batch, double ImagesPerSecond, double MsPerBatch) atDefault,
-        (int Images, double Seconds, string Timings)? endToEnd, string? folder)
+        (int Images, double Seconds, string Timings)? endToEnd, string? folder, int defaultBatch)
     {
         var w = console.Out;
         w.WriteLine(F($"classify bench: model {manifest.Name}, backend {backend.Name} on {backend.Device}, {Environment.ProcessorCount} CPU cores"));
@@ -92,14 +92,14 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
         foreach (var (batch, ips, ms) in results)
             w.WriteLine(F($"  {batch,5} {ips,10:F1} {ms,10:F2}"));
         w.WriteLine(F($"best: batch {best.Batch}, {best.ImagesPerSecond:F1} img/s")
-            + (atDefault.Batch == DefaultBatch ? F($"; classify's default --batch_size {DefaultBatch}: {100 * atDefault.ImagesPerSecond / best.ImagesPerSecond:F0}% of it") : ""));
+            + (atDefault.Batch == defaultBatch ? F($"; classify's default --batch_size {defaultBatch}: {100 * atDefault.ImagesPerSecond / best.ImagesPerSecond:F0}% of it") : ""));
         if (endToEnd is { } e)
-            w.WriteLine(F($"end to end: {e.Images} images of {folder} in {e.Seconds:F2} s, {(e.Seconds > 0 ? e.Images / e.Seconds : 0):F1} img/s at --batch_size {DefaultBatch}; {e.Timings}"));
+            w.WriteLine(F($"end to end: {e.Images} images of {folder} in {e.Seconds:F2} s, {(e.Seconds > 0 ? e.Images / e.Seconds : 0):F1} img/s at --batch_size {defaultBatch}; {e.Timings}"));
     }
 
     private void WriteJson(ModelManifest manifest, IClassifierBackend backend, List<(int Batch, double ImagesPerSecond, double MsPerBatch)> results,
         (int Batch, double ImagesPerSecond, double MsPerBatch) best, (int Batch, double ImagesPerSecond, double MsPerBatch) atDefault,
-        (int Images, double Seconds, string Timings)? endToEnd, string? folder)
+        (int Images, double Seconds, string Timings)? endToEnd, string? folder, int defaultBatch)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream))
@@ -120,7 +120,7 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
             }
             json.WriteEndArray();
             json.WriteNumber("best_batch", best.Batch);
-            if (atDefault.Batch == DefaultBatch)
+            if (atDefault.Batch == defaultBatch)
                 json.WriteNumber("default_batch_fraction_of_best", Math.Round(atDefault.ImagesPerSecond / best.ImagesPerSecond, 3));
             if (endToEnd is { } e)
             {
@@ -129,7 +129,7 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
                 json.WriteNumber("images", e.Images);
                 json.WriteNumber("seconds", Math.Round(e.Seconds, 3));
                 json.WriteNumber("images_per_second", Math.Round(e.Seconds > 0 ? e.Images / e.Seconds : 0, 1));
-                json.WriteNumber("batch", DefaultBatch);
+                json.WriteNumber("batch", defaultBatch);
                 json.WriteString("timings", e.Timings);
                 json.WriteEndObject();
             }

@@ -16,7 +16,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
     {
         if (o.NumTopPredictions < 1)
             throw new ClassifyException(ExitCode.Usage, null, "--num_top_predictions must be at least 1");
-        if (o.BatchSize < 1)
+        if (o.BatchSize is < 1)
             throw new ClassifyException(ExitCode.Usage, null, "--batch_size must be at least 1");
         if (o.RequireGpu && o.Device == DeviceRequest.Cpu)
             throw new ClassifyException(ExitCode.Usage, null, "--require-gpu contradicts --device cpu");
@@ -89,7 +89,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}");
 
         var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
-        var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, o.BatchSize, o.Threads);
+        var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
+        var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, batchSize, o.Threads);
         var failed = 0;
         var resumed = 0;
         var done = 0;
@@ -144,7 +145,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             using var journal = ResultJournal.Open(outputPath, ResultJournal.Fingerprint(
                 [manifest.Name, manifest.Files[factory.FileFormat].Sha256, manifest.Labels.Sha256 ?? "", factory.Name,
                  o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], inputs),
-                inputs, o.BatchSize, note => console.Error.WriteLine($"classify: {note}"));
+                inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"));
             try
             {
                 using (var text = ResultWriter.OpenText(file.Stream))
