@@ -102,4 +102,45 @@ public sealed class ClassificationRunnerTests : IDisposable
         Assert.Equal(5, top.Length);
         Assert.Equal(top.OrderByDescending(p => p.Score).Select(p => p.Score), top.Select(p => p.Score));
     }
+
+    [Fact]
+    public async Task A_failing_result_handler_ends_the_run_with_its_error_without_a_hang()
+    {
+        // The output stage fails (a full disk) while the model and the decoders still have batches in flight: every
+        // stage must stop, and the handler's own error come out, not a cancellation.
+        var manifest = new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _);
+        using var backend = OnnxBackend.Create(manifest, new BackendOptions { Device = DeviceRequest.Cpu });
+        var runner = new ClassificationRunner(backend, manifest, Labels.Load(manifest), new ImageLoader(), topK: 1, batchSize: 1);
+        var inputs = Enumerable.Repeat(TestData.Chelsea, 40).ToList();
+        var seen = 0;
+        var run = Task.Run(() => runner.Run(inputs, _ =>
+        {
+            if (++seen == 3) throw new ClassifyException(ExitCode.OutputFailed, "out.jsonl", "No space left on device");
+        }));
+
+        var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromMinutes(1)));
+        Assert.True(finished == run, "the run hung after its output failed");
+        var e = await Assert.ThrowsAsync<ClassifyException>(() => run);
+        Assert.Equal(ExitCode.OutputFailed, e.ExitCode);
+        Assert.Equal(3, seen);
+    }
+
+    [Fact]
+    public void Cancelling_stops_after_the_batch_being_written()
+    {
+        var manifest = new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _);
+        using var backend = OnnxBackend.Create(manifest, new BackendOptions { Device = DeviceRequest.Cpu });
+        var runner = new ClassificationRunner(backend, manifest, Labels.Load(manifest), new ImageLoader(), topK: 1, batchSize: 2);
+        using var cancel = new CancellationTokenSource();
+        var results = new List<ImageResult>();
+
+        Assert.ThrowsAny<OperationCanceledException>(() => runner.Run(Enumerable.Repeat(TestData.Coffee, 20).ToList(), r =>
+        {
+            results.Add(r);
+            cancel.Cancel();
+        }, cancel.Token));
+
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.Equal("espresso", r.Predictions![0].Label));
+    }
 }

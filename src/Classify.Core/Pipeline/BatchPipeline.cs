@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Classify.Images;
+using Classify.Inference;
+using Classify.Models;
+using Classify.Preprocessing;
+
+namespace Classify.Pipeline;
+
+/// <summary>
+/// The stages of one run, each on its own threads, joined by bounded channels so that memory stays fixed whatever the
+/// number of images: a dispatcher hands out a free batch slot per batch, in order, and the images of that batch to
+/// the decode workers; the workers decode and preprocess any image of any open batch (no worker idles at the end of
+/// a batch while another straggles); the model runs the batches in order as each completes; the output stage does
+/// top-k and hands the results on in input order, then frees the slot. With <see cref="SlotCount"/> slots, two
+/// batches decode while the model runs a third and the results of a fourth are written.
+/// </summary>
+internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest manifest, Labels labels, ImageLoader loader,
+    Preprocessor preprocessor, int topK, int batchSize, int decodeThreads, RunTimings timings)
+{
+    public const int SlotCount = 4;
+
+    public void Run(IReadOnlyList<string> inputs, Action<ImageResult> onResult, CancellationToken cancel)
+    {
+        var capacity = Math.Min(batchSize, inputs.Count);
+        var batches = (inputs.Count + capacity - 1) / capacity;
+        var slots = Enumerable.Range(0, Math.Min(SlotCount, batches)).Select(_ => new Slot(manifest, capacity)).ToList();
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var token = stop.Token;
+        var free = Channel.CreateBounded<Slot>(slots.Count);
+        foreach (var slot in slots) free.Writer.TryWrite(slot);
+        var ordered = Channel.CreateBounded<Slot>(slots.Count);        // dispatched batches, in input order
+        var work = Channel.CreateBounded<(Slot Slot, int Index)>(2 * capacity);
+        var results = Channel.CreateBounded<Slot>(slots.Count);        // batches the model has run, in order
+
+        var dispatcher = Task.Run(async () =>
+        {
+            try
+            {
+                for (var b = 0; b < batches; b++)
+                {
+                    var slot = await free.Reader.ReadAsync(token);
+                    slot.Start(b * capacity, Math.Min(capacity, inputs.Count - b * capacity));
+                    await ordered.Writer.WriteAsync(slot, token);
+                    for (var i = 0; i < slot.Batch.Count; i++)
+                        await work.Writer.WriteAsync((slot, i), token);
+                }
+            }
+            finally
+            {
+                ordered.Writer.TryComplete();
+                work.Writer.TryComplete();
+            }
+        }, token);
+
+        var workers = Enumerable.Range(0, decodeThreads).Select(_ => Task.Factory.StartNew(() =>
+        {
+            while (work.Reader.WaitToReadAsync(token).AsTask().GetAwaiter().GetResult())
+            {
+                while (work.Reader.TryRead(out var item))
+                    Decode(inputs, item.Slot, item.Index, token);
+            }
+        }, token, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+
+        var output = Task.Factory.StartNew(() =>
+        {
+            while (results.Reader.WaitToReadAsync(token).AsTask().GetAwaiter().GetResult())
+            {
+                while (results.Reader.TryRead(out var slot))
+                {
+                    // A result handler may cancel (Ctrl-C arrives while writing): no batch after that one is written.
+                    token.ThrowIfCancellationRequested();
+                    var t = Stopwatch.GetTimestamp();
+                    var classes = manifest.Output.Classes;
+                    for (var i = 0; i < slot.Batch.Count; i++)
+                    {
+                        var file = inputs[slot.First + i];
+                        onResult(slot.Errors[i] is { } error
+                            ? ImageResult.Failed(file, error)
+                            : ImageResult.Ok(file, TopK.Select(slot.Output.AsSpan(i * classes, classes), labels, manifest.Output.Kind, topK)));
+                    }
+                    timings.AddOutput(Stopwatch.GetElapsedTime(t));
+                    free.Writer.TryWrite(slot);
+                }
+            }
+        }, token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        // A stage that fails (a full disk under the output stage) must not leave the others blocked on its channel.
+        foreach (var stage in workers.Append(dispatcher).Append(output))
+            _ = stage.ContinueWith(_ => stop.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
+        Exception? failure = null;
+        try
+        {
+            RunModel(ordered.Reader, results.Writer, token);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        finally
+        {
+            results.Writer.TryComplete();
+        }
+        // The first failure of any stage ends the others; the one to report is the one that came first, not the
+        // cancellations it caused.
+        var stages = new[] { dispatcher, output }.Concat(workers).ToArray();
+        if (failure is not null && failure is not OperationCanceledException)
+            stop.Cancel();
+        try
+        {
+            Task.WaitAll(stages);
+        }
+        catch (AggregateException e)
+        {
+            stop.Cancel();
+            var cause = e.InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException);
+            if (cause is not null && (failure is null or OperationCanceledException))
+                failure = cause;
+            failure ??= e.InnerExceptions[0];
+        }
+        if (failure is not null)
+        {
+            if (failure is OperationCanceledException && cancel.IsCancellationRequested)
+                throw new OperationCanceledException(cancel);
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+        }
+    }
+
+    private void RunModel(ChannelReader<Slot> ordered, ChannelWriter<Slot> results, CancellationToken token)
+    {
+        while (true)
+        {
+            var waiting = Stopwatch.GetTimestamp();
+            if (!ordered.WaitToReadAsync(token).AsTask().GetAwaiter().GetResult())
+                break;
+            if (!ordered.TryRead(out var slot))
+                continue;
+            slot.Decoded.Wait(token);
+            timings.AddWait(Stopwatch.GetElapsedTime(waiting));
+            token.ThrowIfCancellationRequested();
+            var t = Stopwatch.GetTimestamp();
+            if (slot.Ok > 0)
+                backend.Run(slot.Batch, slot.Output.AsSpan(0, slot.Batch.Count * manifest.Output.Classes));
+            timings.AddModel(Stopwatch.GetElapsedTime(t));
+            results.WriteAsync(slot, token).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private void Decode(IReadOnlyList<string> inputs, Slot slot, int i, CancellationToken token)
+    {
+        var path = inputs[slot.First + i];
+        var t = Stopwatch.GetTimestamp();
+        try
+        {
+            loader.LoadAndUse(path, image => preprocessor.Fill(image, slot.Batch, i), token);
+            Interlocked.Increment(ref slot.Ok);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            // A decoder bug on one crafted file must not cost the rest of the batch its results.
+            slot.Errors[i] = e as ClassifyException
+                ?? new ClassifyException(ExitCode.ImageCorrupt, path, $"cannot decode: {e.Message}", e);
+            // The slot still goes through the model with the batch; zeros keep that harmless.
+            if (slot.Batch.Floats is { } f) Array.Clear(f, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
+            else Array.Clear(slot.Batch.Bytes!, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
+        }
+        finally
+        {
+            timings.AddDecode(Stopwatch.GetElapsedTime(t));
+        }
+        slot.ImageDone();
+    }
+
+    /// <summary>One batch's buffers, reused batch after batch: the input tensor, the model's output, per-image errors.</summary>
+    private sealed class Slot(ModelManifest manifest, int capacity)
+    {
+        private int _remaining;
+
+        public InputBatch Batch { get; } = new(manifest.Input, capacity);
+        public float[] Output { get; } = new float[capacity * manifest.Output.Classes];
+        public ClassifyException?[] Errors { get; } = new ClassifyException?[capacity];
+        public ManualResetEventSlim Decoded { get; } = new();
+        public int First { get; private set; }
+        public int Ok;
+
+        public void Start(int first, int count)
+        {
+            First = first;
+            Batch.Count = count;
+            Ok = 0;
+            Array.Clear(Errors);
+            Decoded.Reset();
+            _remaining = count;
+        }
+
+        public void ImageDone()
+        {
+            if (Interlocked.Decrement(ref _remaining) == 0)
+                Decoded.Set();
+        }
+    }
+}
