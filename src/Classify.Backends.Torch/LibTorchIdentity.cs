@@ -30,16 +30,7 @@ internal static partial class LibTorchIdentity
         // nothing here: the process is about to report the failure and exit.
         if (!NativeLibrary.TryLoad("libtorch.so", out _))
             return null;
-        try
-        {
-            return File.ReadLines("/proc/self/maps")
-                .Select(l => l.IndexOf('/') is var i and >= 0 ? l[i..] : "")
-                .FirstOrDefault(p => Path.GetFileName(p).StartsWith("libtorch.so", StringComparison.Ordinal)) is { Length: > 0 } path ? path : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
+        return LibTorchNative.MappedFile(name => name.StartsWith("libtorch.so", StringComparison.Ordinal));
     }
 
     /// <summary>libtorch's version: from a versioned file name (Debian's libtorch.so.1.13.0), the archive's

@@ -129,13 +129,17 @@ internal static class LibTorchNative
     }
 
     /// <summary>The folder of a loaded library, from the process's memory map.</summary>
-    private static string? LoadedFrom(string fileName)
+    private static string? LoadedFrom(string fileName) =>
+        MappedFile(name => name == fileName) is { } path ? Path.GetDirectoryName(path) : null;
+
+    /// <summary>The path of the first file mapped into the process whose file name <paramref name="matches"/>.</summary>
+    internal static string? MappedFile(Func<string, bool> matches)
     {
         try
         {
             return File.ReadLines("/proc/self/maps")
                 .Select(l => l.IndexOf('/') is var i and >= 0 ? l[i..] : "")
-                .FirstOrDefault(p => Path.GetFileName(p) == fileName) is { Length: > 0 } path ? Path.GetDirectoryName(path) : null;
+                .FirstOrDefault(p => p.Length > 0 && matches(Path.GetFileName(p)));
         }
         catch (IOException)
         {

@@ -58,4 +58,26 @@ internal static class ClassifyProcess
     }
 
     public static ProcessResult Run(params string[] args) => Run((IEnumerable<string>)args);
+
+    /// <summary>Runs classify with <paramref name="arguments"/> (a shell word list) on a pseudo-terminal (script(1))
+    /// described as an xterm; returns the exit code and everything the terminal received, both streams.</summary>
+    public static (int ExitCode, string Terminal) RunOnTerminal(string arguments)
+    {
+        var start = new ProcessStartInfo("script", ["-qec", $"{Executable} {arguments}", "/dev/null"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.Environment["TERM"] = "xterm";
+        using var p = Process.Start(start)!;
+        p.StandardInput.Close();
+        var output = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(60_000))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"classify {arguments} did not finish on the terminal");
+        }
+        return (p.ExitCode, output);
+    }
 }

@@ -169,17 +169,7 @@ public sealed class CommandLineTests
         Assert.True(new[] { "/lib/terminfo/x/xterm", "/usr/share/terminfo/x/xterm" }.Any(File.Exists), "no xterm terminfo entry (ncurses-base)");
         foreach (var args in new[] { $"-n 1 {TestData.Chelsea}", "merge -o /nonexistent/x.jsonl /nonexistent.jsonl", "--version" })
         {
-            var start = new System.Diagnostics.ProcessStartInfo("script", ["-qec", $"{ClassifyProcess.Executable} {args}", "/dev/null"])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardInput = true,
-                UseShellExecute = false,
-            };
-            start.Environment["TERM"] = "xterm";
-            using var p = System.Diagnostics.Process.Start(start)!;
-            p.StandardInput.Close();
-            var output = p.StandardOutput.ReadToEnd();
-            Assert.True(p.WaitForExit(60_000));
+            var (_, output) = ClassifyProcess.RunOnTerminal(args);
             Assert.Contains(args.StartsWith("-n", StringComparison.Ordinal) ? "Egyptian cat (score = " : "classify", output);
             Assert.DoesNotContain("\u001b", output);
         }

@@ -43,19 +43,8 @@ public sealed partial class ProgressTests
     [Fact]
     public void A_terminal_gets_one_line_redrawn_in_place_then_the_summary()
     {
-        var start = new System.Diagnostics.ProcessStartInfo("script",
-            ["-qec", $"{ClassifyProcess.Executable} --image_dir {Photos} --format jsonl --output /dev/null --batch_size 1 --threads 1 --progress_interval 0.01", "/dev/null"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.Environment["TERM"] = "xterm";
-        using var p = System.Diagnostics.Process.Start(start)!;
-        p.StandardInput.Close();
-        var tty = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000));
-        Assert.Equal(0, p.ExitCode);
+        var (exitCode, tty) = ClassifyProcess.RunOnTerminal($"--image_dir {Photos} --format jsonl --output /dev/null --batch_size 1 --threads 1 --progress_interval 0.01");
+        Assert.Equal(0, exitCode);
 
         // Each redraw: carriage return, the line, clear to the end of the line; the summary after the line is cleared.
         var redraws = tty.Split('\r').Where(s => s.StartsWith("classify: ", StringComparison.Ordinal) && s.EndsWith("\u001b[K", StringComparison.Ordinal)).ToList();

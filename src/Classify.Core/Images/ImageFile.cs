@@ -20,16 +20,14 @@ public static partial class ImageFile
         {
             var errno = Marshal.GetLastPInvokeError();
             // A socket cannot be opened at all (ENXIO): say what it is rather than "No such device or address".
-            var byPath = new StatX();
-            if (errno is not (ENOENT or ENOTDIR) && StatXCall(AT_FDCWD, path, 0, STATX_TYPE, ref byPath) == 0 && KindOf(byPath.Mode) is { } odd)
+            if (errno is not (ENOENT or ENOTDIR) && FileStatus.OfPath(path) is { } byPath && KindOf(byPath.Type) is { } odd)
                 throw new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image file: {odd}");
             throw OpenError(path, errno);
         }
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        var st = new StatX();
-        if (StatXCall(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, ref st) != 0)
+        if (FileStatus.OfDescriptor(fd) is not { } st)
             throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
-        var kind = KindOf(st.Mode);
+        var kind = KindOf(st.Type);
         if (kind == "a directory")
             throw new ClassifyException(ExitCode.ImageNotFound, path, "is a directory, not an image file (use --image_dir for folders)");
         if (kind is not null)
@@ -37,14 +35,14 @@ public static partial class ImageFile
         return ReadBounded(handle, path, (long)st.Size, maxBytes);
     }
 
-    private static string? KindOf(ushort mode) => (mode & S_IFMT) switch
+    private static string? KindOf(ushort type) => type switch
     {
-        S_IFREG => null,
-        S_IFDIR => "a directory",
-        S_IFIFO => "a FIFO (named pipe)",
-        S_IFSOCK => "a socket",
-        S_IFCHR => "a character device",
-        S_IFBLK => "a block device",
+        FileStatus.Regular => null,
+        FileStatus.Directory => "a directory",
+        FileStatus.Fifo => "a FIFO (named pipe)",
+        FileStatus.Socket => "a socket",
+        FileStatus.CharDevice => "a character device",
+        FileStatus.BlockDevice => "a block device",
         _ => "not a regular file",
     };
 
@@ -104,23 +102,7 @@ public static partial class ImageFile
 
     private const int O_RDONLY = 0, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
     private const int ENOENT = 2, ENOTDIR = 20;
-    private const int AT_EMPTY_PATH = 0x1000, AT_FDCWD = -100;
-    private const uint STATX_TYPE = 0x1, STATX_SIZE = 0x200;
-    private const ushort S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFREG = 0x8000, S_IFBLK = 0x6000, S_IFDIR = 0x4000,
-        S_IFCHR = 0x2000, S_IFIFO = 0x1000;
-
-    /// <summary>struct statx (linux/stat.h): the same layout on every architecture, unlike struct stat.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 256)]
-    private struct StatX
-    {
-        [FieldOffset(28)] public ushort Mode;
-        [FieldOffset(40)] public ulong Size;
-    }
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
-
-    // glibc 2.28+ (2018); the kernel call since Linux 4.11.
-    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int StatXCall(int dirfd, string path, int flags, uint mask, ref StatX buffer);
 }

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Classify.Output;
 
 /// <summary>
@@ -10,7 +8,7 @@ namespace Classify.Output;
 /// <remarks>An existing device, FIFO or socket (--output /dev/null, a named pipe, bash's &gt;(gzip &gt; x)) is written
 /// directly: renaming a temporary file over it would replace /dev/null with a regular file for every process on the
 /// machine (a test's --output /dev/null once did).</remarks>
-public sealed partial class AtomicFile : IDisposable
+public sealed class AtomicFile : IDisposable
 {
     private readonly FileStream _stream;
     private bool _committed;
@@ -95,14 +93,8 @@ public sealed partial class AtomicFile : IDisposable
 
     /// <summary>Whether <paramref name="path"/> exists and is a character or block device, a FIFO or a socket
     /// (symbolic links followed): such an output cannot be replaced, nor resumed.</summary>
-    public static bool IsSpecialFile(string path)
-    {
-        var st = new StatX();
-        if (StatXCall(AT_FDCWD, path, 0, STATX_TYPE, ref st) != 0)
-            return false;
-        var type = st.Mode & S_IFMT;
-        return type is S_IFCHR or S_IFBLK or S_IFIFO or S_IFSOCK;
-    }
+    public static bool IsSpecialFile(string path) =>
+        FileStatus.OfPath(path) is { Type: FileStatus.CharDevice or FileStatus.BlockDevice or FileStatus.Fifo or FileStatus.Socket };
 
     public void Commit()
     {
@@ -134,17 +126,4 @@ public sealed partial class AtomicFile : IDisposable
             try { File.Delete(TempPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
-
-    private const int AT_FDCWD = -100;
-    private const uint STATX_TYPE = 0x1;
-    private const ushort S_IFMT = 0xF000, S_IFSOCK = 0xC000, S_IFBLK = 0x6000, S_IFCHR = 0x2000, S_IFIFO = 0x1000;
-
-    [StructLayout(LayoutKind.Explicit, Size = 256)]
-    private struct StatX
-    {
-        [FieldOffset(28)] public ushort Mode;
-    }
-
-    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int StatXCall(int dirfd, string path, int flags, uint mask, ref StatX buffer);
 }
