@@ -203,6 +203,37 @@ public sealed class DecodeConformanceTests(ConformanceCorpus corpus) : IClassFix
         Assert.Equal(Enumerable.Repeat("geyser", 9), top1);
     }
 
+    [Theory]
+    [InlineData("chelsea.png")]
+    [InlineData("rocket.jpg")]
+    [InlineData("exif-orientation/Portrait_6.jpg")]  // turned, then resized
+    [InlineData("exif-orientation/Landscape_3.jpg")]
+    public void The_models_input_picture_is_pillows_resize_byte_for_byte(string name)
+    {
+        // What torchvision does to a photo before SqueezeNet's 224x224: PIL decode, EXIF transpose, bilinear resize.
+        var file = Path.Combine(TestData.Images, name);
+        var got = corpus.File(name.Replace('/', '-') + ".model.ppm");
+        var r = ClassifyProcess.Run(["decode", file, "--model", TestData.SqueezeNet, "--output", got]);
+        Assert.True(r.ExitCode == 0, $"{name}: exit {r.ExitCode}: {r.Stderr}");
+        var want = corpus.File(name.Replace('/', '-') + ".pil.rgb");
+        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true };
+        foreach (var a in new[] { "-c", "import sys; from PIL import Image, ImageOps; " +
+                     "open(sys.argv[2], 'wb').write(ImageOps.exif_transpose(Image.open(sys.argv[1])).convert('RGB').resize((224, 224), Image.BILINEAR).tobytes())",
+                     file, want })
+            start.ArgumentList.Add(a);
+        using (var p = Process.Start(start)!)
+        {
+            var err = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, err);
+        }
+        var (w, h, rgb) = ReadPpm(got);
+        Assert.Equal((224, 224), (w, h));
+        var pil = File.ReadAllBytes(want);
+        var differing = rgb.Where((b, i) => b != pil[i]).Count();
+        Assert.True(differing == 0, $"{name}: {differing} of {rgb.Length} bytes differ from PIL's resize");
+    }
+
     private string DecodeToPpm(string name, IDictionary<string, string?>? env = null)
     {
         var got = corpus.File(name + ".classify.ppm");

@@ -1,5 +1,7 @@
 using System.Text;
 using Classify.Images;
+using Classify.Models;
+using Classify.Preprocessing;
 using Classify.Output;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -13,7 +15,11 @@ internal sealed class DecodeCommand(Console console)
     public int Run(DecodeOptions o, CancellationToken cancel)
     {
         var loader = new ImageLoader(ImageLimits.LoaderOptions(o));
-        using var image = loader.Load(o.Image, cancel);
+        // The model is resolved first: a wrong name is a usage error before any decoding.
+        var input = o.Model is null ? null : new ModelCatalog(o.ModelDir ?? ModelCatalog.DefaultModelDir()).Resolve(o.Model, out _).Input;
+        using var decoded = loader.Load(o.Image, cancel);
+        using var resized = input is null ? null : ModelPicture(decoded, input);
+        var image = resized ?? decoded;
         if (o.Output == "-")
         {
             using var stdout = System.Console.OpenStandardOutput();
@@ -25,6 +31,13 @@ internal sealed class DecodeCommand(Console console)
         file.Commit();
         console.Error.WriteLine($"classify: {o.Image}: {image.Width}x{image.Height} written to {o.Output}");
         return ExitCode.Success;
+    }
+
+    private static Image<Rgb24> ModelPicture(Image<Rgb24> decoded, InputSpec input)
+    {
+        var pixels = new byte[3 * input.Width * input.Height];
+        new Preprocessor(input).Resize(decoded, pixels);
+        return Image.LoadPixelData<Rgb24>(pixels, input.Width, input.Height);
     }
 
     private static void WritePpm(Image<Rgb24> image, Stream stream)

@@ -2,7 +2,7 @@ using CommandLine;
 
 namespace Classify.Cli.Commands;
 
-[Verb("decode", HelpText = "Write the upright RGB pixels classify sees in an image as a binary PPM (P6), to check a decoder or an orientation.")]
+[Verb("decode", HelpText = "Write the upright RGB pixels classify sees in an image as a binary PPM (P6), to check a decoder or an orientation; with --model, the model's input picture after the resize.")]
 internal sealed class DecodeOptions : IImageLimitOptions
 {
     [Value(0, MetaName = "IMAGE", Required = true, HelpText = "The image file.")]
@@ -11,6 +11,14 @@ internal sealed class DecodeOptions : IImageLimitOptions
     [Help("Options", "OUT.ppm|-")]
     [Option("output", Required = true, HelpText = "The PPM file to write ('-' = standard output).")]
     public string Output { get; set; } = "";
+
+    [Help("Options", "NAME|DIR")]
+    [Option("model", HelpText = "Write what this model sees instead: the picture resized (and cropped) as its model.json says, before normalisation.")]
+    public string? Model { get; set; }
+
+    [Help("Options", "DIR")]
+    [Option("model_dir", HelpText = "As for classify: the folder of models (default: the bundled models).")]
+    public string? ModelDir { get; set; }
 
     [Help("Options", "MIB")]
     [Option("max_file_size", Default = 256, HelpText = "As for classify: refuse files over this many MiB.")]

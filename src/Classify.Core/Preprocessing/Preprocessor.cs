@@ -1,62 +1,42 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
 using Classify.Inference;
 using Classify.Models;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
 
 namespace Classify.Preprocessing;
 
 /// <summary>
 /// Turns an upright RGB image into one slot of an <see cref="InputBatch"/> exactly as the model's manifest
-/// says: resize policy, channel order, layout (NCHW/NHWC), element type and normalisation.
+/// says: resize policy (with Pillow's bilinear arithmetic, <see cref="BilinearResampler"/>), channel order, layout
+/// (NCHW/NHWC), element type and normalisation (<see cref="TensorWriter"/>).
 /// </summary>
 public sealed class Preprocessor
 {
     private readonly InputSpec _spec;
-    private readonly float[] _multiplier = new float[3];
-    private readonly float[] _offset = new float[3];
+    private readonly TensorWriter _writer;
 
     public Preprocessor(InputSpec spec)
     {
         _spec = spec;
-        // (p * scale - mean) / std folded into one multiply-add per value.
-        for (var c = 0; c < 3; c++)
-        {
-            _multiplier[c] = spec.Scale / spec.Std[c];
-            _offset[c] = -spec.Mean[c] / spec.Std[c];
-        }
-    }
-
-    /// <summary>Resizes <paramref name="image"/> in place to the model's input size.</summary>
-    public void Resize(Image<Rgb24> image)
-    {
-        var size = new Size(_spec.Width, _spec.Height);
-        if (_spec.Resize.Mode == Models.ResizeMode.CenterCrop)
-        {
-            var (w, h, left, top) = CenterCropGeometry(image.Width, image.Height, _spec.Resize.ShorterSide, size.Width, size.Height);
-            image.Mutate(x =>
-            {
-                if (w != image.Width || h != image.Height)
-                    x.Resize(w, h, KnownResamplers.Triangle);
-                x.Crop(new Rectangle(left, top, size.Width, size.Height));
-            });
-        }
-        else if (image.Width != size.Width || image.Height != size.Height)
-        {
-            image.Mutate(x => x.Resize(size.Width, size.Height, KnownResamplers.Triangle));
-        }
+        _writer = new TensorWriter(spec);
     }
 
     /// <summary>The size an upright <paramref name="width"/>x<paramref name="height"/> image must at least have for
-    /// <see cref="Resize"/> to only shrink it: the model's size (stretch), or the size before the crop (center crop).
+    /// the resize to only shrink it: the model's size (stretch), or the size before the crop (center crop).
     /// The decoder may scale a JPEG down to that (<see cref="Images.ImageLoaderOptions.DecodeAtLeast"/>).</summary>
     public (int Width, int Height) DecodeAtLeast(int width, int height)
     {
-        if (_spec.Resize.Mode != Models.ResizeMode.CenterCrop)
-            return (_spec.Width, _spec.Height);
-        var (w, h, _, _) = CenterCropGeometry(width, height, _spec.Resize.ShorterSide, _spec.Width, _spec.Height);
+        var (w, h, _, _) = Geometry(width, height);
         return (w, h);
     }
+
+    /// <summary>The size the image is resized to and where the model's window starts in it.</summary>
+    private (int Width, int Height, int Left, int Top) Geometry(int width, int height) =>
+        _spec.Resize.Mode == ResizeMode.CenterCrop
+            ? CenterCropGeometry(width, height, _spec.Resize.ShorterSide, _spec.Width, _spec.Height)
+            : (_spec.Width, _spec.Height, 0, 0);
 
     /// <summary>The size the image is resized to and where the crop starts, with torchvision's arithmetic exactly
     /// (Resize(int) then CenterCrop), so models trained with it see the same pixels: the longer side is truncated,
@@ -71,64 +51,40 @@ public sealed class Preprocessor
             (int)Math.Round((h - cropHeight) / 2.0, MidpointRounding.ToEven));
     }
 
-    /// <summary>Resizes the image and writes it into slot <paramref name="slot"/> of <paramref name="batch"/>.</summary>
+    /// <summary>Resizes the image as the manifest says and writes it into slot <paramref name="slot"/> of
+    /// <paramref name="batch"/>. The image is not changed.</summary>
     public void Fill(Image<Rgb24> image, InputBatch batch, int slot)
     {
-        Resize(image);
-        Write(image, batch, slot);
+        var pixels = ArrayPool<byte>.Shared.Rent(3 * _spec.Width * _spec.Height);
+        try
+        {
+            Resize(image, pixels);
+            _writer.Write(pixels.AsSpan(0, 3 * _spec.Width * _spec.Height), batch, slot);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(pixels);
+        }
     }
 
-    /// <summary>Writes an image already of the input size into slot <paramref name="slot"/>.</summary>
-    public void Write(Image<Rgb24> image, InputBatch batch, int slot)
+    /// <summary>The model's input window of the resized image as packed RGB rows (Width x Height x 3 bytes):
+    /// Pillow's resize (and, for center crop, crop) of the same picture, byte for byte.</summary>
+    public void Resize(Image<Rgb24> image, byte[] destination)
     {
-        if (image.Width != _spec.Width || image.Height != _spec.Height)
-            throw new ArgumentException($"image is {image.Width}x{image.Height}, the model takes {_spec.Width}x{_spec.Height}");
-        var w = _spec.Width;
-        var h = _spec.Height;
-        var plane = w * h;
-        var bgr = _spec.ChannelOrder == ChannelOrder.Bgr;
-        var nchw = _spec.Layout == TensorLayout.Nchw;
-        var start = slot * batch.ImageLength;
-        var floats = batch.Floats;
-        var bytes = batch.Bytes;
-        var mul = _multiplier;
-        var add = _offset;
-        image.ProcessPixelRows(rows =>
+        var (w, h, left, top) = Geometry(image.Width, image.Height);
+        if (left < 0 || top < 0 || left + _spec.Width > w || top + _spec.Height > h)
+            throw new ArgumentException($"the {_spec.Width}x{_spec.Height} crop does not fit in {w}x{h}");
+        image.ProcessPixelRows(accessor =>
         {
-            for (var y = 0; y < h; y++)
-            {
-                var row = rows.GetRowSpan(y);
-                for (var x = 0; x < w; x++)
-                {
-                    var p = row[x];
-                    byte c0 = bgr ? p.B : p.R, c1 = p.G, c2 = bgr ? p.R : p.B;
-                    int i0, i1, i2;
-                    if (nchw)
-                    {
-                        i0 = start + y * w + x;
-                        i1 = i0 + plane;
-                        i2 = i1 + plane;
-                    }
-                    else
-                    {
-                        i0 = start + (y * w + x) * 3;
-                        i1 = i0 + 1;
-                        i2 = i0 + 2;
-                    }
-                    if (floats is not null)
-                    {
-                        floats[i0] = c0 * mul[0] + add[0];
-                        floats[i1] = c1 * mul[1] + add[1];
-                        floats[i2] = c2 * mul[2] + add[2];
-                    }
-                    else
-                    {
-                        bytes![i0] = c0;
-                        bytes[i1] = c1;
-                        bytes[i2] = c2;
-                    }
-                }
-            }
+            var rows = new AccessorRows(accessor);
+            BilinearResampler.Resize(ref rows, image.Width, image.Height, w, h, left, top, _spec.Width, _spec.Height, destination);
         });
+    }
+
+    private readonly ref struct AccessorRows(SixLabors.ImageSharp.PixelAccessor<Rgb24> accessor) : IRowSource
+    {
+        private readonly SixLabors.ImageSharp.PixelAccessor<Rgb24> _accessor = accessor;
+
+        public ReadOnlySpan<byte> Row(int y) => MemoryMarshal.AsBytes(_accessor.GetRowSpan(y));
     }
 }

@@ -98,4 +98,29 @@ public sealed class TopKTests : IDisposable
 
         Assert.Equal([2, 1], top.Select(p => p.Class));
     }
+
+    [Theory]
+    [InlineData(1001, 5, 1)]
+    [InlineData(1000, 5, 0)]
+    [InlineData(37, 10, 0)]
+    [InlineData(1000, 1, 1)]
+    public void Vectorised_scan_picks_what_a_full_sort_picks(int outputs, int k, int firstClassOutput)
+    {
+        // Scores drawn from a few values (many ties, ties across the four-score blocks), some NaN and infinite.
+        var random = new Random(outputs + k);
+        var pool = new[] { 0.1f, 0.2f, 0.2f, 0.5f, 3f, float.NaN, float.NegativeInfinity, float.PositiveInfinity, -2f };
+        var labels = LabelsFor(outputs - firstClassOutput, firstClassOutput);
+        for (var round = 0; round < 200; round++)
+        {
+            var scores = Enumerable.Range(0, outputs).Select(_ => pool[random.Next(pool.Length)] * (random.Next(3) + 1)).ToArray();
+            foreach (var kind in new[] { OutputKind.Probabilities, OutputKind.Logits })
+            {
+                var classes = scores[firstClassOutput..];
+                var expected = classes.Select((v, c) => (v, c)).Where(x => !float.IsNaN(x.v))
+                    .OrderByDescending(x => x.v).ThenBy(x => x.c).Take(k).Select(x => x.c).ToArray();
+                var top = TopK.Select(scores, labels, kind, k);
+                Assert.Equal(expected, top.Select(p => p.Class).ToArray());
+            }
+        }
+    }
 }
