@@ -62,6 +62,21 @@ internal static class CudaSession
         }
     }
 
+    /// <summary>The CUDA provider's options for a run.</summary>
+    internal static Dictionary<string, string> ProviderOptions(BackendOptions options) => new()
+    {
+        ["device_id"] = options.GpuIndex.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        // Per-shape cuDNN benchmarking (EXHAUSTIVE, ORT's default) costs more than a short run gains; a long run gets it.
+        ["cudnn_conv_algo_search"] = options.ExpectedImages >= ExhaustiveSearchFrom ? "EXHAUSTIVE" : "HEURISTIC",
+        // TF32 convolutions on Ampere and newer: the top-5 stays that of fp32 (device check), far faster.
+        ["use_tf32"] = "1",
+        ["prefer_nhwc"] = options.ChannelsLast ? "1" : "0",
+    };
+
+    /// <summary>Images from which a run searches all convolution algorithms: a few seconds of search per batch shape
+    /// (the full batch and the last one), repaid when the run is this long (an estimate; the device check measures).</summary>
+    public const int ExhaustiveSearchFrom = 10_000;
+
     private static SessionOptions Options(BackendOptions options, bool strict)
     {
         var so = OnnxBackend.BaseOptions(options);
@@ -69,15 +84,7 @@ internal static class CudaSession
         {
             if (strict) so.AddSessionConfigEntry("session.disable_cpu_ep_fallback", "1");
             using var cuda = new OrtCUDAProviderOptions();
-            cuda.UpdateOptions(new Dictionary<string, string>
-            {
-                ["device_id"] = options.GpuIndex.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                // Per-shape cuDNN benchmarking (EXHAUSTIVE, ORT's default) costs more than a short run gains.
-                ["cudnn_conv_algo_search"] = "HEURISTIC",
-                // TF32 convolutions on Ampere and newer: the top-5 stays that of fp32 (device check), far faster.
-                ["use_tf32"] = "1",
-                ["prefer_nhwc"] = options.ChannelsLast ? "1" : "0",
-            });
+            cuda.UpdateOptions(ProviderOptions(options));
             so.AppendExecutionProvider_CUDA(cuda);
             return so;
         }

@@ -54,7 +54,7 @@ public sealed class OnnxBackend : IClassifierBackend
 
     public static OnnxBackend Create(ModelManifest manifest, BackendOptions options)
     {
-        var path = ModelCatalog.VerifiedFile(manifest, "onnx");
+        var path = ModelCatalog.VerifiedFile(manifest, options.ModelFile ?? "onnx");
         OnnxRuntimeLog.EnsureEnvironment(options);
         var gpu = new GpuDevicePolicy(options, GpuRequirements.OnnxRuntime);
         InferenceSession? session = null;
@@ -73,9 +73,14 @@ public sealed class OnnxBackend : IClassifierBackend
             }
         }
         session ??= CreateOnCpu(path, options);
-        gpu.Chose(device);
         try
         {
+            // As TorchSharp does: a run that asked for half precision or NHWC and landed on the CPU says so and
+            // stops, rather than run something else than asked for.
+            if (device == "cpu" && (options.Half || options.ChannelsLast))
+                throw new ClassifyException(ExitCode.Usage, null,
+                    "--fp16 and --channels_last apply to CUDA only, and this run is on the CPU (no usable GPU, or --device cpu)");
+            gpu.Chose(device);
             var maxBatch = CheckSignature(session, manifest, path);
             return new OnnxBackend(session, manifest, device, maxBatch);
         }
@@ -164,33 +169,27 @@ public sealed class OnnxBackend : IClassifierBackend
         }
     }
 
+    /// <summary>Runs images [start, start + n) through an IOBinding over the caller's buffers: ONNX Runtime reads the
+    /// input and writes the output in place, on the CPU without a copy; on CUDA it copies them to and from the device
+    /// in the run (the input stays in managed memory: pinned CUDA buffers are not done, see README, GPU).</summary>
     private unsafe void RunSlice(InputBatch input, int start, int n, Span<float> output)
     {
         var length = (long)n * input.ImageLength;
         var outputShape = (long[])_outputShape.Clone();
         outputShape[0] = n;
         fixed (float* outPtr = output)
+        fixed (float* floatPtr = input.Floats is { } f ? f.AsSpan(start * input.ImageLength) : default)
+        fixed (byte* bytePtr = input.Bytes is { } b ? b.AsSpan(start * input.ImageLength) : default)
         {
             using var outValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float,
                 outputShape, (IntPtr)outPtr, output.Length * sizeof(float));
-            if (input.Floats is { } floats)
-            {
-                fixed (float* inPtr = &floats[start * input.ImageLength])
-                {
-                    using var inValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float,
-                        input.Shape(n), (IntPtr)inPtr, length * sizeof(float));
-                    _session.Run(_runOptions, _inputNames, [inValue], _outputNames, [outValue]);
-                }
-            }
-            else
-            {
-                fixed (byte* inPtr = &input.Bytes![start * input.ImageLength])
-                {
-                    using var inValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.UInt8,
-                        input.Shape(n), (IntPtr)inPtr, length);
-                    _session.Run(_runOptions, _inputNames, [inValue], _outputNames, [outValue]);
-                }
-            }
+            using var inValue = floatPtr is not null
+                ? OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, input.Shape(n), (IntPtr)floatPtr, length * sizeof(float))
+                : OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.UInt8, input.Shape(n), (IntPtr)bytePtr, length);
+            using var binding = _session.CreateIoBinding();
+            binding.BindInput(_inputNames[0], inValue);
+            binding.BindOutput(_outputNames[0], outValue);
+            _session.RunWithBinding(_runOptions, binding);
         }
     }
 

@@ -40,11 +40,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var catalog = new ModelCatalog(o.ModelDir ?? ModelCatalog.DefaultModelDir());
         var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat);
         var factory = PickBackend(o, manifest, fileFormat);
-        // Options of the other engine would be ignored without a word: a run that asked for half precision must not
-        // silently run in full precision.
-        if (factory.Name != "torch" && (o.Fp16 || o.ChannelsLast))
-            throw new ClassifyException(ExitCode.Usage, null,
-                $"{(o.Fp16 ? "--fp16" : "--channels_last")} applies to --backend torch only (backend {factory.Name} runs the model file as it is); see classify --help");
+        var modelFile = ModelFile(o.Fp16, factory, manifest, fileFormat);
         var labels = Labels.Load(manifest);
         var modelCheckedMs = clock.ElapsedMilliseconds;
         var backendOptions = new BackendOptions
@@ -54,6 +50,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             IntraOpThreads = o.Threads,
             Half = o.Fp16,
             ChannelsLast = o.ChannelsLast,
+            ModelFile = modelFile,
             RequireGpu = o.RequireGpu,
             Verbose = o.Verbose,
             Log = line => console.Error.WriteLine($"classify: {line}"),
@@ -84,9 +81,9 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
 
         var loader = new ImageLoader(o.JpegDctScale ? loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast } : loaderOptions);
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
-        using var backend = factory.Create(manifest, backendOptions);
+        using var backend = factory.Create(manifest, backendOptions with { ExpectedImages = inputs.Count });
         if (o.Verbose)
-            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.Directory}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}");
+            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}");
 
         var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
         var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
@@ -143,7 +140,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             using var file = new AtomicFile(outputPath);
             // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial.
             using var journal = ResultJournal.Open(outputPath, ResultJournal.Fingerprint(
-                [manifest.Name, manifest.Files[factory.FileFormat].Sha256, manifest.Labels.Sha256 ?? "", factory.Name,
+                [manifest.Name, manifest.Files[modelFile].Sha256, manifest.Labels.Sha256 ?? "", factory.Name,
                  o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], inputs),
                 inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"));
             try
@@ -198,14 +195,35 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         return shard;
     }
 
+    /// <summary>The manifest's key of the file to run. --fp16 on ONNX Runtime runs the model's fp16 copy (ONNX
+    /// Runtime does not convert a model), so a run that asked for half precision never silently runs float32;
+    /// TorchSharp converts the float32 weights itself.</summary>
+    internal static string ModelFile(bool fp16, IBackendFactory factory, ModelManifest manifest, string? fileFormat)
+    {
+        if (fileFormat is not null)
+        {
+            if (fp16 && factory.Name != "torch" && !ModelFormats.IsFp16(fileFormat))
+                throw new ClassifyException(ExitCode.Usage, null,
+                    $"--fp16 runs the model's {ModelFormats.Fp16(factory.FileFormat)} file, and --model names its {fileFormat} file: give the model's name or its fp16 file");
+            return fileFormat;
+        }
+        if (!fp16 || factory.Name == "torch")
+            return factory.FileFormat;
+        var half = ModelFormats.Fp16(factory.FileFormat);
+        if (!manifest.Files.ContainsKey(half))
+            throw new ClassifyException(ExitCode.ModelNotFound, Path.Combine(manifest.Directory, ModelManifest.FileName),
+                $"model '{manifest.Name}' has no {half} file, which --fp16 runs on ONNX Runtime (it has: {string.Join(", ", manifest.Files.Keys)}); add one to \"files\", or use --backend torch, which converts the weights itself");
+        return half;
+    }
+
     private IBackendFactory PickBackend(ClassifyOptions o, ModelManifest manifest, string? fileFormat)
     {
         if (!backends.TryGetValue(o.Backend, out var factory))
             throw new ClassifyException(ExitCode.Usage, null, $"unknown backend '{o.Backend}'; available: {string.Join(", ", backends.Keys)}");
         // A model file given by path decides the engine: a .pt runs on TorchSharp even without --backend torch.
-        if (fileFormat is not null && fileFormat != factory.FileFormat)
+        if (fileFormat is not null && ModelFormats.Engine(fileFormat) != factory.FileFormat)
         {
-            factory = backends.Values.FirstOrDefault(f => f.FileFormat == fileFormat)
+            factory = backends.Values.FirstOrDefault(f => f.FileFormat == ModelFormats.Engine(fileFormat))
                 ?? throw new ClassifyException(ExitCode.BackendUnavailable, o.Model, $"no backend in this build runs {fileFormat} models");
         }
         if (!manifest.Files.ContainsKey(factory.FileFormat))

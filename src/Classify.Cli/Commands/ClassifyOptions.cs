@@ -63,11 +63,11 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     public bool RequireGpu { get; set; }
 
     [Help("Performance")]
-    [Option("fp16", HelpText = "CUDA only, --backend torch: run the model in half precision.")]
+    [Option("fp16", HelpText = "CUDA only: run the model in half precision (ONNX Runtime runs the model's onnx-fp16 file; TorchSharp converts the weights).")]
     public bool Fp16 { get; set; }
 
     [Help("Performance")]
-    [Option("channels_last", HelpText = "CUDA only, --backend torch: NHWC (channels_last) memory layout for the convolutions.")]
+    [Option("channels_last", HelpText = "CUDA only: NHWC (channels_last) memory layout for the convolutions (ONNX Runtime: prefer_nhwc).")]
     public bool ChannelsLast { get; set; }
 
     [Help("Performance", "N")]

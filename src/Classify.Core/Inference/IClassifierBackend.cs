@@ -38,8 +38,17 @@ public sealed record BackendOptions
     public int GpuIndex { get; init; }
     public int IntraOpThreads { get; init; }
 
-    /// <summary>CUDA only: run the model in half precision (TorchSharp backend).</summary>
+    /// <summary>CUDA only: run the model in half precision (TorchSharp converts the weights; ONNX Runtime runs the
+    /// manifest's fp16 file, which <see cref="ModelFile"/> then names).</summary>
     public bool Half { get; init; }
+
+    /// <summary>The key in the manifest's "files" of the file to run ("onnx-fp16"); null: the backend's own format.</summary>
+    public string? ModelFile { get; init; }
+
+    /// <summary>How many images the run will classify (0: unknown). A long run on CUDA can afford ONNX Runtime's
+    /// exhaustive search for the fastest convolution algorithms, which a short one would spend more time on than
+    /// it saves.</summary>
+    public int ExpectedImages { get; init; }
 
     /// <summary>CUDA only: NHWC / channels_last memory format where the engine supports it.</summary>
     public bool ChannelsLast { get; init; }
