@@ -100,6 +100,30 @@ PY
   row "  top-5 CPU vs CUDA" "$(tail -1 "$out/$model-agreement.txt")"
 done
 
+# 2b. The ONNX Runtime engine options on CUDA (issue 13): --fp16 (the onnx-fp16 file) and --channels_last
+#     (prefer_nhwc) against float32, top-5 agreement, then classify bench model-only at the batch sizes of the
+#     comparison (plain fp32, fp16, fp16 + NHWC; every run goes through an IOBinding).
+"$app" --device cuda --format jsonl "${photo_args[@]}" >"$out/engine-fp32.jsonl" 2>"$out/engine-fp32.err"
+for variant in fp16 channels_last; do
+  "$app" --device cuda --"$variant" --verbose --format jsonl "${photo_args[@]}" >"$out/engine-$variant.jsonl" 2>"$out/engine-$variant.err"
+  rc=$?
+  same=$(python3 - "$out/engine-fp32.jsonl" "$out/engine-$variant.jsonl" 2>&1 <<'PY'
+import json, sys
+a, b = ([json.loads(l)["predictions"] for l in open(p) if l.strip()] for p in sys.argv[1:3])
+same = sum([x["class"] for x in p] == [x["class"] for x in q] for p, q in zip(a, b))
+diff = max(abs(x["score"] - y["score"]) for p, q in zip(a, b) for x, y in zip(p, q))
+print(f"top-5 as fp32 on {same}/{len(a)}, max |score diff| {diff:.2e}")
+PY
+)
+  row "squeezenet1.1 --$variant on CUDA (exit $rc)" "$same"
+done
+for variant in "" --fp16 "--fp16 --channels_last"; do
+  name=$(echo "fp32 $variant" | tr -d '-' | tr ' ' '_')
+  # shellcheck disable=SC2086 # the variant is a list of flags
+  "$app" bench --device cuda $variant --batch_sizes 1,32,128,256 --json >"$out/bench-$name.json" 2>"$out/bench-$name.err"
+  row "bench squeezenet1.1 ${variant:-fp32} (exit $?)" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join("b%d %.0f img/s" % (r["batch"], r["images_per_second"]) for r in d["model_only"]))' "$out/bench-$name.json" 2>/dev/null || head -c 160 "$out/bench-$name.err")"
+done
+
 # 3. real diagnoses on real hardware (doctor --json's diagnosis.number; expected in brackets)
 #    diagnosis NAME EXPECTED ENV_ASSIGNMENT [doctor options...]
 diagnosis() {

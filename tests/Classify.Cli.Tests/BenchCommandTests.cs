@@ -39,4 +39,22 @@ public sealed class BenchCommandTests
         Assert.Equal(ExitCode.Usage, r.ExitCode);
         Assert.Equal("classify: --batch_sizes 8,x: 'x' is not a batch size from 1 to 4096", r.Stderr.Trim());
     }
+
+    [Fact]
+    public void Bench_takes_the_engine_options_of_classify()
+    {
+        var cpu = ClassifyProcess.Run("bench", "--device", "cpu", "--fp16", "--seconds", "0.1");
+        Assert.Equal(ExitCode.Usage, cpu.ExitCode);
+        Assert.Equal("classify: --fp16 applies to CUDA only and contradicts --device cpu", cpu.Stderr.Trim());
+
+        // No GPU here: the fp16 file loads, then the run that landed on the CPU is stopped, as classify's is.
+        var auto = ClassifyProcess.Run("bench", "--fp16", "--seconds", "0.1", "--batch_sizes", "1");
+        Assert.Equal(ExitCode.Usage, auto.ExitCode);
+        Assert.Contains("--fp16 and --channels_last apply to CUDA only, and this run is on the CPU", auto.Stderr);
+
+        var half = ClassifyProcess.Run("bench", "--model", Path.Combine(TestData.ModelFolder(TestData.SqueezeNet), "squeezenet1.1-fp16.onnx"),
+            "--device", "cpu", "--seconds", "0.1", "--batch_sizes", "1,2", "--json");
+        Assert.True(half.ExitCode == 0, half.Stderr);
+        Assert.Equal(2, System.Text.Json.JsonDocument.Parse(half.Stdout).RootElement.GetProperty("model_only").GetArrayLength());
+    }
 }

@@ -31,8 +31,16 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
             throw new ClassifyException(ExitCode.ImageNotFound, dir, "no such folder (--images)");
 
         var catalog = new ModelCatalog(o.ModelDir ?? ModelCatalog.DefaultModelDir());
-        var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out _);
-        var options = new BackendOptions { Device = o.Device, GpuIndex = o.Gpu, IntraOpThreads = o.Threads, Log = line => console.Error.WriteLine($"classify: {line}") };
+        var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat);
+        if (o.Device == DeviceRequest.Cpu && (o.Fp16 || o.ChannelsLast))
+            throw new ClassifyException(ExitCode.Usage, null, $"{(o.Fp16 ? "--fp16" : "--channels_last")} applies to CUDA only and contradicts --device cpu");
+        // A long run's settings (cuDNN's exhaustive algorithm search): the table is for sizing long jobs.
+        var options = new BackendOptions
+        {
+            Device = o.Device, GpuIndex = o.Gpu, IntraOpThreads = o.Threads, Half = o.Fp16, ChannelsLast = o.ChannelsLast,
+            ModelFile = ClassifyCommand.ModelFile(o.Fp16, factory, manifest, fileFormat), ExpectedImages = int.MaxValue,
+            Log = line => console.Error.WriteLine($"classify: {line}"),
+        };
         using var backend = factory.Create(manifest, options);
         // classify's default --batch_size on this device, which the table is judged against.
         defaultBatch = ClassificationRunner.DefaultBatchSize(backend.Device);

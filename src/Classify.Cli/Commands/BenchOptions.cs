@@ -25,6 +25,14 @@ internal sealed class BenchOptions
     [Option("gpu", Default = 0, HelpText = "Index of the GPU to use.")]
     public int Gpu { get; set; }
 
+    [Help("Options")]
+    [Option("fp16", HelpText = "As for classify: half precision on CUDA (ONNX Runtime runs the model's onnx-fp16 file).")]
+    public bool Fp16 { get; set; }
+
+    [Help("Options")]
+    [Option("channels_last", HelpText = "As for classify: NHWC convolutions on CUDA.")]
+    public bool ChannelsLast { get; set; }
+
     [Help("Options", "N")]
     [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")]
     public int Threads { get; set; }

@@ -202,6 +202,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
     {
         if (fileFormat is not null)
         {
+            if (ModelFormats.Engine(fileFormat) != factory.FileFormat)
+                throw new ClassifyException(ExitCode.Usage, null, $"--model names a {fileFormat} file, which backend {factory.Name} does not run; see --backend");
             if (fp16 && factory.Name != "torch" && !ModelFormats.IsFp16(fileFormat))
                 throw new ClassifyException(ExitCode.Usage, null,
                     $"--fp16 runs the model's {ModelFormats.Fp16(factory.FileFormat)} file, and --model names its {fileFormat} file: give the model's name or its fp16 file");
