@@ -51,10 +51,11 @@ public sealed class OnnxBackend : IClassifierBackend
 
     public string Name => "onnx";
     public string Device { get; }
+    public InputSpec Input => _manifest.Input;
 
     public static OnnxBackend Create(ModelManifest manifest, BackendOptions options)
     {
-        var path = ModelCatalog.VerifiedFile(manifest, options.ModelFile ?? "onnx");
+        var path = ModelCatalog.VerifiedFile(manifest, options.ModelFile ?? (options.Half ? ModelFormats.Fp16("onnx") : "onnx"));
         OnnxRuntimeLog.EnsureEnvironment(options);
         var gpu = new GpuDevicePolicy(options, GpuRequirements.OnnxRuntime);
         InferenceSession? session = null;

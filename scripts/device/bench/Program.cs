@@ -35,12 +35,12 @@ try
     var precision = (options.Half ? "fp16" : "fp32") + (options.ChannelsLast ? " NHWC" : "");
     using var backend = factory.Create(manifest, options);
     using var image = new ImageLoader().Load(args[1]);
-    var one = new InputBatch(manifest.Input, 1) { Count = 1 };
-    new Preprocessor(manifest.Input).Fill(image, one, 0);
+    var one = new InputBatch(backend.Input, 1) { Count = 1 };
+    new Preprocessor(backend.Input).Fill(image, one, 0);
 
     foreach (var batchSize in args[4].Split(',').Select(int.Parse))
     {
-        var batch = new InputBatch(manifest.Input, batchSize) { Count = batchSize };
+        var batch = new InputBatch(backend.Input, batchSize) { Count = batchSize };
         for (var i = 0; i < batchSize; i++)
         {
             if (one.Floats is { } f) Array.Copy(f, 0, batch.Floats!, i * batch.ImageLength, batch.ImageLength);

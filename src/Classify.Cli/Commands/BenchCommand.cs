@@ -44,13 +44,13 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
         using var backend = factory.Create(manifest, options);
         // classify's default --batch_size on this device, which the table is judged against.
         defaultBatch = ClassificationRunner.DefaultBatchSize(backend.Device);
-        var preprocessor = new Preprocessor(manifest.Input);
+        var preprocessor = new Preprocessor(backend.Input);
         var loader = new ImageLoader();
         var results = new List<(int Batch, double ImagesPerSecond, double MsPerBatch)>();
         var output = new float[sizes.Max() * manifest.Output.Classes];
         foreach (var size in sizes)
         {
-            var batch = new InputBatch(manifest.Input, size) { Count = size };
+            var batch = new InputBatch(backend.Input, size) { Count = size };
             loader.LoadAndUse(Path.Combine(AppContext.BaseDirectory, "examples", "cat.png"), image => preprocessor.Fill(image, batch, 0), cancel);
             for (var i = 1; i < size; i++)
             {

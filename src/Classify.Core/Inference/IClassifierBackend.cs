@@ -14,6 +14,11 @@ public interface IClassifierBackend : IDisposable
     /// <summary>What actually runs the model, e.g. "cpu" or "cuda:0" (checked, not assumed).</summary>
     string Device { get; }
 
+    /// <summary>What the batches <see cref="Run"/> takes hold: the manifest's input, or, for a backend that casts,
+    /// normalises and lays out on its device (TorchSharp on CUDA), the resized pixels (<see cref="InputSpec.AsPixels"/>),
+    /// a quarter of the float32 bytes to upload.</summary>
+    InputSpec Input { get; }
+
     /// <summary>Runs <paramref name="input"/> and writes <c>input.Count * Output.Classes</c> raw model outputs
     /// (probabilities or logits, as the manifest says) into <paramref name="output"/>.</summary>
     void Run(InputBatch input, Span<float> output);

@@ -63,6 +63,14 @@ public sealed class InputSpec
     public float[] Mean { get; set; } = [0f, 0f, 0f];
     public float[] Std { get; set; } = [1f, 1f, 1f];
     public ResizeSpec Resize { get; set; } = new();
+
+    /// <summary>The same picture as packed RGB bytes (NHWC uint8, no normalisation): what a backend that preprocesses on
+    /// its device takes.</summary>
+    public InputSpec AsPixels() => new()
+    {
+        Name = Name, Layout = TensorLayout.Nhwc, ElementType = TensorElementKind.Uint8, Width = Width, Height = Height,
+        ChannelOrder = ChannelOrder.Rgb, Scale = 1, Mean = [0, 0, 0], Std = [1, 1, 1], Resize = Resize,
+    };
 }
 
 public sealed class ResizeSpec

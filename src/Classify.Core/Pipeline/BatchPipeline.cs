@@ -24,7 +24,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
     {
         var capacity = Math.Min(batchSize, inputs.Count);
         var batches = (inputs.Count + capacity - 1) / capacity;
-        var slots = Enumerable.Range(0, Math.Min(SlotCount, batches)).Select(_ => new Slot(manifest, capacity)).ToList();
+        var slots = Enumerable.Range(0, Math.Min(SlotCount, batches)).Select(_ => new Slot(backend.Input, manifest.Output.Classes, capacity)).ToList();
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var token = stop.Token;
@@ -178,12 +178,12 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
     }
 
     /// <summary>One batch's buffers, reused batch after batch: the input tensor, the model's output, per-image errors.</summary>
-    private sealed class Slot(ModelManifest manifest, int capacity)
+    private sealed class Slot(InputSpec input, int classes, int capacity)
     {
         private int _remaining;
 
-        public InputBatch Batch { get; } = new(manifest.Input, capacity);
-        public float[] Output { get; } = new float[capacity * manifest.Output.Classes];
+        public InputBatch Batch { get; } = new(input, capacity);
+        public float[] Output { get; } = new float[capacity * classes];
         public ClassifyException?[] Errors { get; } = new ClassifyException?[capacity];
         public ManualResetEventSlim Decoded { get; } = new();
         public int First { get; private set; }

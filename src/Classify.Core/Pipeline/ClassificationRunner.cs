@@ -28,7 +28,7 @@ public sealed class ClassificationRunner
         _manifest = manifest;
         _labels = labels;
         _loader = loader;
-        _preprocessor = new Preprocessor(manifest.Input);
+        _preprocessor = new Preprocessor(backend.Input);
         _topK = topK;
         _batchSize = Math.Max(1, batchSize);
         _decodeThreads = decodeThreads > 0 ? decodeThreads : Environment.ProcessorCount;

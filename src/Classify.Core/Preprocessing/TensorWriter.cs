@@ -12,7 +12,7 @@ namespace Classify.Preprocessing;
 /// widen, convert and multiply-add with per-lane constants. The scalar loop does the rest with the same arithmetic,
 /// so both give the same floats.
 /// </summary>
-internal sealed class TensorWriter
+public sealed class TensorWriter
 {
     private readonly InputSpec _spec;
     private readonly int _plane;
