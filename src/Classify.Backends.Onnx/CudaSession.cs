@@ -77,7 +77,7 @@ internal static class CudaSession
     /// (the full batch and the last one), repaid when the run is this long (an estimate; the device check measures).</summary>
     public const int ExhaustiveSearchFrom = 10_000;
 
-    private static SessionOptions Options(BackendOptions options, bool strict)
+    internal static SessionOptions Options(BackendOptions options, bool strict)
     {
         var so = OnnxBackend.BaseOptions(options);
         try

@@ -37,13 +37,16 @@ public sealed class OnnxBackend : IClassifierBackend
     private readonly int _maxBatch;
     // The output's shape with the batch dimension left to fill in; read once, not per image.
     private readonly long[] _outputShape;
+    private readonly DevicePreprocessing? _pixels;
 
-    private OnnxBackend(InferenceSession session, ModelManifest manifest, string device, int maxBatch)
+    private OnnxBackend(InferenceSession session, ModelManifest manifest, string device, int maxBatch, DevicePreprocessing? pixels)
     {
         _session = session;
         _manifest = manifest;
         Device = device;
         _maxBatch = maxBatch;
+        _pixels = pixels;
+        Input = pixels is null ? manifest.Input : manifest.Input.AsPixels();
         _inputNames = [manifest.Input.Name];
         _outputNames = [manifest.Output.Name];
         _outputShape = session.OutputMetadata[manifest.Output.Name].Dimensions.Select(d => (long)Math.Max(d, 1)).ToArray();
@@ -51,7 +54,7 @@ public sealed class OnnxBackend : IClassifierBackend
 
     public string Name => "onnx";
     public string Device { get; }
-    public InputSpec Input => _manifest.Input;
+    public InputSpec Input { get; }
 
     public static OnnxBackend Create(ModelManifest manifest, BackendOptions options)
     {
@@ -83,12 +86,36 @@ public sealed class OnnxBackend : IClassifierBackend
                     "--fp16 and --channels_last apply to CUDA only, and this run is on the CPU (no usable GPU, or --device cpu)");
             gpu.Chose(device);
             var maxBatch = CheckSignature(session, manifest, path);
-            return new OnnxBackend(session, manifest, device, maxBatch);
+            return new OnnxBackend(session, manifest, device, maxBatch, PixelsOnDevice(manifest, options, device));
         }
         catch
         {
             session.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The preprocessing graph on the model's device where the run preprocesses there (on CUDA: a float32 model,
+    /// unless CLASSIFY_GPU_PREPROCESS=off). A CUDA provider that cannot take it leaves the preprocessing on the CPU.</summary>
+    private static DevicePreprocessing? PixelsOnDevice(ModelManifest manifest, BackendOptions options, string device)
+    {
+        var cuda = device.StartsWith("cuda", StringComparison.Ordinal);
+        if (!options.PreprocessesOnDevice(cuda, manifest.Input))
+            return null;
+        if (!cuda)
+        {
+            using var cpu = BaseOptions(options);
+            return new DevicePreprocessing(manifest.Input, cpu, OrtMemoryInfo.DefaultInstance);
+        }
+        try
+        {
+            using var so = CudaSession.Options(options, strict: true);
+            return new DevicePreprocessing(manifest.Input, so, DevicePreprocessing.CudaMemory(options.GpuIndex));
+        }
+        catch (OnnxRuntimeException e)
+        {
+            options.Log?.Invoke($"onnxruntime: preprocessing stays on the CPU: the CUDA provider did not take its graph ({e.Message.Split('\n')[0]})");
+            return null;
         }
     }
 
@@ -187,6 +214,11 @@ public sealed class OnnxBackend : IClassifierBackend
             using var inValue = floatPtr is not null
                 ? OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, input.Shape(n), (IntPtr)floatPtr, length * sizeof(float))
                 : OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.UInt8, input.Shape(n), (IntPtr)bytePtr, length);
+            if (_pixels is not null)
+            {
+                _pixels.Run(_session, _runOptions, _inputNames[0], inValue, _outputNames[0], outValue);
+                return;
+            }
             using var binding = _session.CreateIoBinding();
             binding.BindInput(_inputNames[0], inValue);
             binding.BindOutput(_outputNames[0], outValue);
@@ -196,6 +228,7 @@ public sealed class OnnxBackend : IClassifierBackend
 
     public void Dispose()
     {
+        _pixels?.Dispose();
         _runOptions.Dispose();
         _session.Dispose();
     }

@@ -64,14 +64,8 @@ public sealed class TorchBackend : IClassifierBackend
     public string Device { get; }
     public InputSpec Input { get; }
 
-    /// <summary>Whether batches are uploaded as pixels: on CUDA for a float32 model, where the upload is a quarter of
-    /// the float32 bytes and the GPU does the arithmetic; on the CPU the managed writer is as fast and saves a pass.</summary>
-    internal static bool UploadsPixels(torch.Device device, InputSpec spec) =>
-        device.type == DeviceType.CUDA && spec.ElementType == TensorElementKind.Float32;
 
-    /// <param name="pixels">Upload pixels and preprocess on the device (default: <see cref="UploadsPixels"/>); a test
-    /// forces it on the CPU to check the arithmetic against the managed path.</param>
-    internal static TorchBackend Create(ModelManifest manifest, BackendOptions options, GpuDevicePolicy gpu, Func<int> cudaDeviceCount, bool? pixels = null)
+    internal static TorchBackend Create(ModelManifest manifest, BackendOptions options, GpuDevicePolicy gpu, Func<int> cudaDeviceCount)
     {
         var path = ModelCatalog.VerifiedFile(manifest, FileFormat);
         LibTorchNative.EnsureLoaded();
@@ -88,7 +82,7 @@ public sealed class TorchBackend : IClassifierBackend
             throw new ClassifyException(ExitCode.ModelCorrupt, path, $"libtorch cannot load it as a TorchScript model: {FirstLine(e.Message)}", e);
         }
         var backend = new TorchBackend(module, manifest, path, device, options.Half, options.ChannelsLast,
-            pixels ?? UploadsPixels(device, manifest.Input));
+            options.PreprocessesOnDevice(device.type == DeviceType.CUDA, manifest.Input));
         try
         {
             module.eval();

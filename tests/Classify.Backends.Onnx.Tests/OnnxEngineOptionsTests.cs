@@ -94,4 +94,58 @@ public sealed class OnnxEngineOptionsTests
             new BackendOptions { Device = DeviceRequest.Auto, Half = true, ModelFile = ModelFormats.Fp16("onnx") }));
         Assert.Equal(ExitCode.Usage, e.ExitCode);
     }
+
+    [Theory]
+    [InlineData(TensorLayout.Nchw, ChannelOrder.Bgr)]
+    [InlineData(TensorLayout.Nchw, ChannelOrder.Rgb)]
+    [InlineData(TensorLayout.Nhwc, ChannelOrder.Rgb)]
+    public void The_preprocessing_graph_computes_the_managed_writers_floats(TensorLayout layout, ChannelOrder order)
+    {
+        var spec = new InputSpec
+        {
+            Name = "x", Layout = layout, ChannelOrder = order, Width = 31, Height = 17,
+            Scale = 1 / 255f, Mean = [0.485f, 0.456f, 0.406f], Std = [0.229f, 0.224f, 0.225f],
+        };
+        var pixels = new byte[3 * 17 * 31 * 3];
+        new Random(11).NextBytes(pixels);
+        var batch = new InputBatch(spec, 3) { Count = 3 };
+        var writer = new TensorWriter(spec);
+        for (var i = 0; i < 3; i++)
+            writer.Write(pixels.AsSpan(i * 17 * 31 * 3, 17 * 31 * 3), batch, i);
+
+        using var session = new InferenceSession(PreprocessGraph.Build(spec));
+        using var input = OrtValue.CreateTensorValueFromMemory(pixels, [3, 17, 31, 3]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [PreprocessGraph.InputName], [input], [PreprocessGraph.OutputName]);
+
+        Assert.Equal(InputBatch.ShapeOf(spec, 3), outputs[0].GetTensorTypeAndShape().Shape);
+        var graph = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        Assert.Equal(batch.Floats!.Length, graph.Length);
+        var worst = graph.Zip(batch.Floats).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(worst <= 1e-6f, $"largest difference {worst}");
+    }
+
+    [Fact]
+    public void Chaining_the_graph_to_the_model_classifies_as_the_managed_path()
+    {
+        var manifest = new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _);
+        using var managed = OnnxBackend.Create(manifest, new BackendOptions { Device = DeviceRequest.Cpu });
+        using var chained = OnnxBackend.Create(manifest, new BackendOptions { Device = DeviceRequest.Cpu, DevicePreprocessing = true });
+        Assert.Equal((TensorLayout.Nhwc, TensorElementKind.Uint8), (chained.Input.Layout, chained.Input.ElementType));
+        Assert.Equal(TensorElementKind.Float32, managed.Input.ElementType);
+
+        float[] Classify(IClassifierBackend backend)
+        {
+            var batch = new InputBatch(backend.Input, Photos.Length) { Count = Photos.Length };
+            var preprocessor = new Preprocessor(backend.Input);
+            var loader = new ImageLoader();
+            for (var i = 0; i < Photos.Length; i++)
+                loader.LoadAndUse(Photos[i], image => preprocessor.Fill(image, batch, i));
+            var output = new float[Photos.Length * manifest.Output.Classes];
+            backend.Run(batch, output);
+            return output;
+        }
+
+        Assert.Equal(Classify(managed), Classify(chained));
+    }
 }

@@ -46,7 +46,7 @@ public sealed class TorchPixelUploadTests : IDisposable
     }
 
     private static TorchBackend Create(ModelManifest manifest, bool pixels) =>
-        TorchBackend.Create(manifest, Cpu, new GpuDevicePolicy(Cpu, TorchDevice.Requirements), LibTorchNative.CudaDeviceCount, pixels);
+        (TorchBackend)new TorchBackendFactory().Create(manifest, Cpu with { DevicePreprocessing = pixels });
 
     private static float[] Classify(IClassifierBackend backend, ModelManifest manifest, string[] images)
     {
@@ -96,10 +96,12 @@ public sealed class TorchPixelUploadTests : IDisposable
     [Fact]
     public void Pixels_are_uploaded_on_cuda_for_float_models_only()
     {
-        var cuda = new Device(DeviceType.CUDA, 0);
-        var manifest = new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _);
-        Assert.True(TorchBackend.UploadsPixels(cuda, manifest.Input));
-        Assert.False(TorchBackend.UploadsPixels(CPU, manifest.Input));
-        Assert.False(TorchBackend.UploadsPixels(cuda, manifest.Input.AsPixels())); // a uint8 model takes its bytes as they are
+        var input = new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _).Input;
+        Assert.True(new BackendOptions().PreprocessesOnDevice(cuda: true, input));
+        Assert.False(new BackendOptions().PreprocessesOnDevice(cuda: false, input));
+        Assert.False(new BackendOptions { DevicePreprocessing = false }.PreprocessesOnDevice(cuda: true, input));  // CLASSIFY_GPU_PREPROCESS=off
+        Assert.False(new BackendOptions().PreprocessesOnDevice(cuda: true, input.AsPixels())); // a uint8 model takes its bytes as they are
+        using var managed = new TorchBackendFactory().Create(new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _), Cpu);
+        Assert.Equal(TensorElementKind.Float32, managed.Input.ElementType);
     }
 }

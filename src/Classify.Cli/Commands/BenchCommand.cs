@@ -39,6 +39,7 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
         {
             Device = o.Device, GpuIndex = o.Gpu, IntraOpThreads = o.Threads, Half = o.Fp16, ChannelsLast = o.ChannelsLast,
             ModelFile = ClassifyCommand.ModelFile(o.Fp16, factory, manifest, fileFormat), ExpectedImages = int.MaxValue,
+            DevicePreprocessing = ClassifyCommand.DevicePreprocessingSetting(),
             Log = line => console.Error.WriteLine($"classify: {line}"),
         };
         using var backend = factory.Create(manifest, options);

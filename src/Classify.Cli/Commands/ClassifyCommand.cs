@@ -51,6 +51,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             Half = o.Fp16,
             ChannelsLast = o.ChannelsLast,
             ModelFile = modelFile,
+            DevicePreprocessing = DevicePreprocessingSetting(),
             RequireGpu = o.RequireGpu,
             Verbose = o.Verbose,
             Log = line => console.Error.WriteLine($"classify: {line}"),
@@ -83,7 +84,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
         using var backend = factory.Create(manifest, backendOptions with { ExpectedImages = inputs.Count });
         if (o.Verbose)
-            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}");
+            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}{(backend.Input.ElementType != manifest.Input.ElementType ? " (uint8 upload, preprocessing on the device)" : "")}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}");
 
         var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
         var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
@@ -194,6 +195,11 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             inputs = [.. shard.Slice(inputs)];
         return shard;
     }
+
+    /// <summary>CLASSIFY_GPU_PREPROCESS=off keeps the cast, normalisation and layout on the CPU on a GPU run too (a
+    /// way around a device or driver that mishandles it; README, GPU); otherwise the backend decides.</summary>
+    internal static bool? DevicePreprocessingSetting() =>
+        Environment.GetEnvironmentVariable("CLASSIFY_GPU_PREPROCESS") is "off" or "0" or "false" ? false : null;
 
     /// <summary>The manifest's key of the file to run. --fp16 on ONNX Runtime runs the model's fp16 copy (ONNX
     /// Runtime does not convert a model), so a run that asked for half precision never silently runs float32;

@@ -55,6 +55,15 @@ public sealed record BackendOptions
     /// it saves.</summary>
     public int ExpectedImages { get; init; }
 
+    /// <summary>Upload the resized pixels and cast, normalise and lay them out on the device (<see cref="IClassifierBackend.Input"/>).
+    /// null: where it pays, on CUDA for a float32 model; false: never (CLASSIFY_GPU_PREPROCESS=off); true: also on the
+    /// CPU, which only a test of the arithmetic wants.</summary>
+    public bool? DevicePreprocessing { get; init; }
+
+    /// <summary>Whether a run on <paramref name="cuda"/> (or the CPU) preprocesses on the device.</summary>
+    public bool PreprocessesOnDevice(bool cuda, InputSpec model) =>
+        model.ElementType == TensorElementKind.Float32 && (DevicePreprocessing ?? cuda);
+
     /// <summary>CUDA only: NHWC / channels_last memory format where the engine supports it.</summary>
     public bool ChannelsLast { get; init; }
 

@@ -291,7 +291,7 @@ public sealed class ModelCatalogTests : IDisposable
             }
             Assert.Equal(sums[Path.GetFullPath(Path.Combine(manifest.Directory, manifest.Labels.Path))], manifest.Labels.Sha256);
         }
-        Assert.Equal(3, checkedFiles);
+        Assert.Equal(4, checkedFiles); // SqueezeNet onnx, onnx-fp16 and torchscript, MobileNet onnx
     }
 
     [Fact]
