@@ -102,7 +102,8 @@ done
 
 # 2b. The ONNX Runtime engine options on CUDA (issue 13): --fp16 (the onnx-fp16 file) and --channels_last
 #     (prefer_nhwc) against float32, top-5 agreement, then classify bench model-only at the batch sizes of the
-#     comparison (plain fp32, fp16, fp16 + NHWC; every run goes through an IOBinding).
+#     comparison (plain fp32, fp16, fp16 + NHWC; every run goes through an IOBinding; pixels are uploaded as uint8 and
+#     preprocessed on the GPU unless CLASSIFY_GPU_PREPROCESS=off, the last row: float32 uploads).
 "$app" --device cuda --format jsonl "${photo_args[@]}" >"$out/engine-fp32.jsonl" 2>"$out/engine-fp32.err"
 for variant in fp16 channels_last; do
   "$app" --device cuda --"$variant" --verbose --format jsonl "${photo_args[@]}" >"$out/engine-$variant.jsonl" 2>"$out/engine-$variant.err"
@@ -123,6 +124,8 @@ for variant in "" --fp16 "--fp16 --channels_last"; do
   "$app" bench --device cuda $variant --batch_sizes 1,32,128,256 --json >"$out/bench-$name.json" 2>"$out/bench-$name.err"
   row "bench squeezenet1.1 ${variant:-fp32} (exit $?)" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join("b%d %.0f img/s" % (r["batch"], r["images_per_second"]) for r in d["model_only"]))' "$out/bench-$name.json" 2>/dev/null || head -c 160 "$out/bench-$name.err")"
 done
+CLASSIFY_GPU_PREPROCESS=off "$app" bench --device cuda --batch_sizes 1,32,128,256 --json >"$out/bench-fp32-float-upload.json" 2>"$out/bench-fp32-float-upload.err"
+row "bench squeezenet1.1 fp32, float32 upload (exit $?)" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join("b%d %.0f img/s" % (r["batch"], r["images_per_second"]) for r in d["model_only"]))' "$out/bench-fp32-float-upload.json" 2>/dev/null || head -c 160 "$out/bench-fp32-float-upload.err")"
 
 # 3. real diagnoses on real hardware (doctor --json's diagnosis.number; expected in brackets)
 #    diagnosis NAME EXPECTED ENV_ASSIGNMENT [doctor options...]
