@@ -15,7 +15,7 @@ internal static class Arguments
     private static readonly Dictionary<string, string> Short = new(StringComparer.Ordinal)
     {
         ["-n"] = "--num_top_predictions", ["-o"] = "--output", ["-f"] = "--format", ["-m"] = "--model",
-        ["-b"] = "--batch_size", ["-h"] = "--help", ["-V"] = "--version",
+        ["-b"] = "--batch_size", ["-h"] = "--help", ["-V"] = "--version", ["-0"] = "--null",
     };
 
     /// <summary>The long names <typeparamref name="T"/> declares.</summary>

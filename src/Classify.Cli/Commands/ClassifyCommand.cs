@@ -60,13 +60,14 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (factory is IGpuBackendFactory gpuFactory)
             new GpuDevicePolicy(backendOptions, gpuFactory.GpuRequirements).ThrowIfRequiredAndUnusable();
 
-        var inputs = InputSet.FromPaths(o.Paths, o.Recursive, Program.Commands, console.In);
+        var inputs = InputSet.FromPaths(o.Paths, o.Recursive, Program.Commands, console.In, o.NullSeparated);
         inputs.AddRange(InputSet.Enumerate(new InputOptions
         {
             Files = o.ImageFiles.ToList(),
             Directory = o.ImageDir,
             Recursive = o.Recursive,
             List = o.ImageList,
+            NullSeparated = o.NullSeparated,
         }, console.In));
         var noInputGiven = !o.Paths.Any() && !o.ImageFiles.Any() && o.ImageDir is null && o.ImageList is null;
         if (noInputGiven && console.In == System.Console.In && StandardInput.HoldsData())

@@ -23,8 +23,12 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     public bool Recursive { get; set; }
 
     [Help("Inputs", "FILE")]
-    [Option("image_list", HelpText = "File with one image path per line ('-' = standard input).")]
+    [Option("image_list", HelpText = "File with one image path per line ('-' = standard input); split on newlines only, a CRLF's CR dropped, nothing trimmed, blank and '#' lines skipped.")]
     public string? ImageList { get; set; }
+
+    [Help("Inputs")]
+    [Option("null", HelpText = "Lists (--image_list, '-', .txt paths) are NUL-separated, as find -print0 writes them.")]
+    public bool NullSeparated { get; set; }
 
     [Help("Model", "NAME|PATH")]
     [Option("model", HelpText = "Model name in the model directory, or a path to a model folder or to a .onnx/.pt file with model.json beside it. Default: squeezenet1.1.")]

@@ -9,6 +9,9 @@ public sealed record InputOptions
 
     /// <summary>A file with one image path per line, or "-" for standard input.</summary>
     public string? List { get; init; }
+
+    /// <summary>--null: the list's paths end with NUL bytes (find -print0), not newlines.</summary>
+    public bool NullSeparated { get; init; }
 }
 
 /// <summary>
@@ -52,16 +55,13 @@ public static class InputSet
             // Opening a folder as a file fails with "Access denied", which would send the user after permissions.
             if (list != "-" && System.IO.Directory.Exists(list))
                 throw new ClassifyException(ExitCode.InputListUnreadable, list, "is a directory, not a list of image paths (use --image_dir)");
+            // A device (/dev/zero) never ends; a FIFO or standard input is read as it comes.
+            if (list != "-" && FileStatus.OfPath(list) is { Type: FileStatus.CharDevice or FileStatus.BlockDevice })
+                throw new ClassifyException(ExitCode.InputListUnreadable, list, "is a device, not a list of image paths");
             try
             {
                 using var reader = list == "-" ? null : new StreamReader(list);
-                var source = reader ?? stdin ?? Console.In;
-                while (source.ReadLine() is { } line)
-                {
-                    var path = line.Trim();
-                    if (path.Length > 0 && !path.StartsWith('#'))
-                        inputs.Add(path);
-                }
+                ImageList.Read(reader ?? stdin ?? Console.In, options.NullSeparated ? '\0' : '\n', list == "-" ? "standard input" : list, inputs);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -82,13 +82,13 @@ public static class InputSet
     /// missing image then gets its own "no such file" result, as with --image_file). A bare word that names nothing
     /// (no dot, no slash) is a mistyped command, not an image: <paramref name="commands"/> are offered.
     /// </summary>
-    public static List<string> FromPaths(IEnumerable<string> paths, bool recursive, IReadOnlyList<string> commands, TextReader? stdin = null)
+    public static List<string> FromPaths(IEnumerable<string> paths, bool recursive, IReadOnlyList<string> commands, TextReader? stdin = null, bool nullSeparated = false)
     {
         var inputs = new List<string>();
         foreach (var path in paths)
         {
             if (path == "-" || (ListExtensions.Contains(Path.GetExtension(path)) && File.Exists(path)))
-                inputs.AddRange(Enumerate(new InputOptions { List = path }, stdin));
+                inputs.AddRange(Enumerate(new InputOptions { List = path, NullSeparated = nullSeparated }, stdin));
             else if (System.IO.Directory.Exists(path))
                 inputs.AddRange(Enumerate(new InputOptions { Directory = path, Recursive = recursive }));
             else if (!File.Exists(path) && !path.Contains('.') && !path.Contains('/'))

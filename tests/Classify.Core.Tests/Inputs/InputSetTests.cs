@@ -93,12 +93,50 @@ public sealed class InputSetTests : IDisposable
     }
 
     [Fact]
-    public void List_file_skips_blank_and_comment_lines_and_trims()
+    public void List_file_skips_blank_and_comment_lines_and_keeps_names_as_written()
     {
+        // Spaces belong to the names (a file may start or end with one); only the CR of a CRLF line end is dropped,
+        // a CR inside a line stays in the name rather than splitting it.
         var list = _dir.File("list.txt");
-        File.WriteAllText(list, "a.png\n\n# a comment\n  b.jpg  \r\n\t\nc d.png\n");
+        File.WriteAllText(list, "a.png\n\n# a comment\n  b.jpg  \r\n\t\nc d.png\ne\rf.png\nlast.png");
 
-        Assert.Equal(["a.png", "b.jpg", "c d.png"], InputSet.Enumerate(new InputOptions { List = list }));
+        Assert.Equal(["a.png", "  b.jpg  ", "c d.png", "e\rf.png", "last.png"], InputSet.Enumerate(new InputOptions { List = list }));
+    }
+
+    [Fact]
+    public void A_byte_order_mark_is_skipped_on_standard_input_too()
+    {
+        Assert.Equal(["x.png", "y.png"], InputSet.Enumerate(new InputOptions { List = "-" }, new StringReader("\uFEFFx.png\r\ny.png\r\n")));
+    }
+
+    [Fact]
+    public void Nul_separated_lists_take_every_record_as_it_is()
+    {
+        var inputs = InputSet.Enumerate(new InputOptions { List = "-", NullSeparated = true }, new StringReader("a b.png\0# not a comment.png\0line\nbreak.png\0"));
+
+        Assert.Equal(["a b.png", "# not a comment.png", "line\nbreak.png"], inputs);
+    }
+
+    [Theory]
+    [InlineData(false, "line 1 is over 16,384 characters")]
+    [InlineData(true, "record 2 is empty")]
+    public void Endless_or_binary_lists_end_in_one_line_errors(bool nul, string problem)
+    {
+        var junk = nul ? "a.png\0\0\0\0" : new string('x', 20_000);
+        var e = Assert.Throws<ClassifyException>(() => InputSet.Enumerate(new InputOptions { List = "-", NullSeparated = nul }, new StringReader(junk)));
+
+        Assert.Equal(ExitCode.InputListUnreadable, e.ExitCode);
+        Assert.Contains(problem, e.Message);
+    }
+
+    [Fact]
+    public void A_device_is_not_read_as_a_list()
+    {
+        var e = Assert.Throws<ClassifyException>(() => InputSet.Enumerate(new InputOptions { List = "/dev/zero" }));
+
+        Assert.Equal(ExitCode.InputListUnreadable, e.ExitCode);
+        Assert.Equal("is a device, not a list of image paths", e.Message);
+        Assert.Equal("/dev/zero", e.File);
     }
 
     [Fact]
