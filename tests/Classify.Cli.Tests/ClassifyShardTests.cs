@@ -110,4 +110,29 @@ public sealed class ClassifyShardTests : IDisposable
         Assert.Contains("starting over", r.Stderr);
         Assert.Equal(ClassifyProcess.Run(Folder).Stdout, File.ReadAllText(output));
     }
+
+    [Fact]
+    public async Task A_journal_planted_as_a_symbolic_link_is_refused_and_its_target_left_alone()
+    {
+        // On a shared scratch folder another user can create results.jsonl.partial as a link to a file of yours.
+        var victim = _dir.File("victim.txt");
+        File.WriteAllText(victim, "precious\n");
+        var output = _dir.File("results.jsonl");
+        File.CreateSymbolicLink(output + ".partial", victim);
+
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--output", output);
+
+        Assert.Equal(ExitCode.OutputFailed, r.ExitCode);
+        Assert.Equal($"classify: {output}.partial: is a symbolic link: classify does not write its resume journal through one (it could overwrite another file); remove it, or choose another --output", r.Stderr.Trim());
+        Assert.Equal("precious\n", File.ReadAllText(victim));
+        Assert.False(File.Exists(output));
+
+        // A FIFO in its place is refused as well, without blocking.
+        File.Delete(output + ".partial");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [output + ".partial"])!)
+            await mkfifo.WaitForExitAsync();
+        var fifo = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--output", output);
+        Assert.Equal(ExitCode.OutputFailed, fifo.ExitCode);
+        Assert.Contains("is not a regular file", fifo.Stderr);
+    }
 }

@@ -12,7 +12,7 @@ namespace Classify.Output;
 /// again with the same settings, the journal's images are replayed instead of classified again. It is deleted
 /// once FILE is complete.
 /// </summary>
-public sealed class ResultJournal : IDisposable
+public sealed partial class ResultJournal : IDisposable
 {
     public const string Suffix = ".partial";
     private const int Version = 1;
@@ -62,7 +62,7 @@ public sealed class ResultJournal : IDisposable
         var path = System.IO.Path.GetFullPath(outputPath) + Suffix;
         try
         {
-            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+            var stream = OpenWithoutFollowing(path);
             try
             {
                 var (finished, keep) = Recover(stream, fingerprint, inputs, path, note);
@@ -186,4 +186,38 @@ public sealed class ResultJournal : IDisposable
         try { _stream.Flush(); } catch (IOException) { } catch (ObjectDisposedException) { }
         _stream.Dispose();
     }
+
+    /// <summary>
+    /// Opens or creates the journal without following a symbolic link: on a shared scratch folder another user could
+    /// plant FILE.partial as a link to a file of yours, which the journal would then truncate and overwrite. A new
+    /// journal gets the output's permissions (0666 less the umask). Anything but a regular file is refused.
+    /// </summary>
+    private static FileStream OpenWithoutFollowing(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        var noFollow = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture is
+            System.Runtime.InteropServices.Architecture.Arm64 or System.Runtime.InteropServices.Architecture.Arm ? 0x8000 : 0x20000;
+        var fd = OpenFile(path, O_RDWR | O_CREAT | O_CLOEXEC | noFollow, 0x1B6);
+        if (fd < 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw errno == ELOOP
+                ? new ClassifyException(ExitCode.OutputFailed, path,
+                    "is a symbolic link: classify does not write its resume journal through one (it could overwrite another file); remove it, or choose another --output")
+                : new IOException(System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno));
+        }
+        var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        if (FileStatus.OfDescriptor(fd) is not { Type: FileStatus.Regular })
+        {
+            handle.Dispose();
+            throw new ClassifyException(ExitCode.OutputFailed, path, "is not a regular file: classify keeps its resume journal only in one; remove it, or choose another --output");
+        }
+        return new FileStream(handle, FileAccess.ReadWrite);
+    }
+
+    private const int O_RDWR = 2, O_CREAT = 0x40, O_CLOEXEC = 0x80000, ELOOP = 40;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int OpenFile(string path, int flags, int mode);
 }
