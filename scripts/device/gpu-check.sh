@@ -118,14 +118,19 @@ PY
 )
   row "squeezenet1.1 --$variant on CUDA (exit $rc)" "$same"
 done
+# The model-only throughputs of bench-NAME.json, or why there are none.
+bench_row() {
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join("b%d %.0f img/s" % (r["batch"], r["images_per_second"]) for r in d["model_only"]))' \
+    "$out/bench-$1.json" 2>/dev/null || head -c 160 "$out/bench-$1.err"
+}
 for variant in "" --fp16 "--fp16 --channels_last"; do
   name=$(echo "fp32 $variant" | tr -d '-' | tr ' ' '_')
   # shellcheck disable=SC2086 # the variant is a list of flags
   "$app" bench --device cuda $variant --batch_sizes 1,32,128,256 --json >"$out/bench-$name.json" 2>"$out/bench-$name.err"
-  row "bench squeezenet1.1 ${variant:-fp32} (exit $?)" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join("b%d %.0f img/s" % (r["batch"], r["images_per_second"]) for r in d["model_only"]))' "$out/bench-$name.json" 2>/dev/null || head -c 160 "$out/bench-$name.err")"
+  row "bench squeezenet1.1 ${variant:-fp32} (exit $?)" "$(bench_row "$name")"
 done
 CLASSIFY_GPU_PREPROCESS=off "$app" bench --device cuda --batch_sizes 1,32,128,256 --json >"$out/bench-fp32-float-upload.json" 2>"$out/bench-fp32-float-upload.err"
-row "bench squeezenet1.1 fp32, float32 upload (exit $?)" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(", ".join("b%d %.0f img/s" % (r["batch"], r["images_per_second"]) for r in d["model_only"]))' "$out/bench-fp32-float-upload.json" 2>/dev/null || head -c 160 "$out/bench-fp32-float-upload.err")"
+row "bench squeezenet1.1 fp32, float32 upload (exit $?)" "$(bench_row fp32-float-upload)"
 
 # 3. real diagnoses on real hardware (doctor --json's diagnosis.number; expected in brackets)
 #    diagnosis NAME EXPECTED ENV_ASSIGNMENT [doctor options...]

@@ -16,12 +16,18 @@ public sealed class OnnxEngineOptionsTests
     private static (ModelManifest Manifest, InputBatch Batch) Batch(string model)
     {
         var manifest = new ModelCatalog(TestData.Models).Resolve(model, out _);
-        var batch = new InputBatch(manifest.Input, Photos.Length) { Count = Photos.Length };
-        var preprocessor = new Preprocessor(manifest.Input);
+        return (manifest, Preprocessed(manifest.Input));
+    }
+
+    /// <summary>The test photos preprocessed for <paramref name="spec"/>, one slot each.</summary>
+    private static InputBatch Preprocessed(InputSpec spec)
+    {
+        var batch = new InputBatch(spec, Photos.Length) { Count = Photos.Length };
+        var preprocessor = new Preprocessor(spec);
         var loader = new ImageLoader();
         for (var i = 0; i < Photos.Length; i++)
             loader.LoadAndUse(Photos[i], image => preprocessor.Fill(image, batch, i));
-        return (manifest, batch);
+        return batch;
     }
 
     private static float[] Run(ModelManifest manifest, InputBatch batch, string? file = null)
@@ -136,13 +142,8 @@ public sealed class OnnxEngineOptionsTests
 
         float[] Classify(IClassifierBackend backend)
         {
-            var batch = new InputBatch(backend.Input, Photos.Length) { Count = Photos.Length };
-            var preprocessor = new Preprocessor(backend.Input);
-            var loader = new ImageLoader();
-            for (var i = 0; i < Photos.Length; i++)
-                loader.LoadAndUse(Photos[i], image => preprocessor.Fill(image, batch, i));
             var output = new float[Photos.Length * manifest.Output.Classes];
-            backend.Run(batch, output);
+            backend.Run(Preprocessed(backend.Input), output);
             return output;
         }
 
