@@ -52,6 +52,27 @@ public sealed class MergeCommandTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir.Path, ".merged*"));
     }
 
+    [Theory]
+    [InlineData("jsonl")]
+    [InlineData("csv")]
+    public void Bytes_after_a_result_or_a_device_as_a_shard_fail_with_exit_30_and_write_nothing(string format)
+    {
+        var shards = RunShards(2);
+        var lines = File.ReadAllLines(shards[1]);
+        lines[0] += " trailing";
+        File.WriteAllLines(shards[1], lines);
+        var merged = _dir.File("merged." + format);
+
+        var r = ClassifyProcess.Run(["merge", "--output", merged, .. shards]);
+        Assert.Equal(ExitCode.ShardInvalid, r.ExitCode);
+        Assert.Equal($"classify: {shards[1]}: line 1 is not a classify result", r.Stderr.Trim());
+        Assert.False(File.Exists(merged));
+
+        var device = ClassifyProcess.Run("merge", "--output", merged, "/dev/zero");
+        Assert.Equal(ExitCode.ShardInvalid, device.ExitCode);
+        Assert.Equal("classify: /dev/zero: is not a regular file, so not a finished shard", device.Stderr.Trim());
+    }
+
     [Fact]
     public void A_truncated_shard_fails_naming_it()
     {

@@ -7,6 +7,10 @@ namespace Classify.Output;
 /// </summary>
 internal sealed class LineScanner(Stream stream)
 {
+    /// <summary>No line classify writes comes near this (a result with 1,000 predictions is about 80 KB); a longer one
+    /// is not a result file, and reading on would only fill memory.</summary>
+    public const int MaxLineBytes = 16 << 20;
+
     private byte[] _buffer = new byte[1 << 16];
     private int _start;
     private int _end;
@@ -49,7 +53,11 @@ internal sealed class LineScanner(Stream stream)
                 _start = 0;
             }
             if (_end == _buffer.Length)
+            {
+                if (_buffer.Length >= MaxLineBytes)
+                    throw new InvalidDataException($"a line is over {MaxLineBytes >> 20} MiB: not a file of classify results");
                 Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
             var read = stream.Read(_buffer, _end, _buffer.Length - _end);
             if (read == 0)
                 _eof = true;

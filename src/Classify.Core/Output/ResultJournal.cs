@@ -108,14 +108,14 @@ public sealed partial class ResultJournal : IDisposable
         if (stream.Length == 0)
             return (0, 0);
         var lines = new LineScanner(stream);
-        if (!lines.TryRead(out var header, out var terminated) || !terminated || !HeaderMatches(header.Span, fingerprint))
+        if (!TryRead(lines, out var header, out var terminated) || !terminated || !HeaderMatches(header.Span, fingerprint))
         {
             note($"{path}: left by a run with another model, settings or inputs; starting over");
             return (0, 0);
         }
         var keep = lines.Offset;
         var finished = 0;
-        while (finished < inputs.Count && lines.TryRead(out var line, out terminated) && terminated
+        while (finished < inputs.Count && TryRead(lines, out var line, out terminated) && terminated
             && ResultReader.TryParse(line.Span) is { } result && result.File == inputs[finished])
         {
             finished++;
@@ -123,6 +123,20 @@ public sealed partial class ResultJournal : IDisposable
         }
         stream.Position = 0;
         return (finished, keep);
+    }
+
+    /// <summary>The next line, or false at the end or at a line too long for a record (what follows is not kept).</summary>
+    private static bool TryRead(LineScanner lines, out ReadOnlyMemory<byte> line, out bool terminated)
+    {
+        try
+        {
+            return lines.TryRead(out line, out terminated);
+        }
+        catch (InvalidDataException)
+        {
+            (line, terminated) = (default, false);
+            return false;
+        }
     }
 
     private static bool HeaderMatches(ReadOnlySpan<byte> line, string fingerprint)

@@ -28,6 +28,9 @@ public static partial class ShardMerge
             if (!File.Exists(shard))
                 throw new ClassifyException(ExitCode.ShardInvalid, shard,
                     Directory.Exists(shard) ? "is a directory, not a shard file" : "no such shard file (did its task finish?)");
+            // A device (/dev/zero) or a FIFO is no finished shard, and reading one might never end.
+            if (FileStatus.OfPath(shard) is not { Type: FileStatus.Regular })
+                throw new ClassifyException(ExitCode.ShardInvalid, shard, "is not a regular file, so not a finished shard");
         }
 
         using var file = new AtomicFile(output);
@@ -42,6 +45,10 @@ public static partial class ShardMerge
                 try
                 {
                     count += Copy(shard, writer is null ? file.Stream : null, writer);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new ClassifyException(ExitCode.ShardInvalid, shard, e.Message);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -143,10 +150,17 @@ public static partial class ShardMerge
         {
             using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read);
             var lines = new LineScanner(input);
-            while (lines.TryRead(out var line, out _))
+            try
             {
-                if (ResultReader.TryParse(line.Span) is { Predictions: { } p })
-                    return p.Length;
+                while (lines.TryRead(out var line, out _))
+                {
+                    if (ResultReader.TryParse(line.Span) is { Predictions: { } p })
+                        return p.Length;
+                }
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ClassifyException(ExitCode.ShardInvalid, shard, e.Message);
             }
         }
         return 0;

@@ -84,6 +84,20 @@ public sealed class ResultJournalTests : IDisposable
     }
 
     [Fact]
+    public void Records_before_an_endless_line_are_kept_and_the_line_dropped()
+    {
+        using (var first = Open())
+            first.Append(Result(_inputs[0], 0));
+        using (var f = new FileStream(Output + ".partial", FileMode.Append))
+            f.Write(new byte[LineScanner.MaxLineBytes + 100]); // zeros without a newline: a disk that filled with junk
+
+        using var again = Open();
+        Assert.Equal(1, again.Finished);
+        Assert.Equal([_inputs[0]], Replayed(again).Select(r => r.File));
+        Assert.True(new FileInfo(Output + ".partial").Length < 4096);
+    }
+
+    [Fact]
     public void A_journal_of_another_run_is_started_over()
     {
         using (var first = Open("run-a"))

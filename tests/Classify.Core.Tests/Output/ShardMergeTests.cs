@@ -168,4 +168,45 @@ public sealed class ShardMergeTests : IDisposable
         ShardMerge.Merge([a, b], merged, OutputFormat.Jsonl);
         Assert.Equal(Render(OutputFormat.Jsonl, Results), File.ReadAllText(merged));
     }
+
+    [Theory]
+    [InlineData("{\"file\":\"x.png\",\"predictions\":[{\"label\":\"a\",\"class\":1,\"score\":0.5}]}garbage", "line 2 is not a classify result")]
+    [InlineData("{\"file\":\"x.png\",\"predictions\":[]}", "line 2 is not a classify result")]
+    [InlineData("{\"file\":\"x.png\",\"predictions\":[{\"label\":\"a\",\"class\":1,\"score\":1e999}]}", "line 2 is not a classify result")]
+    public void Lines_classify_could_not_have_written_are_refused_not_copied(string forged, string problem)
+    {
+        // Merge copies jsonl lines byte for byte, so it must have parsed every byte of each: trailing bytes after the
+        // object, a result without predictions (it vanished from a CSV merge) and an infinite score are refused.
+        var shards = WriteShards();
+        var lines = File.ReadAllLines(shards[1]).ToList();
+        lines.Insert(1, forged);
+        File.WriteAllLines(shards[1], lines);
+        var output = _dir.File("merged.jsonl");
+
+        foreach (var format in new[] { OutputFormat.Jsonl, OutputFormat.Json, OutputFormat.Csv })
+        {
+            var e = Assert.Throws<ClassifyException>(() => ShardMerge.Merge(shards, output, format));
+            Assert.Equal(ExitCode.ShardInvalid, e.ExitCode);
+            Assert.Equal(shards[1], e.File);
+            Assert.Contains(problem, e.Message);
+            Assert.False(File.Exists(output));
+        }
+    }
+
+    [Fact]
+    public void A_device_or_an_endless_line_is_not_a_shard()
+    {
+        var device = Assert.Throws<ClassifyException>(() => ShardMerge.Merge(["/dev/zero"], _dir.File("m.jsonl"), OutputFormat.Jsonl));
+        Assert.Equal((ExitCode.ShardInvalid, "is not a regular file, so not a finished shard"), (device.ExitCode, device.Message));
+
+        var huge = _dir.File("huge.jsonl");
+        using (var f = File.Create(huge))
+            f.SetLength(LineScanner.MaxLineBytes + 10); // zeros, no newline
+        foreach (var format in new[] { OutputFormat.Jsonl, OutputFormat.Json })
+        {
+            var e = Assert.Throws<ClassifyException>(() => ShardMerge.Merge([huge], _dir.File("m.jsonl"), format));
+            Assert.Equal(ExitCode.ShardInvalid, e.ExitCode);
+            Assert.Contains("a line is over 16 MiB: not a file of classify results", e.Message);
+        }
+    }
 }
