@@ -23,11 +23,19 @@ internal static class Arguments
         System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)] T>() =>
         typeof(T).GetProperties().Select(p => p.GetCustomAttribute<OptionAttribute>()?.LongName).OfType<string>().ToList();
 
-    /// <summary>Short forms to long ones, and each long option to its declared spelling; nothing after "--".</summary>
-    internal static string[] Respell(string[] args, IReadOnlyList<string> longNames)
+    /// <summary>The long names <typeparamref name="T"/> declares for options that take a value (not switches).</summary>
+    private static IReadOnlySet<string> ValuedNames<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(
+        System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)] T>() =>
+        typeof(T).GetProperties().Where(p => p.PropertyType != typeof(bool))
+            .Select(p => p.GetCustomAttribute<OptionAttribute>()?.LongName).OfType<string>().ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Short forms to long ones, and each long option to its declared spelling; nothing after "--". An option
+    /// that takes a value takes the next argument whatever it starts with, as getopt does: `--image_file -x.png` and
+    /// `--image_file --help.png` name files (they are passed on as `--image_file=...`, which the parser cannot misread).</summary>
+    internal static string[] Respell(string[] args, IReadOnlyList<string> longNames, IReadOnlySet<string>? valued = null)
     {
         var canonical = longNames.ToDictionary(n => n.Replace('-', '_'), n => n, StringComparer.Ordinal);
-        var result = new string[args.Length];
+        var result = new List<string>(args.Length);
         var literal = false;
         for (var i = 0; i < args.Length; i++)
         {
@@ -35,7 +43,7 @@ internal static class Arguments
             if (literal || a == "--")
             {
                 literal = true;
-                result[i] = a;
+                result.Add(a);
                 continue;
             }
             if (Short.TryGetValue(a, out var full))
@@ -45,11 +53,15 @@ internal static class Arguments
                 var eq = a.IndexOf('=');
                 var name = eq < 0 ? a[2..] : a[2..eq];
                 if (canonical.TryGetValue(name.Replace('-', '_'), out var declared))
+                {
                     a = "--" + declared + (eq < 0 ? "" : a[eq..]);
+                    if (eq < 0 && valued?.Contains(declared) == true && i + 1 < args.Length && args[i + 1].StartsWith('-') && args[i + 1] != "-")
+                        a += "=" + args[++i];
+                }
             }
-            result[i] = a;
+            result.Add(a);
         }
-        return result;
+        return result.ToArray();
     }
 
     public static int Parse<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(
@@ -65,7 +77,7 @@ internal static class Arguments
             s.HelpWriter = null;
         });
         var names = LongNames<T>();
-        var result = parser.ParseArguments<T>(Respell(args, names));
+        var result = parser.ParseArguments<T>(Respell(args, names, ValuedNames<T>()));
         return result.MapResult(run, errors => Failed(result, errors.ToList(), names, command, console));
     }
 

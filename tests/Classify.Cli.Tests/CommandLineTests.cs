@@ -247,4 +247,20 @@ public sealed class CommandLineTests
         Assert.True(p.WaitForExit(60_000));
         return new ProcessResult(p.ExitCode, stdout.Result, stderr.Result);
     }
+
+    [Fact]
+    public void An_options_value_may_start_with_a_dash_as_with_getopt()
+    {
+        // `--image_file -x.png` and `--image_file --help.png` name files; they were read as options (exit 2, the help).
+        using var dir = new TempDir();
+        File.Copy(TestData.Chelsea, dir.File("-leading-dash.png"));
+        File.Copy(TestData.Coffee, dir.File("--help.png"));
+
+        var r = ClassifyProcess.Run(["--image_file", "-leading-dash.png", "--image_file", "--help.png", "-o", "-results.csv"], workingDirectory: dir.Path);
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var csv = File.ReadAllLines(dir.File("-results.csv"));
+        Assert.StartsWith("-leading-dash.png,1,Egyptian cat,", csv[1]);
+        Assert.Contains(csv, l => l.StartsWith("--help.png,1,espresso,", StringComparison.Ordinal));
+    }
 }
