@@ -146,7 +146,9 @@ public sealed class ImageLoader
             throw ImageFile.TooLarge(path, bytes.Length, _options.MaxFileBytes);
         var format = Image.DetectFormat(_configuration, bytes);
         if (format is null)
-            throw new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image in a supported format ({SupportedFormats})");
+            throw TruncatedHeader(bytes) is { } name
+                ? new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {name} file: its {bytes.Length} bytes end inside the header")
+                : new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image in a supported format ({SupportedFormats})");
         if (ImageStructure.IsTruncated(format, bytes))
             throw new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {format.Name} file (it ends before the image data does)");
         var orientation = ExifOrientation.Upright;
@@ -252,6 +254,22 @@ public sealed class ImageLoader
                     : e is ImageFormatException or NotSupportedException ? $"cannot decode {format.Name}: {e.Message}"
                     : $"corrupt {format.Name} data (the decoder failed: {e.GetType().Name})");
         }
+    }
+
+    /// <summary>The format whose signature a file too short for ImageSharp's detection starts with (a download or
+    /// copy cut after a few bytes is a truncated image, not a file of another kind), or null.</summary>
+    private static string? TruncatedHeader(ReadOnlySpan<byte> bytes)
+    {
+        ReadOnlySpan<byte> png = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+        if (bytes.Length >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8 && (bytes.Length == 2 || bytes[2] == 0xFF))
+            return "JPEG";
+        if (bytes.Length >= 4 && png.StartsWith(bytes[..Math.Min(bytes.Length, 8)]))
+            return "PNG";
+        if (bytes.Length < 13 && bytes.StartsWith("GIF8"u8))
+            return "GIF";
+        if (bytes.Length < 30 && bytes.StartsWith("RIFF"u8) && (bytes.Length < 12 || bytes[8..12].SequenceEqual("WEBP"u8)))
+            return "WebP";
+        return null;
     }
 
     private (int Width, int Height) ScaledSize(TurboJpeg turbo, int width, int height, int orientation)

@@ -76,6 +76,22 @@ public sealed class ImageLoaderTests : IDisposable
         Assert.Contains(ImageLoader.SupportedFormats, e.Message);
     }
 
+    [Theory]
+    [InlineData("rocket.jpg", 2, "JPEG")]
+    [InlineData("rocket.jpg", 8, "JPEG")]
+    [InlineData("chelsea.png", 6, "PNG")]
+    [InlineData("chelsea.png", 4, "PNG")]
+    public void A_file_cut_inside_its_header_is_a_truncated_image(string photo, int keep, string format)
+    {
+        var path = _dir.File("cut-" + photo);
+        File.WriteAllBytes(path, File.ReadAllBytes(Path.Combine(TestData.Images, photo))[..keep]);
+
+        var e = LoadFails(path);
+
+        Assert.Equal(ExitCode.ImageCorrupt, e.ExitCode);
+        Assert.Equal($"truncated {format} file: its {keep} bytes end inside the header", e.Message);
+    }
+
     [Fact]
     public void Empty_file_is_ImageUnsupported()
     {
