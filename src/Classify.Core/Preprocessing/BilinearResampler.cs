@@ -127,6 +127,9 @@ internal static class BilinearResampler
 
     private static void Horizontal(ReadOnlySpan<byte> source, Span<byte> output, in Coefficients c, int sourceWidth)
     {
+        // The loop below reads through unchecked references: the row must hold the pixels the weights name.
+        if (source.Length < sourceWidth * 3)
+            throw new ArgumentException($"a source row of {source.Length} bytes, {sourceWidth} pixels expected", nameof(source));
         ref var src = ref MemoryMarshal.GetReference(source);
         ref var dst = ref MemoryMarshal.GetReference(output);
         ref var weight0 = ref MemoryMarshal.GetArrayDataReference(c.Weights);
