@@ -50,6 +50,10 @@ public static partial class ImageFile
     {
         if (size > maxBytes)
             throw TooLarge(path, size, maxBytes);
+        // One .NET array holds at most about 2 GiB, whatever --max_file_size allows.
+        if (size > Array.MaxLength)
+            throw new ClassifyException(ExitCode.ImageTooLarge, path,
+                $"file is {Mib(size)} MiB, over the {Mib(Array.MaxLength)} MiB that one image file can be read into");
         // A file that grows while it is read (a download in progress) is read up to its size at open, never
         // without end; one that shrinks gives what is left, which the structure checks then call truncated.
         var bytes = new byte[size];

@@ -93,6 +93,19 @@ public sealed class ImageLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_file_over_2_GiB_is_too_large_even_when_the_limit_allows_it()
+    {
+        var path = _dir.File("huge.jpg");
+        using (var f = File.Create(path))
+            f.SetLength(3L << 30); // sparse: no disk used
+
+        var e = LoadFails(path, new ImageLoader(new ImageLoaderOptions { MaxFileBytes = 4L << 30 }));
+
+        Assert.Equal(ExitCode.ImageTooLarge, e.ExitCode);
+        Assert.Equal("file is 3072 MiB, over the 2048 MiB that one image file can be read into", e.Message);
+    }
+
+    [Fact]
     public void Empty_file_is_ImageUnsupported()
     {
         var path = _dir.File("empty.jpg");
