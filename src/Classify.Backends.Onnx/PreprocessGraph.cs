@@ -17,9 +17,9 @@ internal static class PreprocessGraph
 
     public static byte[] Build(InputSpec spec)
     {
-        var mul = Enumerable.Range(0, 3).Select(c => spec.Scale / spec.Std[c]).ToArray();
-        var add = Enumerable.Range(0, 3).Select(c => -spec.Mean[c] / spec.Std[c]).ToArray();
-        long[] order = spec.ChannelOrder == ChannelOrder.Bgr ? [2, 1, 0] : [0, 1, 2];
+        var mul = spec.Multipliers();
+        var add = spec.Offsets();
+        var order = spec.SourceChannels().Select(c => (long)c).ToArray();
         var nchw = spec.Layout == TensorLayout.Nchw;
 
         var graph = new Proto();

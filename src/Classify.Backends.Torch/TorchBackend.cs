@@ -52,11 +52,11 @@ public sealed class TorchBackend : IClassifierBackend
         if (pixels)
         {
             var spec = manifest.Input;
-            // The same float32 arithmetic as the CPU's TensorWriter, (p * scale - mean) / std folded into one multiply
-            // and one add, as two separate operations: the tensor the model gets is bit for bit the same.
-            _multiplier = tensor(Enumerable.Range(0, 3).Select(c => spec.Scale / spec.Std[c]).ToArray()).to(device);
-            _offset = tensor(Enumerable.Range(0, 3).Select(c => -spec.Mean[c] / spec.Std[c]).ToArray()).to(device);
-            _channelOrder = tensor(spec.ChannelOrder == ChannelOrder.Bgr ? new long[] { 2, 1, 0 } : [0, 1, 2]).to(device);
+            // The same float32 arithmetic as the CPU's TensorWriter, one multiply and one add as two separate
+            // operations: the tensor the model gets is bit for bit the same.
+            _multiplier = tensor(spec.Multipliers()).to(device);
+            _offset = tensor(spec.Offsets()).to(device);
+            _channelOrder = tensor(spec.SourceChannels().Select(c => (long)c).ToArray()).to(device);
         }
     }
 

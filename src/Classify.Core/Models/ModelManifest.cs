@@ -64,6 +64,16 @@ public sealed class InputSpec
     public float[] Std { get; set; } = [1f, 1f, 1f];
     public ResizeSpec Resize { get; set; } = new();
 
+    /// <summary>The normalisation folded into one multiply and one add per value, value = pixel * Multipliers[c] +
+    /// Offsets[c]: the one definition of the arithmetic that the CPU writer and both device paths must share bit for bit.</summary>
+    public float[] Multipliers() => [Scale / Std[0], Scale / Std[1], Scale / Std[2]];
+
+    /// <inheritdoc cref="Multipliers"/>
+    public float[] Offsets() => [-Mean[0] / Std[0], -Mean[1] / Std[1], -Mean[2] / Std[2]];
+
+    /// <summary>For each of the model's channels, the channel of an RGB pixel it takes.</summary>
+    public int[] SourceChannels() => ChannelOrder == ChannelOrder.Bgr ? [2, 1, 0] : [0, 1, 2];
+
     /// <summary>The same picture as packed RGB bytes (NHWC uint8, no normalisation): what a backend that preprocesses on
     /// its device takes.</summary>
     public InputSpec AsPixels() => new()

@@ -16,9 +16,9 @@ public sealed class TensorWriter
 {
     private readonly InputSpec _spec;
     private readonly int _plane;
-    private readonly float[] _multiplier = new float[3];
-    private readonly float[] _offset = new float[3];
-    private readonly int[] _sourceChannel = new int[3];
+    private readonly float[] _multiplier;
+    private readonly float[] _offset;
+    private readonly int[] _sourceChannel;
 
     // For each of the three 16-byte outputs of a 16-pixel block: the byte shuffles of the three input vectors, and
     // the multiplier and offset of each of its four float quarters.
@@ -31,14 +31,9 @@ public sealed class TensorWriter
     {
         _spec = spec;
         _plane = spec.Width * spec.Height;
-        var bgr = spec.ChannelOrder == ChannelOrder.Bgr;
-        for (var c = 0; c < 3; c++)
-        {
-            // (p * scale - mean) / std folded into one multiply-add per value.
-            _multiplier[c] = spec.Scale / spec.Std[c];
-            _offset[c] = -spec.Mean[c] / spec.Std[c];
-            _sourceChannel[c] = bgr ? 2 - c : c;
-        }
+        _multiplier = spec.Multipliers();
+        _offset = spec.Offsets();
+        _sourceChannel = spec.SourceChannels();
         var nchw = spec.Layout == TensorLayout.Nchw;
         (_groupStride, _blockStride) = nchw ? (_plane, 16) : (16, 48);
         Span<byte> index = stackalloc byte[16];
