@@ -9,18 +9,18 @@ namespace Classify.Images;
 /// or a directory is refused before a byte is read and a file over the size limit is never read at all.
 /// File.ReadAllBytes would block for ever in open() on a FIFO and read /dev/zero until memory runs out.
 /// </summary>
-public static partial class ImageFile
+public static class ImageFile
 {
     public static byte[] Read(string path, long maxBytes)
     {
         if (!OperatingSystem.IsLinux())
             return ReadPortable(path, maxBytes);
-        var fd = Open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        var fd = NativeFile.Open(path, NativeFile.ReadOnly | NativeFile.NonBlock | NativeFile.CloseOnExec);
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             // A socket cannot be opened at all (ENXIO): say what it is rather than "No such device or address".
-            if (errno is not (ENOENT or ENOTDIR) && FileStatus.OfPath(path) is { } byPath && KindOf(byPath.Type) is { } odd)
+            if (errno is not (NativeFile.ENOENT or NativeFile.ENOTDIR) && FileStatus.OfPath(path) is { } byPath && KindOf(byPath.Type) is { } odd)
                 throw new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image file: {odd}");
             throw OpenError(path, errno);
         }
@@ -83,7 +83,7 @@ public static partial class ImageFile
 
     private static ClassifyException OpenError(string path, int errno) => errno switch
     {
-        ENOENT or ENOTDIR => new ClassifyException(ExitCode.ImageNotFound, path, "no such file"),
+        NativeFile.ENOENT or NativeFile.ENOTDIR => new ClassifyException(ExitCode.ImageNotFound, path, "no such file"),
         _ => new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {Marshal.GetPInvokeErrorMessage(errno)}"),
     };
 
@@ -103,10 +103,4 @@ public static partial class ImageFile
             throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {e.Message}");
         }
     }
-
-    private const int O_RDONLY = 0, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
-    private const int ENOENT = 2, ENOTDIR = 20;
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
 }

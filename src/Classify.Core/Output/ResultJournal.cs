@@ -12,7 +12,7 @@ namespace Classify.Output;
 /// again with the same settings, the journal's images are replayed instead of classified again. It is deleted
 /// once FILE is complete.
 /// </summary>
-public sealed partial class ResultJournal : IDisposable
+public sealed class ResultJournal : IDisposable
 {
     public const string Suffix = ".partial";
     private const int Version = 1;
@@ -210,13 +210,11 @@ public sealed partial class ResultJournal : IDisposable
     {
         if (!OperatingSystem.IsLinux())
             return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
-        var noFollow = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture is
-            System.Runtime.InteropServices.Architecture.Arm64 or System.Runtime.InteropServices.Architecture.Arm ? 0x8000 : 0x20000;
-        var fd = OpenFile(path, O_RDWR | O_CREAT | O_CLOEXEC | noFollow, 0x1B6);
+        var fd = NativeFile.Open(path, NativeFile.ReadWrite | NativeFile.Create | NativeFile.CloseOnExec | NativeFile.NoFollow, 0x1B6); // 0666
         if (fd < 0)
         {
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw errno == ELOOP
+            throw errno == NativeFile.ELOOP
                 ? new ClassifyException(ExitCode.OutputFailed, path,
                     "is a symbolic link: classify does not write its resume journal through one (it could overwrite another file); remove it, or choose another --output")
                 : new IOException(System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno));
@@ -229,9 +227,4 @@ public sealed partial class ResultJournal : IDisposable
         }
         return new FileStream(handle, FileAccess.ReadWrite);
     }
-
-    private const int O_RDWR = 2, O_CREAT = 0x40, O_CLOEXEC = 0x80000, ELOOP = 40;
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
-    private static partial int OpenFile(string path, int flags, int mode);
 }
