@@ -65,6 +65,7 @@ internal static class ManifestReader
                         {
                             Mode = Optional(rs, "mode") is { } mode ? Enum<ResizeMode>(mode, "input.resize.mode") : ResizeMode.Stretch,
                             ShorterSide = Optional(rs, "shorterSide") is { } ss ? Int(ss, "input.resize.shorterSide") : 0,
+                            Fraction = Optional(rs, "fraction") is { } fr ? Double(fr, "input.resize.fraction") : 0,
                         }
                         : new ResizeSpec(),
                 },
@@ -100,6 +101,9 @@ internal static class ManifestReader
 
     private static float Float(JsonElement e, string what) =>
         e.ValueKind == JsonValueKind.Number ? e.GetSingle() : throw new FormatException($"\"{what}\" must be a number");
+
+    private static double Double(JsonElement e, string what) =>
+        e.ValueKind == JsonValueKind.Number ? e.GetDouble() : throw new FormatException($"\"{what}\" must be a number");
 
     private static float[] Floats(JsonElement e, string what) =>
         e.ValueKind == JsonValueKind.Array

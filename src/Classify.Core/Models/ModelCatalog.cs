@@ -111,6 +111,8 @@ public sealed class ModelCatalog
             "a uint8 input takes raw pixels: scale 1, mean 0, std 1");
         Check(m.Input.Resize.Mode != ResizeMode.CenterCrop || m.Input.Resize.ShorterSide >= Math.Max(m.Input.Width, m.Input.Height),
             "center_crop needs resize.shorterSide >= the input size");
+        Check(m.Input.Resize.Mode != ResizeMode.CentralCrop || m.Input.Resize.Fraction is > 0 and <= 1,
+            "central_crop needs 0 < resize.fraction <= 1");
         Check(m.Output.Classes > 0, "output classes must be positive");
         Check(m.Labels.FirstClassOutput >= 0 && m.Labels.FirstClassOutput < m.Output.Classes, "labels.firstClassOutput must be an output index");
     }

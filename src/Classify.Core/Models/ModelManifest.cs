@@ -46,7 +46,7 @@ public sealed class LabelsSpec
 public enum TensorLayout { Nchw, Nhwc }
 public enum TensorElementKind { Float32, Uint8 }
 public enum ChannelOrder { Rgb, Bgr }
-public enum ResizeMode { Stretch, CenterCrop }
+public enum ResizeMode { Stretch, CenterCrop, CentralCrop }
 public enum OutputKind { Probabilities, Logits }
 
 public sealed class InputSpec
@@ -90,6 +90,11 @@ public sealed class ResizeSpec
     /// <summary>For <see cref="ResizeMode.CenterCrop"/>: the shorter side is resized to this, then the
     /// centre Width x Height is cut out (torchvision's Resize(256) + CenterCrop(224)).</summary>
     public int ShorterSide { get; set; }
+
+    /// <summary>For <see cref="ResizeMode.CentralCrop"/>: the central fraction of each side that is cut out of the image
+    /// and then stretched to Width x Height (TF slim's eval preprocessing, tf.image.central_crop then a bilinear
+    /// resize, which MobileNet's published accuracies were measured with).</summary>
+    public double Fraction { get; set; }
 }
 
 public sealed class OutputSpec

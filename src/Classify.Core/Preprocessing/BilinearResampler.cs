@@ -35,17 +35,18 @@ internal static class BilinearResampler
     }
 
     /// <summary>
-    /// Resizes <paramref name="sourceWidth"/>x<paramref name="sourceHeight"/> RGB (3 bytes a pixel, rows given by
-    /// <paramref name="row"/>) to <paramref name="width"/>x<paramref name="height"/>, and writes the window of
+    /// Resizes the <paramref name="source"/> window of an RGB image (3 bytes a pixel, rows given by <paramref name="row"/>)
+    /// to <paramref name="width"/>x<paramref name="height"/>, and writes the window of
     /// <paramref name="cropWidth"/>x<paramref name="cropHeight"/> at (<paramref name="left"/>, <paramref name="top"/>)
-    /// of that result into <paramref name="destination"/> (RGB, rows packed): the same bytes as Pillow's resize
-    /// followed by crop, computing only the pixels kept.
+    /// of that result into <paramref name="destination"/> (RGB, rows packed): the same bytes as Pillow's
+    /// crop(source).resize((width, height)).crop(window), computing only the pixels kept and copying no source pixel.
     /// </summary>
-    public static void Resize<TRows>(ref TRows row, int sourceWidth, int sourceHeight, int width, int height,
+    public static void Resize<TRows>(ref TRows row, SourceWindow source, int width, int height,
         int left, int top, int cropWidth, int cropHeight, Span<byte> destination) where TRows : IRowSource, allows ref struct
     {
         if (destination.Length < cropWidth * cropHeight * 3)
             throw new ArgumentException("destination too small", nameof(destination));
+        var (sourceWidth, sourceHeight) = (source.Width, source.Height);
         var horizontal = Precompute(sourceWidth, width, left, cropWidth);
         var vertical = Precompute(sourceHeight, height, top, cropHeight);
         try
@@ -58,7 +59,7 @@ internal static class BilinearResampler
             try
             {
                 for (var y = firstRow; y < lastRow; y++)
-                    Horizontal(row.Row(y), temp.AsSpan((y - firstRow) * rowBytes, rowBytes), horizontal, sourceWidth);
+                    Horizontal(row.Row(source.Top + y)[(source.Left * 3)..], temp.AsSpan((y - firstRow) * rowBytes, rowBytes), horizontal, sourceWidth);
                 for (var y = 0; y < cropHeight; y++)
                     Vertical(temp, rowBytes, vertical.First[y] - firstRow, vertical.Count[y],
                         vertical.Weights.AsSpan(y * vertical.Kernel, vertical.Kernel), destination.Slice(y * rowBytes, rowBytes));
@@ -127,7 +128,9 @@ internal static class BilinearResampler
 
     private static void Horizontal(ReadOnlySpan<byte> source, Span<byte> output, in Coefficients c, int sourceWidth)
     {
-        // The loop below reads through unchecked references: the row must hold the pixels the weights name.
+        // The loop below reads through unchecked references: the row must hold the pixels the weights name. It reads
+        // past a pixel only into the next one of the window (the window's last pixel is read alone), so a window that
+        // is a slice of a wider row is never overrun.
         if (source.Length < sourceWidth * 3)
             throw new ArgumentException($"a source row of {source.Length} bytes, {sourceWidth} pixels expected", nameof(source));
         ref var src = ref MemoryMarshal.GetReference(source);
@@ -200,6 +203,9 @@ internal static class BilinearResampler
         }
     }
 }
+
+/// <summary>The part of a source image that is resized: Pillow's crop box (Left, Top, Left + Width, Top + Height).</summary>
+internal readonly record struct SourceWindow(int Left, int Top, int Width, int Height);
 
 /// <summary>The rows of a source image, RGB 3 bytes a pixel.</summary>
 internal interface IRowSource

@@ -24,19 +24,54 @@ public sealed class Preprocessor
     }
 
     /// <summary>The size an upright <paramref name="width"/>x<paramref name="height"/> image must at least have for
-    /// the resize to only shrink it: the model's size (stretch), or the size before the crop (center crop).
-    /// The decoder may scale a JPEG down to that (<see cref="Images.ImageLoaderOptions.DecodeAtLeast"/>).</summary>
+    /// the resize to only shrink it: the model's size (stretch), the size before the crop (center crop), or the size
+    /// whose central crop is the model's size (central crop). The decoder may scale a JPEG down to that
+    /// (<see cref="Images.ImageLoaderOptions.DecodeAtLeast"/>).</summary>
     public (int Width, int Height) DecodeAtLeast(int width, int height)
     {
-        var (w, h, _, _) = Geometry(width, height);
-        return (w, h);
+        if (_spec.Resize.Mode == ResizeMode.CentralCrop)
+            return (UncroppedSize(_spec.Width, _spec.Resize.Fraction), UncroppedSize(_spec.Height, _spec.Resize.Fraction));
+        var plan = Geometry(width, height);
+        return (plan.Width, plan.Height);
     }
 
-    /// <summary>The size the image is resized to and where the model's window starts in it.</summary>
-    private (int Width, int Height, int Left, int Top) Geometry(int width, int height) =>
-        _spec.Resize.Mode == ResizeMode.CenterCrop
-            ? CenterCropGeometry(width, height, _spec.Resize.ShorterSide, _spec.Width, _spec.Height)
-            : (_spec.Width, _spec.Height, 0, 0);
+    /// <summary>A side from which on every central crop is at least <paramref name="size"/>: the crop of a side n is at
+    /// least n * fraction (the margin is truncated), so ceil(size / fraction); the loop only guards the float64 rounding.</summary>
+    internal static int UncroppedSize(int size, double fraction)
+    {
+        var n = (int)Math.Ceiling(size / fraction);
+        while (CentralCrop(n, fraction).Size < size)
+            n++;
+        return n;
+    }
+
+    /// <summary>Which part of the source is resized (the whole image, or for central crop its centre), the size it is
+    /// resized to, and where the model's window starts in the result.</summary>
+    private readonly record struct Plan(int SourceLeft, int SourceTop, int SourceWidth, int SourceHeight, int Width, int Height, int Left, int Top);
+
+    private Plan Geometry(int width, int height)
+    {
+        switch (_spec.Resize.Mode)
+        {
+            case ResizeMode.CenterCrop:
+                var (w, h, left, top) = CenterCropGeometry(width, height, _spec.Resize.ShorterSide, _spec.Width, _spec.Height);
+                return new Plan(0, 0, width, height, w, h, left, top);
+            case ResizeMode.CentralCrop:
+                var (x, cw) = CentralCrop(width, _spec.Resize.Fraction);
+                var (y, ch) = CentralCrop(height, _spec.Resize.Fraction);
+                return new Plan(x, y, cw, ch, _spec.Width, _spec.Height, 0, 0);
+            default:
+                return new Plan(0, 0, width, height, _spec.Width, _spec.Height, 0, 0);
+        }
+    }
+
+    /// <summary>tf.image.central_crop's arithmetic for one side, exactly (float64, truncated, the same margin cut from
+    /// both ends): start = int((n - n * fraction) / 2), size = n - 2 * start.</summary>
+    internal static (int Start, int Size) CentralCrop(int n, double fraction)
+    {
+        var start = (int)((n - n * fraction) / 2);
+        return (start, n - 2 * start);
+    }
 
     /// <summary>The size the image is resized to and where the crop starts, with torchvision's arithmetic exactly
     /// (Resize(int) then CenterCrop), so models trained with it see the same pixels: the longer side is truncated,
@@ -68,16 +103,18 @@ public sealed class Preprocessor
     }
 
     /// <summary>The model's input window of the resized image as packed RGB rows (Width x Height x 3 bytes):
-    /// Pillow's resize (and, for center crop, crop) of the same picture, byte for byte.</summary>
+    /// Pillow's resize (for center crop followed by a crop, for central crop preceded by one) of the same picture,
+    /// byte for byte.</summary>
     public void Resize(Image<Rgb24> image, byte[] destination)
     {
-        var (w, h, left, top) = Geometry(image.Width, image.Height);
-        if (left < 0 || top < 0 || left + _spec.Width > w || top + _spec.Height > h)
-            throw new ArgumentException($"the {_spec.Width}x{_spec.Height} crop does not fit in {w}x{h}");
+        var p = Geometry(image.Width, image.Height);
+        if (p.Left < 0 || p.Top < 0 || p.Left + _spec.Width > p.Width || p.Top + _spec.Height > p.Height)
+            throw new ArgumentException($"the {_spec.Width}x{_spec.Height} crop does not fit in {p.Width}x{p.Height}");
         image.ProcessPixelRows(accessor =>
         {
             var rows = new AccessorRows(accessor);
-            BilinearResampler.Resize(ref rows, image.Width, image.Height, w, h, left, top, _spec.Width, _spec.Height, destination);
+            BilinearResampler.Resize(ref rows, new SourceWindow(p.SourceLeft, p.SourceTop, p.SourceWidth, p.SourceHeight),
+                p.Width, p.Height, p.Left, p.Top, _spec.Width, _spec.Height, destination);
         });
     }
 

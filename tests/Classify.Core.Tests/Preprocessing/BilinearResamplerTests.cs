@@ -14,14 +14,20 @@ namespace Classify.Tests.Preprocessing;
 public sealed class BilinearResamplerTests
 {
     /// <summary>Pillow's resize (then crop, as torchvision's Resize + CenterCrop) of raw RGB pixels.</summary>
-    private static byte[] PillowResize(byte[] rgb, int width, int height, int toWidth, int toHeight, int left, int top, int cropWidth, int cropHeight)
+    private static byte[] PillowResize(byte[] rgb, int width, int height, int toWidth, int toHeight, int left, int top, int cropWidth, int cropHeight) =>
+        Pillow(rgb, width, height, $"im = im.resize(({toWidth}, {toHeight}), Image.BILINEAR).crop(({left}, {top}, {left + cropWidth}, {top + cropHeight}))");
+
+    /// <summary>Pillow's crop then resize (the central crop's order) of raw RGB pixels.</summary>
+    private static byte[] PillowCropResize(byte[] rgb, int width, int height, int left, int top, int cropWidth, int cropHeight, int toWidth, int toHeight) =>
+        Pillow(rgb, width, height, $"im = im.crop(({left}, {top}, {left + cropWidth}, {top + cropHeight})).resize(({toWidth}, {toHeight}), Image.BILINEAR)");
+
+    private static byte[] Pillow(byte[] rgb, int width, int height, string transform)
     {
         using var dir = new TempDir();
         File.WriteAllBytes(dir.File("in.rgb"), rgb);
         var script = "import sys; from PIL import Image; " +
                      $"im = Image.frombytes('RGB', ({width}, {height}), open(sys.argv[1], 'rb').read()); " +
-                     $"im = im.resize(({toWidth}, {toHeight}), Image.BILINEAR).crop(({left}, {top}, {left + cropWidth}, {top + cropHeight})); " +
-                     "open(sys.argv[2], 'wb').write(im.tobytes())";
+                     transform + "; open(sys.argv[2], 'wb').write(im.tobytes())";
         var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true };
         foreach (var a in new[] { "-c", script, dir.File("in.rgb"), dir.File("out.rgb") })
             start.ArgumentList.Add(a);
@@ -91,5 +97,47 @@ public sealed class BilinearResamplerTests
         var pillow = PillowResize(Pixels(image), image.Width, image.Height, w, h, left, top, 224, 224);
         var differing = ours.Where((b, i) => b != pillow[i]).Count();
         Assert.True(differing == 0, $"{name}: {differing} of {ours.Length} bytes differ from Pillow's");
+    }
+
+    [Theory]
+    [InlineData("chelsea.png", null, null, 0.875, 224, 224)]   // 451x300: a 395x264 window at (28, 18), shrunk
+    [InlineData("rocket.jpg", null, null, 0.875, 224, 224)]
+    [InlineData("chelsea.png", 333, 257, 0.875, 224, 224)]     // odd sides: odd margins (20, 16), odd window 293x225
+    [InlineData("astronaut.png", 301, 703, 0.875, 224, 224)]   // a portrait: enlarged across, shrunk down
+    [InlineData("coffee.png", 97, 61, 0.875, 224, 224)]        // a small picture: the window is enlarged
+    [InlineData("coffee.png", 1001, 23, 0.5, 299, 299)]        // extreme shape, another fraction and model size
+    [InlineData("chelsea.png", 451, 300, 1.0, 7, 13)]          // fraction 1: the whole image, a tiny odd size
+    public void Central_crop_gives_pillows_crop_then_resize(string name, int? width, int? height, double fraction, int toWidth, int toHeight)
+    {
+        using var image = Photo(name, width, height);
+        var spec = Spec(toWidth, toHeight, new ResizeSpec { Mode = Classify.Models.ResizeMode.CentralCrop, Fraction = fraction });
+        var ours = new byte[toWidth * toHeight * 3];
+
+        new Preprocessor(spec).Resize(image, ours);
+
+        var (left, cropWidth) = Preprocessor.CentralCrop(image.Width, fraction);
+        var (top, cropHeight) = Preprocessor.CentralCrop(image.Height, fraction);
+        var pillow = PillowCropResize(Pixels(image), image.Width, image.Height, left, top, cropWidth, cropHeight, toWidth, toHeight);
+        var differing = ours.Where((b, i) => b != pillow[i]).Count();
+        Assert.True(differing == 0, $"{name}: {differing} of {ours.Length} bytes differ from Pillow's");
+    }
+
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(0, 1)]
+    public void Central_crop_comparison_sees_a_window_one_pixel_off(int dx, int dy)
+    {
+        // The test above would pass for a resampler that ignored the window's offset only if the bytes could not tell;
+        // they can: the same window moved by one pixel gives other bytes.
+        using var image = Photo("chelsea.png", 333, 257);
+        var spec = Spec(224, 224, new ResizeSpec { Mode = Classify.Models.ResizeMode.CentralCrop, Fraction = 0.875 });
+        var ours = new byte[224 * 224 * 3];
+        new Preprocessor(spec).Resize(image, ours);
+
+        var (left, cropWidth) = Preprocessor.CentralCrop(image.Width, 0.875);
+        var (top, cropHeight) = Preprocessor.CentralCrop(image.Height, 0.875);
+        var moved = PillowCropResize(Pixels(image), image.Width, image.Height, left + dx, top + dy, cropWidth, cropHeight, 224, 224);
+        var differing = ours.Where((b, i) => b != moved[i]).Count();
+        Assert.True(differing > ours.Length / 10, $"only {differing} of {ours.Length} bytes differ from the window moved by ({dx}, {dy})");
     }
 }

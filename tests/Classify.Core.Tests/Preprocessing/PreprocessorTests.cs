@@ -174,6 +174,52 @@ public sealed class PreprocessorTests
         Assert.Equal((resizedWidth, resizedHeight, left, top), Preprocessor.CenterCropGeometry(width, height, 256, 224, 224));
     }
 
+    [Theory]
+    [InlineData(451, 28, 395)]  // int(56.375 / 2) = 28: the margin is truncated, both ends lose the same
+    [InlineData(300, 18, 264)]  // int(18.75)
+    [InlineData(256, 16, 224)]
+    [InlineData(15, 0, 15)]     // int(0.9375): nothing cut
+    [InlineData(16, 1, 14)]
+    [InlineData(1, 0, 1)]
+    public void Central_crop_is_tf_image_central_crops_arithmetic(int side, int start, int size)
+    {
+        Assert.Equal((start, size), Preprocessor.CentralCrop(side, 0.875));
+    }
+
+    [Fact]
+    public void Central_crop_of_a_tall_image_stretches_the_middle_to_the_model_size()
+    {
+        // 3x16 at fraction 0.875: int(0.375 / 2) = 0 columns and int(2 / 2) = 1 row cut at each end; the 3x14 left is
+        // the model's size, so the resize copies it: rows 1 to 14.
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Rgb, width: 3, height: 14,
+            resize: new ResizeSpec { Mode = ResizeMode.CentralCrop, Fraction = 0.875 });
+        var batch = new InputBatch(spec, 1) { Count = 1 };
+        using var image = Grid(3, 16);
+
+        new Preprocessor(spec).Fill(image, batch, 0);
+
+        Assert.Equal(Enumerable.Range(1, 14).SelectMany(y => new[] { 10 + y, 20 + y, 30 + y }).Select(v => (byte)v), Red(batch));
+    }
+
+    [Theory]
+    [InlineData(0.875)]
+    [InlineData(0.5)]
+    [InlineData(1.0)]
+    [InlineData(0.3)]
+    public void Central_crop_decodes_at_least_a_size_whose_crop_covers_the_model(double fraction)
+    {
+        // A JPEG is scaled in the DCT to at least this: the crop of it, and of anything larger, must not be enlarged.
+        var spec = Spec(TensorLayout.Nhwc, TensorElementKind.Uint8, ChannelOrder.Rgb, width: 224, height: 199,
+            resize: new ResizeSpec { Mode = ResizeMode.CentralCrop, Fraction = fraction });
+        var (w, h) = new Preprocessor(spec).DecodeAtLeast(4000, 3000);
+
+        for (var n = w; n < w + 600; n++)
+            Assert.True(Preprocessor.CentralCrop(n, fraction).Size >= 224, $"width {n}");
+        for (var n = h; n < h + 600; n++)
+            Assert.True(Preprocessor.CentralCrop(n, fraction).Size >= 199, $"height {n}");
+        Assert.Equal(((int)Math.Ceiling(224 / fraction), (int)Math.Ceiling(199 / fraction)), (w, h)); // and no larger
+    }
+
     [Fact]
     public void Writer_refuses_pixels_of_the_wrong_size()
     {
