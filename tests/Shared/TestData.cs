@@ -14,6 +14,8 @@ internal static class TestData
 
     public const string SqueezeNet = "squeezenet1.1";
     public const string MobileNet = "mobilenet_v2_1.0_224_quant";
+    public const string EdgeTpuQuant = "mobilenet_edgetpu_224_1.0_quant";
+    public const string EdgeTpuFloat = "mobilenet_edgetpu_224_1.0_float";
     public const string EgyptianCat = "Egyptian cat";
     public const int EgyptianCatClass = 285;
     public const string Espresso = "espresso";

@@ -16,6 +16,8 @@ public sealed class ModelCatalogTests : IDisposable
     [Theory]
     [InlineData(TestData.SqueezeNet)]
     [InlineData(TestData.MobileNet)]
+    [InlineData(TestData.EdgeTpuQuant)]
+    [InlineData(TestData.EdgeTpuFloat)]
     public void Resolves_a_bundled_model_by_name(string name)
     {
         var manifest = _catalog.Resolve(name, out var format);
@@ -59,7 +61,7 @@ public sealed class ModelCatalogTests : IDisposable
     [Fact]
     public void Names_lists_the_bundled_models()
     {
-        Assert.Equal([TestData.MobileNet, TestData.SqueezeNet], _catalog.Names());
+        Assert.Equal([TestData.EdgeTpuFloat, TestData.EdgeTpuQuant, TestData.MobileNet, TestData.SqueezeNet], _catalog.Names());
     }
 
     [Fact]
@@ -69,7 +71,7 @@ public sealed class ModelCatalogTests : IDisposable
 
         Assert.Equal(ExitCode.ModelNotFound, e.ExitCode);
         Assert.Contains("resnet50", e.Message);
-        Assert.Contains($"{TestData.MobileNet}, {TestData.SqueezeNet}", e.Message);
+        Assert.Contains($"{TestData.EdgeTpuFloat}, {TestData.EdgeTpuQuant}, {TestData.MobileNet}, {TestData.SqueezeNet}", e.Message);
     }
 
     [Fact]
@@ -291,7 +293,7 @@ public sealed class ModelCatalogTests : IDisposable
             }
             Assert.Equal(sums[Path.GetFullPath(Path.Combine(manifest.Directory, manifest.Labels.Path))], manifest.Labels.Sha256);
         }
-        Assert.Equal(4, checkedFiles); // SqueezeNet onnx, onnx-fp16 and torchscript, MobileNet onnx
+        Assert.Equal(7, checkedFiles); // SqueezeNet onnx, onnx-fp16 and torchscript, MobileNet onnx, EdgeTPU quant onnx, float onnx and onnx-fp16
     }
 
     [Fact]
@@ -321,6 +323,35 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal(256, manifest.Input.Resize.ShorterSide);
         Assert.Equal(ChannelOrder.Rgb, manifest.Input.ChannelOrder);
         Assert.Equal(TensorLayout.Nhwc, manifest.Input.Layout);
+    }
+
+    [Theory]
+    [InlineData(TestData.EdgeTpuQuant)]
+    [InlineData(TestData.EdgeTpuFloat)]
+    public void EdgeTPU_manifests_use_tf_slims_central_crop_of_87_5_percent(string model)
+    {
+        var manifest = _catalog.Resolve(model, out _);
+
+        Assert.Equal(ResizeMode.CentralCrop, manifest.Input.Resize.Mode);
+        Assert.Equal(0.875, manifest.Input.Resize.Fraction);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-0.5)]
+    [InlineData(1.01)]
+    public void Central_crop_fraction_outside_0_to_1_is_ManifestInvalid(double fraction)
+    {
+        var e = LoadFails(m => m["input"]!["resize"] = new JsonObject { ["mode"] = "central_crop", ["fraction"] = fraction });
+
+        Assert.Equal(ExitCode.ManifestInvalid, e.ExitCode);
+        Assert.Contains("central_crop needs 0 < resize.fraction <= 1", e.Message);
+    }
+
+    [Fact]
+    public void Central_crop_without_a_fraction_is_ManifestInvalid()
+    {
+        Assert.Equal(ExitCode.ManifestInvalid, LoadFails(m => m["input"]!["resize"] = new JsonObject { ["mode"] = "central_crop" }).ExitCode);
     }
 
     [Fact]
