@@ -146,7 +146,9 @@ public sealed class OnnxBackendModelCheckTests : IDisposable
     [Theory]
     [InlineData(TestData.SqueezeNet, 0)]
     [InlineData(TestData.MobileNet, 1)]
-    public void Egyptian_cat_is_class_285_on_both_models_after_the_background_offset(string model, int offset)
+    [InlineData(TestData.EdgeTpuQuant, 1)]
+    [InlineData(TestData.EdgeTpuFloat, 1)]
+    public void Egyptian_cat_is_class_285_on_every_model_after_the_background_offset(string model, int offset)
     {
         var manifest = new ModelCatalog(TestData.Models).Resolve(model, out _);
         var raw = RawOutputs(model, TestData.Chelsea);
@@ -159,6 +161,8 @@ public sealed class OnnxBackendModelCheckTests : IDisposable
     [Theory]
     [InlineData(TestData.SqueezeNet)]
     [InlineData(TestData.MobileNet)]
+    [InlineData(TestData.EdgeTpuQuant)]
+    [InlineData(TestData.EdgeTpuFloat)]
     public void Outputs_are_a_probability_distribution(string model)
     {
         var raw = RawOutputs(model, TestData.Astronaut);
@@ -170,6 +174,8 @@ public sealed class OnnxBackendModelCheckTests : IDisposable
     [Theory]
     [InlineData(TestData.SqueezeNet)]
     [InlineData(TestData.MobileNet)]
+    [InlineData(TestData.EdgeTpuQuant)]
+    [InlineData(TestData.EdgeTpuFloat)]
     public void Each_image_of_a_batch_gets_its_own_row(string model)
     {
         var batched = RawOutputs(model, TestData.Chelsea, TestData.Coffee, TestData.Chelsea);

@@ -21,6 +21,8 @@ public sealed class OnnxBackendTests
     [Theory]
     [InlineData(TestData.SqueezeNet)]
     [InlineData(TestData.MobileNet)]
+    [InlineData(TestData.EdgeTpuQuant)]
+    [InlineData(TestData.EdgeTpuFloat)]
     public void Chelsea_is_an_Egyptian_cat(string model)
     {
         var top = Classify(model, TestData.Chelsea)[0].Predictions!;
@@ -32,6 +34,8 @@ public sealed class OnnxBackendTests
     [Theory]
     [InlineData(TestData.SqueezeNet)]
     [InlineData(TestData.MobileNet)]
+    [InlineData(TestData.EdgeTpuQuant)]
+    [InlineData(TestData.EdgeTpuFloat)]
     public void Coffee_is_an_espresso(string model)
     {
         var top = Classify(model, TestData.Coffee)[0].Predictions!;

@@ -203,23 +203,34 @@ public sealed class DecodeConformanceTests(ConformanceCorpus corpus) : IClassFix
         Assert.Equal(Enumerable.Repeat("geyser", 9), top1);
     }
 
+    /// <summary>What each resize mode is in Pillow: torchvision's bilinear resize of the whole photo (stretch), and TF
+    /// slim's tf.image.central_crop (its float64 arithmetic) then a bilinear resize of that window (central crop).</summary>
+    private const string PillowModelPicture =
+        "import sys; from PIL import Image, ImageOps; " +
+        "im = ImageOps.exif_transpose(Image.open(sys.argv[1])).convert('RGB'); f = float(sys.argv[3]); " +
+        "l = int((im.width - im.width * f) / 2); t = int((im.height - im.height * f) / 2); " +
+        "im = im if f == 1 else im.crop((l, t, im.width - l, im.height - t)); " +
+        "open(sys.argv[2], 'wb').write(im.resize((224, 224), Image.BILINEAR).tobytes())";
+
     [Theory]
-    [InlineData("chelsea.png")]
-    [InlineData("rocket.jpg")]
-    [InlineData("exif-orientation/Portrait_6.jpg")]  // turned, then resized
-    [InlineData("exif-orientation/Landscape_3.jpg")]
-    public void The_models_input_picture_is_pillows_resize_byte_for_byte(string name)
+    [InlineData("chelsea.png", TestData.SqueezeNet, 1.0)]
+    [InlineData("rocket.jpg", TestData.SqueezeNet, 1.0)]
+    [InlineData("exif-orientation/Portrait_6.jpg", TestData.SqueezeNet, 1.0)]  // turned, then resized
+    [InlineData("exif-orientation/Landscape_3.jpg", TestData.SqueezeNet, 1.0)]
+    [InlineData("chelsea.png", TestData.EdgeTpuFloat, 0.875)]                   // central crop: 451x300 gives a 395x264 window
+    [InlineData("exif-orientation/Portrait_6.jpg", TestData.EdgeTpuFloat, 0.875)] // the crop is cut from the upright picture
+    [InlineData("coffee.png", TestData.EdgeTpuQuant, 0.875)]
+    public void The_models_input_picture_is_pillows_resize_byte_for_byte(string name, string model, double fraction)
     {
-        // What torchvision does to a photo before SqueezeNet's 224x224: PIL decode, EXIF transpose, bilinear resize.
+        // What the model's training preprocessing does to a photo before its 224x224, in PIL: decode, EXIF transpose,
+        // the manifest's crop, bilinear resize.
         var file = Path.Combine(TestData.Images, name);
-        var got = corpus.File(name.Replace('/', '-') + ".model.ppm");
-        var r = ClassifyProcess.Run(["decode", file, "--model", TestData.SqueezeNet, "--output", got]);
+        var got = corpus.File(name.Replace('/', '-') + $".{model}.ppm");
+        var r = ClassifyProcess.Run(["decode", file, "--model", model, "--output", got]);
         Assert.True(r.ExitCode == 0, $"{name}: exit {r.ExitCode}: {r.Stderr}");
-        var want = corpus.File(name.Replace('/', '-') + ".pil.rgb");
+        var want = corpus.File(name.Replace('/', '-') + $".{model}.pil.rgb");
         var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true };
-        foreach (var a in new[] { "-c", "import sys; from PIL import Image, ImageOps; " +
-                     "open(sys.argv[2], 'wb').write(ImageOps.exif_transpose(Image.open(sys.argv[1])).convert('RGB').resize((224, 224), Image.BILINEAR).tobytes())",
-                     file, want })
+        foreach (var a in new[] { "-c", PillowModelPicture, file, want, fraction.ToString(System.Globalization.CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(a);
         using (var p = Process.Start(start)!)
         {
@@ -231,7 +242,7 @@ public sealed class DecodeConformanceTests(ConformanceCorpus corpus) : IClassFix
         Assert.Equal((224, 224), (w, h));
         var pil = File.ReadAllBytes(want);
         var differing = rgb.Where((b, i) => b != pil[i]).Count();
-        Assert.True(differing == 0, $"{name}: {differing} of {rgb.Length} bytes differ from PIL's resize");
+        Assert.True(differing == 0, $"{name}, {model}: {differing} of {rgb.Length} bytes differ from PIL's");
     }
 
     private string DecodeToPpm(string name, IDictionary<string, string?>? env = null)
