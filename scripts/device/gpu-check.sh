@@ -19,7 +19,7 @@ mkdir -p "$out"
 app=${CLASSIFY_APP:-/tmp/app/classify}
 runs=${RUNS:-5}
 repeat=${REPEAT:-32}
-models=(squeezenet1.1 mobilenet_v2_1.0_224_quant)
+models=(squeezenet1.1 mobilenet_v2_1.0_224_quant mobilenet_edgetpu_224_1.0_float)
 photos=(tests/images/chelsea.png tests/images/coffee.png tests/images/astronaut.png tests/images/rocket.jpg)
 photo_args=()
 for p in "${photos[@]}"; do photo_args+=(--image_file "$p"); done
