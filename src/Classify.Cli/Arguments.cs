@@ -165,9 +165,10 @@ internal static class Arguments
         return HelpWriter.Write<T>("Usage: classify [PATH|-]... [options]        (classify_image.py's flags work as they are)", null,
         [
             "Commands: classify doctor (is a GPU usable, and why not), classify merge (join shard files),",
-            "          classify decode (the pixels classify sees), classify bench (throughput); each takes --help.",
+            "          classify decode (the pixels classify sees), classify bench (throughput),",
+            "          classify models (list, pull, verify, path, rm, add); each takes --help.",
             "Exit codes: 0 ok, 2 usage, 3 image not found, 4 unsupported, 5 corrupt, 6 too large, 7 some images",
-            "            failed, 8 input list unreadable, 9 decode timeout, 10-15 model/output/backend, 20 no GPU,",
+            "            failed, 8 input list unreadable, 9 decode timeout, 10-16 model/output/backend/download, 20 no GPU,",
             "            30 bad shards, 130 cancelled (README, Exit codes).",
             "Examples: classify cat.png                      classify photos/ -n 3 -o results.jsonl",
             "          find /data -name '*.jpg' | classify -  classify --image_dir photos --device cuda --batch_size 256",
@@ -180,6 +181,12 @@ internal static class Arguments
         ["merge"] = "--output FILE SHARD.jsonl...",
         ["decode"] = "IMAGE --output OUT.ppm|-",
         ["doctor"] = "[--json] [--verbose] [--gpu N]",
+        ["models pull"] = "NAME... [--force]",
+        ["models verify"] = "[NAME...]",
+        ["models path"] = "NAME",
+        ["models rm"] = "NAME...",
+        ["models add"] = "FILE.onnx --preset torchvision|inception|caffe-bgr|tf-mobilenet [--labels FILE] [--name NAME]",
+        ["models list"] = "[--model_dir DIR]",
         ["bench"] = "[--model NAME] [--device auto|cuda|cpu] [--batch_sizes 1,8,32] [--images DIR] [--json]",
     };
 }

@@ -36,11 +36,11 @@ public static class Program
     /// <summary>A guess from the raw arguments, before parsing: false where the run cannot need ONNX Runtime (other
     /// verbs, help, TorchSharp by --backend or by a .pt model). A wrong guess only costs or saves the preload.</summary>
     private static bool MayUseOnnxRuntime(string[] args) =>
-        args is not ["doctor" or "merge" or "decode", ..]
+        args is not ["doctor" or "merge" or "decode" or "models", ..]
         && !args.Any(a => a is "torch" or "--backend=torch" or "--help" || a.EndsWith(".pt", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The verbs besides the default classify, for "did you mean" on a mistyped one.</summary>
-    internal static readonly string[] Commands = ["doctor", "merge", "decode", "bench"];
+    internal static readonly string[] Commands = ["doctor", "merge", "decode", "bench", "models"];
 
     internal static IReadOnlyDictionary<string, IBackendFactory> Backends() => new Dictionary<string, IBackendFactory>
     {
@@ -60,6 +60,8 @@ public static class Program
                 return Arguments.Parse<DecodeOptions>(decodeArgs, "decode", console, o => new DecodeCommand(console).Run(o, cancel));
             if (args is ["bench", .. var benchArgs])
                 return Arguments.Parse<BenchOptions>(benchArgs, "bench", console, o => new BenchCommand(console, Backends()).Run(o, cancel));
+            if (args is ["models", .. var modelsArgs])
+                return new ModelsCommand(console).Run(modelsArgs, cancel);
             if (args is ["merge", .. var mergeArgs])
                 return Arguments.Parse<MergeOptions>(mergeArgs, "merge", console, o => new MergeCommand(console).Run(o));
             return Arguments.Parse<ClassifyOptions>(args, "classify", console, o => new ClassifyCommand(console, Backends()).Run(o, cancel));

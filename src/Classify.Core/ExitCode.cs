@@ -37,6 +37,9 @@ public static class ExitCode
     public const int OutputFailed = 14;
     /// <summary>The selected backend (e.g. TorchSharp's native libtorch) cannot be loaded.</summary>
     public const int BackendUnavailable = 15;
+    /// <summary>A catalogue model could not be downloaded (no network, HTTP error, timeout), or it is not downloaded and
+    /// CLASSIFY_OFFLINE=1 forbids it.</summary>
+    public const int DownloadFailed = 16;
     /// <summary>A GPU was required (--require-gpu or --device cuda) but none is usable.</summary>
     public const int GpuUnavailable = 20;
     /// <summary>classify merge: a shard file is missing, truncated, not classify's jsonl, or the shards given

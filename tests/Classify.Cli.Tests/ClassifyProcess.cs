@@ -34,6 +34,11 @@ internal static class ClassifyProcess
         foreach (var a in args) start.ArgumentList.Add(a);
         // The tests must see the bundled models of this build, whatever the developer's shell exports.
         start.Environment.Remove("CLASSIFY_MODEL_DIR");
+        // ... and no model the developer downloaded, nor their catalogue, mirror or offline setting: a cache of its own
+        // (created only if a test downloads).
+        foreach (var name in (string[])["CLASSIFY_CATALOG", "CLASSIFY_MODEL_MIRROR", "CLASSIFY_OFFLINE", "XDG_CACHE_HOME"])
+            start.Environment.Remove(name);
+        start.Environment["CLASSIFY_CACHE"] = Path.Combine(Path.GetTempPath(), "classify-test-cache-" + Guid.NewGuid().ToString("N")[..12]);
         // Nor may a test run inside a Slurm array or srun step be sharded by the job's variables.
         foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("SLURM_", StringComparison.Ordinal)).ToList())
             start.Environment.Remove(name);

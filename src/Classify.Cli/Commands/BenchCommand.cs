@@ -30,8 +30,8 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
         if (o.Images is { } dir && !Directory.Exists(dir))
             throw new ClassifyException(ExitCode.ImageNotFound, dir, "no such folder (--images)");
 
-        var catalog = new ModelCatalog(o.ModelDir ?? ModelCatalog.DefaultModelDir());
-        var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat);
+        var catalog = ModelSetup.Catalog(o.ModelDir, console);
+        var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat, cancel);
         if (o.Device == DeviceRequest.Cpu && (o.Fp16 || o.ChannelsLast))
             throw new ClassifyException(ExitCode.Usage, null, $"{(o.Fp16 ? "--fp16" : "--channels_last")} applies to CUDA only and contradicts --device cpu");
         // A long run's settings (cuDNN's exhaustive algorithm search): the table is for sizing long jobs.

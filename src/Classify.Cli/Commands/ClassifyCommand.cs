@@ -37,8 +37,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 $"{(o.Fp16 ? "--fp16" : o.ChannelsLast ? "--channels_last" : $"--gpu {o.Gpu}")} applies to CUDA only and contradicts --device cpu; see classify --help");
 
         var clock = Stopwatch.StartNew();
-        var catalog = new ModelCatalog(o.ModelDir ?? ModelCatalog.DefaultModelDir());
-        var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat);
+        var catalog = ModelSetup.Catalog(o.ModelDir, console);
+        var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat, cancel);
         var factory = PickBackend(o, manifest, fileFormat);
         var modelFile = ModelFile(o.Fp16, factory, manifest, fileFormat);
         var labels = Labels.Load(manifest);
@@ -142,7 +142,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             using var file = new AtomicFile(outputPath);
             // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial.
             using var journal = ResultJournal.Open(outputPath, ResultJournal.Fingerprint(
-                [manifest.Name, manifest.Files[modelFile].Sha256, manifest.Labels.Sha256 ?? "", factory.Name,
+                [manifest.Name, manifest.Files[modelFile].Sha256 ?? "", manifest.Labels.Sha256 ?? "", factory.Name,
                  o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], inputs),
                 inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"));
             try

@@ -25,7 +25,7 @@ internal sealed class DoctorCommand(Console console)
             // TODO(torch helper): the TorchSharp backend's CUDA check goes beside this one.
             try
             {
-                var manifest = new ModelCatalog(ModelCatalog.DefaultModelDir()).Resolve(ModelCatalog.DefaultModel, out _);
+                var manifest = ModelSetup.Catalog(null, console).Resolve(ModelCatalog.DefaultModel, out _);
                 var (cudaDevice, placement, failure) = OnnxBackend.CheckCuda(manifest, o.Gpu);
                 if (failure is not null)
                 {

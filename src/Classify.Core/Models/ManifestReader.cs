@@ -35,13 +35,15 @@ internal static class ManifestReader
             foreach (var f in Object(Required(root, "files"), "files").EnumerateObject())
             {
                 var file = Object(f.Value, $"files.{f.Name}");
-                files[f.Name] = new ModelFile { Path = String(Required(file, "path"), $"files.{f.Name}.path"), Sha256 = String(Required(file, "sha256"), $"files.{f.Name}.sha256") };
+                files[f.Name] = new ModelFile { Path = String(Required(file, "path"), $"files.{f.Name}.path"), Sha256 = Optional(file, "sha256") is { } h ? String(h, $"files.{f.Name}.sha256") : null };
             }
             var resize = Optional(input, "resize") is { } r ? Object(r, "input.resize") : (JsonElement?)null;
             return new ModelManifest
             {
                 Name = String(Required(root, "name"), "name"),
                 Description = Optional(root, "description") is { } d ? String(d, "description") : null,
+                Licence = Optional(root, "licence") is { } li ? String(li, "licence") : null,
+                Top1 = Optional(root, "top1") is { } t1 ? Float(t1, "top1") : null,
                 Files = files,
                 Labels = new LabelsSpec
                 {

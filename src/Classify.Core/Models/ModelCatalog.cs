@@ -1,38 +1,64 @@
 using System.Security.Cryptography;
+using Classify.Models.Zoo;
 
 namespace Classify.Models;
 
 /// <summary>
-/// Finds a model by name (a folder of the model directory) or by path (a model folder, or a model file
-/// with its <c>model.json</c> beside it), and checks what it finds before anything native touches it.
+/// Finds a model by name (a folder of one of the model directories, else a catalogue model, downloaded into the cache
+/// on first use) or by path (a model folder, or a model file with its <c>model.json</c> beside it), and checks what
+/// it finds before anything native touches it.
 /// </summary>
 public sealed class ModelCatalog
 {
     public const string DefaultModel = "squeezenet1.1";
     public const string ModelDirVariable = "CLASSIFY_MODEL_DIR";
 
-    public ModelCatalog(string modelDir) => ModelDir = modelDir;
+    public ModelCatalog(string modelDir) : this([modelDir]) { }
 
-    public string ModelDir { get; }
+    /// <param name="modelDirs">Folders searched in order for a model of the name asked for.</param>
+    /// <param name="zoo">Downloads a catalogue model that none of them holds; null: names only find folders.</param>
+    public ModelCatalog(IReadOnlyList<string> modelDirs, ModelPuller? zoo = null)
+    {
+        ModelDirs = modelDirs;
+        Zoo = zoo;
+    }
 
-    /// <summary>The model directory a user gets without --model_dir: $CLASSIFY_MODEL_DIR, else the models/
-    /// folder shipped beside the executable.</summary>
-    public static string DefaultModelDir() =>
-        Environment.GetEnvironmentVariable(ModelDirVariable) is { Length: > 0 } dir
-            ? dir
-            : Path.Combine(AppContext.BaseDirectory, "models");
+    public IReadOnlyList<string> ModelDirs { get; }
+    public ModelPuller? Zoo { get; }
 
-    /// <summary>Names of the models in the model directory (folders holding a manifest).</summary>
-    public IReadOnlyList<string> Names() =>
-        Directory.Exists(ModelDir)
-            ? Directory.EnumerateDirectories(ModelDir)
-                .Where(d => File.Exists(Path.Combine(d, ModelManifest.FileName)))
-                .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList()
-            : [];
+    /// <summary>The models/ folder shipped beside the executable.</summary>
+    public static string BundledModelDir() => Path.Combine(AppContext.BaseDirectory, "models");
+
+    /// <summary>The folders a user's model names are looked up in: --model_dir alone when given; else the folders of
+    /// $CLASSIFY_MODEL_DIR (colon-separated, searched first, so a site's model can stand in for a bundled one) and the
+    /// bundled ones. The cache of downloaded models comes last in both cases.</summary>
+    public static IReadOnlyList<string> SearchPath(string? modelDir, ModelCache cache)
+    {
+        var dirs = new List<string>();
+        if (modelDir is not null)
+            dirs.Add(modelDir);
+        else
+        {
+            if (Environment.GetEnvironmentVariable(ModelDirVariable) is { Length: > 0 } variable)
+                dirs.AddRange(variable.Split(':', StringSplitOptions.RemoveEmptyEntries));
+            dirs.Add(BundledModelDir());
+        }
+        dirs.Add(cache.ModelsDir);
+        return dirs;
+    }
+
+    /// <summary>Names of the models in the model directories (folders holding a manifest), first occurrence first.</summary>
+    public IReadOnlyList<string> Names() => Folders().Select(f => Path.GetFileName(f)).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>Every model folder of every model directory, in search order (a name may occur twice; the first wins).</summary>
+    public IEnumerable<string> Folders() =>
+        ModelDirs.Where(Directory.Exists).SelectMany(dir => Directory.EnumerateDirectories(dir)
+            .Where(d => !Path.GetFileName(d).StartsWith('.') && File.Exists(Path.Combine(d, ModelManifest.FileName)))
+            .Order(StringComparer.Ordinal));
 
     /// <summary>Resolves <paramref name="nameOrPath"/> to a manifest. When it names a model file, that
     /// file's format is returned in <paramref name="requestedFormat"/> so the caller can pick the backend.</summary>
-    public ModelManifest Resolve(string nameOrPath, out string? requestedFormat)
+    public ModelManifest Resolve(string nameOrPath, out string? requestedFormat, CancellationToken cancel = default)
     {
         requestedFormat = null;
         string manifestPath;
@@ -44,7 +70,7 @@ public sealed class ModelCatalog
             {
                 if (!File.Exists(manifestPath))
                     throw new ClassifyException(ExitCode.ManifestInvalid, nameOrPath,
-                        $"no {ModelManifest.FileName} beside the model; write one that describes its input and output (see models/squeezenet1.1/{ModelManifest.FileName})");
+                        $"no {ModelManifest.FileName} beside the model; write one with 'classify models add {nameOrPath} --preset torchvision|inception|caffe-bgr|tf-mobilenet' (see classify models add --help)");
                 var manifest = Load(manifestPath);
                 var entry = manifest.Files.FirstOrDefault(f => string.Equals(manifest.PathOf(f.Value), full, StringComparison.Ordinal));
                 if (entry.Value is null)
@@ -62,15 +88,21 @@ public sealed class ModelCatalog
             throw new ClassifyException(ExitCode.ModelNotFound, nameOrPath,
                 Directory.Exists(nameOrPath) ? $"directory has no {ModelManifest.FileName}" : "no such model file or directory");
         }
+        else if (ModelDirs.Select(d => Path.Combine(d, nameOrPath, ModelManifest.FileName)).FirstOrDefault(File.Exists) is { } found)
+        {
+            manifestPath = found;
+        }
+        else if (Zoo?.Catalogue.Find(nameOrPath) is { } zooEntry)
+        {
+            manifestPath = Zoo.Pull(zooEntry, cancel);
+        }
         else
         {
-            manifestPath = Path.Combine(ModelDir, nameOrPath, ModelManifest.FileName);
-            if (!File.Exists(manifestPath))
-            {
-                var known = Names();
-                throw new ClassifyException(ExitCode.ModelNotFound, null,
-                    $"unknown model '{nameOrPath}' in {ModelDir}; available: {(known.Count == 0 ? "none" : string.Join(", ", known))}");
-            }
+            var known = Names();
+            var catalogue = Zoo?.Catalogue.Entries.Select(e => e.Name).ToList() ?? [];
+            throw new ClassifyException(ExitCode.ModelNotFound, null,
+                $"unknown model '{nameOrPath}'; available: {(known.Count == 0 ? "none" : string.Join(", ", known))}" +
+                (catalogue.Count > 0 ? $"; to download: {string.Join(", ", catalogue)}" : "") + " (classify models list)");
         }
         return Load(manifestPath);
     }
@@ -128,13 +160,15 @@ public sealed class ModelCatalog
         if (!File.Exists(path))
             throw new ClassifyException(ExitCode.ModelNotFound, path, "model file not found");
         var actual = Sha256Of(path);
+        // A user's manifest may leave the hash out: it is known from here on (results and the resume journal name it).
+        file.Sha256 ??= actual;
         if (!string.Equals(actual, file.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new ClassifyException(ExitCode.ModelCorrupt, path,
                 $"checksum mismatch (sha256 {actual}, manifest says {file.Sha256}): the file is corrupt or incomplete; copy it again");
         return path;
     }
 
-    internal static string Sha256Of(string path)
+    public static string Sha256Of(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         return Convert.ToHexStringLower(SHA256.HashData(stream));

@@ -11,6 +11,10 @@ public sealed class ModelManifest
     public required string Name { get; set; }
     public string? Description { get; set; }
 
+    /// <summary>The licence of the weights, and the published ImageNet top-1 (%), for `classify models list`.</summary>
+    public string? Licence { get; set; }
+    public double? Top1 { get; set; }
+
     /// <summary>Model files by format ("onnx", "torchscript"), each with its SHA-256.</summary>
     public required Dictionary<string, ModelFile> Files { get; set; }
     public required LabelsSpec Labels { get; set; }
@@ -30,7 +34,9 @@ public sealed class ModelManifest
 public sealed class ModelFile
 {
     public required string Path { get; set; }
-    public required string Sha256 { get; set; }
+
+    /// <summary>Checked before every load when present; optional in a user's own manifest.</summary>
+    public string? Sha256 { get; set; }
 }
 
 public sealed class LabelsSpec

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Classify.Backends.Onnx;
+using Classify.Inference;
+using Classify.Models;
+
+namespace Classify.Cli.Commands;
+
+/// <summary>
+/// `classify models add FILE.onnx --preset P`: writes the model.json a user's own model needs. The input's name,
+/// type, layout and size and the output's name and size come from ONNX Runtime; whether the output is already a
+/// softmax is found by running the model once; the preprocessing comes from the preset. The manifest is then loaded
+/// like any other (ONNX Runtime checks it against the model) before it is left in place.
+/// </summary>
+internal sealed class ModelsAddCommand(Console console)
+{
+    public int Run(ModelsAddOptions o)
+    {
+        var file = Path.GetFullPath(o.Files.Single());
+        if (!File.Exists(file))
+            throw new ClassifyException(ExitCode.ModelNotFound, o.Files.Single(), "no such model file");
+        var preset = ModelPresets.Find(o.Preset) ?? throw new ClassifyException(ExitCode.Usage, null,
+            $"--preset must be one of {string.Join(", ", ModelPresets.All.Select(p => p.Name))}");
+        var dir = Path.GetDirectoryName(file)!;
+        var manifestPath = Path.Combine(dir, ModelManifest.FileName);
+        if (File.Exists(manifestPath) && !o.Force)
+            throw new ClassifyException(ExitCode.Usage, manifestPath, "exists already (one model.json per folder); use --force to replace it, or put the model in a folder of its own");
+
+        var info = OnnxModelInfo.Read(file);
+        var nchw = info.InputDims[1] == 3 || (info.InputDims[1] <= 0 && info.InputDims[3] != 3);
+        var (h, w) = nchw ? (info.InputDims[2], info.InputDims[3]) : (info.InputDims[1], info.InputDims[2]);
+        if (h <= 0) h = w > 0 ? w : preset.DefaultSize;
+        if (w <= 0) w = h;
+
+        var (labelsPath, first) = Labels(o.Labels, info.Classes, dir, file);
+        var name = o.Name ?? Path.GetFileNameWithoutExtension(file);
+        var temp = manifestPath + $".tmp-{Environment.ProcessId}";
+        File.WriteAllBytes(temp, Manifest(name, o.Preset, Path.GetFileName(file), labelsPath, dir, first, info, nchw, w, h, preset));
+        try
+        {
+            var manifest = ModelCatalog.Load(temp);
+            using (new OnnxBackendFactory().Create(manifest, new BackendOptions { Device = DeviceRequest.Cpu, IntraOpThreads = 1 })) { }
+            Classify.Models.Labels.Load(manifest);
+            File.Move(temp, manifestPath, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+        console.Error.WriteLine($"classify: wrote {manifestPath}: {name}, input '{info.Input}' {(nchw ? "NCHW" : "NHWC")} {w}x{h} {(info.InputIsUint8 ? "uint8" : "float32")} " +
+            $"with the {preset.Name} preprocessing, {info.Classes} {(info.OutputsProbabilities ? "probabilities" : "logits")}; run it with: classify --model {o.Files.Single()} IMAGE");
+        return ExitCode.Success;
+    }
+
+    /// <summary>The labels file and the output index of its first class: --labels, else the ImageNet names copied beside
+    /// the model for 1000 outputs (or 1001, "background" first), so that the folder is complete on its own.</summary>
+    private static (string Path, int First) Labels(string? labels, long classes, string dir, string model)
+    {
+        if (labels is not null)
+        {
+            if (!File.Exists(labels))
+                throw new ClassifyException(ExitCode.ModelNotFound, labels, "labels file not found");
+            return (Path.GetFullPath(labels), 0);
+        }
+        if (classes is not (1000 or 1001))
+            throw new ClassifyException(ExitCode.LabelsMismatch, model,
+                $"the model has {classes} outputs, not ImageNet's 1000: give its class names with --labels FILE (one per line, in output order)");
+        var bundled = Path.Combine(ModelCatalog.BundledModelDir(), "labels", "imagenet_labels_1000.txt");
+        var copy = Path.Combine(dir, "imagenet_labels_1000.txt");
+        if (!File.Exists(copy)) File.Copy(bundled, copy);
+        return (copy, classes == 1001 ? 1 : 0);
+    }
+
+    private static byte[] Manifest(string name, string presetName, string fileName, string labelsPath, string dir, int first,
+        OnnxModelInfo info, bool nchw, int w, int h, ModelPresets.Preset preset)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("name", name);
+            json.WriteString("description", $"Written by classify models add --preset {presetName}.");
+            json.WriteStartObject("files");
+            json.WriteStartObject("onnx");
+            json.WriteString("path", fileName);
+            json.WriteString("sha256", ModelCatalog.Sha256Of(Path.Combine(dir, fileName)));
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteStartObject("labels");
+            json.WriteString("path", Path.GetRelativePath(dir, labelsPath));
+            json.WriteString("sha256", ModelCatalog.Sha256Of(labelsPath));
+            json.WriteNumber("firstClassOutput", first);
+            json.WriteEndObject();
+            json.WriteStartObject("input");
+            json.WriteString("name", info.Input);
+            json.WriteString("layout", nchw ? "nchw" : "nhwc");
+            json.WriteString("elementType", info.InputIsUint8 ? "uint8" : "float32");
+            json.WriteNumber("width", w);
+            json.WriteNumber("height", h);
+            json.WriteString("channelOrder", preset.Channels == ChannelOrder.Bgr ? "bgr" : "rgb");
+            // A uint8 input takes raw pixels: the model normalises them itself.
+            json.WriteNumber("scale", info.InputIsUint8 ? 1 : preset.Scale);
+            WriteNumbers(json, "mean", info.InputIsUint8 ? [0, 0, 0] : preset.Mean);
+            WriteNumbers(json, "std", info.InputIsUint8 ? [1, 1, 1] : preset.Std);
+            json.WritePropertyName("resize");
+            json.WriteRawValue(preset.ResizeJson(Math.Min(w, h)));
+            json.WriteEndObject();
+            json.WriteStartObject("output");
+            json.WriteString("name", info.Output);
+            json.WriteString("kind", info.OutputsProbabilities ? "probabilities" : "logits");
+            json.WriteNumber("classes", info.Classes);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        buffer.WriteByte((byte)'\n');
+        return buffer.ToArray();
+    }
+
+    private static void WriteNumbers(Utf8JsonWriter json, string name, float[] values)
+    {
+        json.WriteStartArray(name);
+        foreach (var v in values) json.WriteNumberValue(v);
+        json.WriteEndArray();
+    }
+}
