@@ -19,6 +19,11 @@
 #                          (CLASSIFY_LIBTORCH_DIR points there)
 #   LIBTORCH_ARCHIVE  for LIBTORCH=cuda: an http(s) URL, or the name of a zip downloaded beforehand
 #                     into container/libtorch/ (e.g. on a machine whose build has no internet access)
+#   MODELS         catalogue models to bake into the image (e.g. "resnet50 efficientnet-lite4"; classify models
+#                  list), downloaded and checked against their sha256 in the build stage, so that the image
+#                  (and a SIF made from it) classifies with them on nodes without internet
+#   MODEL_MIRROR   a site's copy of the catalogue's files for MODELS (CLASSIFY_MODEL_MIRROR)
+#   MODEL_CATALOG  a catalogue file in the build context instead of models/catalog.json (CLASSIFY_CATALOG)
 #   VERSION, REVISION, CREATED  values for the OCI labels
 
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
@@ -48,6 +53,18 @@ RUN --mount=type=cache,id=classify-nuget,target=/root/.nuget/packages \
  && rm -f /out/*.dbg /out/*.pdb \
  && test -x /out/classify && test -x /out/classify-app \
  && test -f /out/models/squeezenet1.1/model.json
+# After the publish, so that a change of MODELS only reruns this step. The pulled folders join the bundled ones.
+ARG MODELS=""
+ARG MODEL_MIRROR=""
+ARG MODEL_CATALOG=""
+RUN if [ -n "${MODELS}" ]; then \
+      export CLASSIFY_CACHE=/tmp/model-cache; \
+      if [ -n "${MODEL_MIRROR}" ]; then export CLASSIFY_MODEL_MIRROR="${MODEL_MIRROR}"; fi; \
+      if [ -n "${MODEL_CATALOG}" ]; then export CLASSIFY_CATALOG="/src/${MODEL_CATALOG}"; fi; \
+      /out/classify models pull ${MODELS} \
+      && mv /tmp/model-cache/models/* /out/models/ && rm -rf /tmp/model-cache \
+      && for m in ${MODELS}; do /out/classify models path "$m"; done; \
+    fi
 
 # Built only for LIBTORCH=cuda (the last FROM picks runtime-cuda), so the default build neither downloads nor
 # carries the ~2.5 GB CUDA libtorch.

@@ -317,6 +317,42 @@ else
     fi
 fi
 
+# --- MODELS: catalogue models baked into the image (issue 14) ------------------------------------------------
+# A catalogue that pins the bundled SqueezeNet under a mirror path, served by python3's http.server on 127.0.0.1
+# (the build runs with --network host); the model must then classify in a container without any network.
+sq="$repo/models/squeezenet1.1/squeezenet1.1.onnx"
+mkdir -p "$tmp/mirror/zoo"
+cp "$sq" "$tmp/mirror/zoo/ci-squeezenet.onnx"
+ci_catalog="$repo/models/.ci-catalog.json"
+cat >"$ci_catalog" <<EOF
+{ "baseUrl": "https://models.invalid/", "models": [ { "name": "ci-squeezenet", "aliases": ["cisq"],
+  "file": { "path": "zoo/ci-squeezenet.onnx", "sha256": "$(sha256sum "$sq" | cut -d' ' -f1)", "bytes": $(stat -c %s "$sq") },
+  "labels": { "path": "labels/imagenet_labels_1000.txt" },
+  "manifest": $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(json.dumps({"input": m["input"], "output": m["output"]}))' "$repo/models/squeezenet1.1/model.json") } ] }
+EOF
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory "$tmp/mirror" "$port" >"$tmp/http.log" 2>&1 &
+http_pid=$!
+sleep 1
+t0=$SECONDS
+if "$docker" build --network host --progress plain \
+        --build-arg SDK_IMAGE="$sdk_image" --build-arg RUNTIME_IMAGE="$base_image" \
+        --build-arg MODELS=cisq --build-arg MODEL_MIRROR="http://127.0.0.1:$port" --build-arg MODEL_CATALOG=models/.ci-catalog.json \
+        -t "$image-models" "$repo" >"$tmp/build-models.log" 2>&1; then
+    pass "docker build --build-arg MODELS=cisq (from a mirror on 127.0.0.1, $((SECONDS - t0)) s)"
+    out=$("$docker" run --rm --network none -v "$repo/tests/images:/data:ro" "$image-models" --model ci-squeezenet /data/chelsea.png 2>"$tmp/err")
+    check "the baked model classifies in a container without network: Egyptian cat" "stdout: $(echo "$out" | head -n 1) stderr: $(head -c 300 "$tmp/err")" \
+        test "$(echo "$out" | top1)" = "Egyptian cat"
+    out=$("$docker" run --rm --network none "$image-models" models list 2>&1)
+    listed() { grep -Eq '^ci-squeezenet +bundled' <<<"$out"; }
+    check "models list in that image names it as bundled" "got: $(echo "$out" | grep ci-squeezenet)" listed
+    "$docker" image rm "$image-models" >/dev/null 2>&1
+else
+    fail "docker build --build-arg MODELS" "$(grep -E 'classify:|error|ERROR' "$tmp/build-models.log" | head -n 5 | tr '\n' ' ')"
+fi
+kill "$http_pid" 2>/dev/null
+rm -f "$ci_catalog"
+
 # --- container/build-sif.sh -------------------------------------------------------------------------------
 # docker build (cached) + docker save for real; the SIF step through a stand-in for apptainer that checks
 # the definition it is given and the archive it points at.
