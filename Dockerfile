@@ -95,6 +95,10 @@ RUN apt-get update \
  && { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libturbojpeg0 \
       || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libturbojpeg; } \
  && rm -rf /var/lib/apt/lists/*
+# Empty mount points for the file systems HPC sites bind into containers: where overlayFS is off, Singularity and
+# Apptainer can bind a host path (`-B /lustre`, or a site's default binds of $WORK and scratch) only onto a
+# directory that exists in the image. /home and /tmp exist already.
+RUN mkdir -p /work /scratch /gpfs /lustre /projects /project /data /nobackup /fs /global /local /apps /opt/site
 # Docker runs as this user; Singularity/Apptainer always run as the calling user.
 RUN groupadd --system --gid 10001 classify \
  && useradd --system --uid 10001 --gid classify --home-dir /home/classify --create-home \

@@ -195,6 +195,10 @@ check "OCI labels" "title/revision: $labels" test "${labels%% *}" = classify
 no_libtorch_dir() { run --entrypoint /bin/sh "$image" -c 'test ! -e /opt/libtorch && test -z "${CLASSIFY_LIBTORCH_DIR:-}"'; }
 check "the default image (LIBTORCH=none) has no /opt/libtorch" "found /opt/libtorch or CLASSIFY_LIBTORCH_DIR" no_libtorch_dir
 
+# shellcheck disable=SC2016 # expanded inside the container
+mounts() { run --entrypoint /bin/sh "$image" -c 'for d in /work /scratch /gpfs /lustre /projects /home /tmp; do test -d "$d" || exit 1; done'; }
+check "HPC bind points /work /scratch /gpfs /lustre /projects exist in the image (binds where overlayFS is off)" "one is missing" mounts
+
 top1() { head -n 1 | sed 's/ (score = .*//'; }
 
 out=$(run -v "$repo/tests/images:/data:ro" "$image" --image_file /data/chelsea.png 2>"$tmp/err")

@@ -29,12 +29,16 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var loaderOptions = ImageLimits.LoaderOptions(o);
         var outputPath = o.Output == "-" ? null : o.Output;
         var format = OutputFormats.Resolve(o.Format, outputPath);
-        if (o.Gpu < 0)
+        if (o.Gpu is < 0)
             throw new ClassifyException(ExitCode.Usage, null, "--gpu must be 0 or more (an index among the visible GPUs)");
         // Options for a device the run was told not to use would be ignored without a word.
         if (o.Device == DeviceRequest.Cpu && (o.Fp16 || o.ChannelsLast || o.Gpu > 0))
             throw new ClassifyException(ExitCode.Usage, null,
                 $"{(o.Fp16 ? "--fp16" : o.ChannelsLast ? "--channels_last" : $"--gpu {o.Gpu}")} applies to CUDA only and contradicts --device cpu; see classify --help");
+
+        var launcher = Launcher.Detect(Environment.GetEnvironmentVariable);
+        var (gpu, gpuWhy) = o.Gpu is { } chosen ? (chosen, "--gpu")
+            : launcher?.Gpu(Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES")) ?? (0, "the default");
 
         var clock = Stopwatch.StartNew();
         var catalog = ModelSetup.Catalog(o.ModelDir, console);
@@ -46,7 +50,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var backendOptions = new BackendOptions
         {
             Device = o.Device,
-            GpuIndex = o.Gpu,
+            GpuIndex = gpu,
             IntraOpThreads = o.Threads,
             Half = o.Fp16,
             ChannelsLast = o.ChannelsLast,
@@ -77,9 +81,9 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             inputs.Add(Path.Combine(AppContext.BaseDirectory, "examples", "cat.png"));
         if (inputs.Count == 0)
             console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList ?? string.Join(", ", o.Paths)}");
-        var shard = SelectShard(o, inputs.Count, ref inputs);
+        var shard = SelectShard(o, inputs.Count, launcher, o.Device == DeviceRequest.Cpu ? "the CPU (--device cpu)" : $"GPU {gpu} ({gpuWhy})", ref inputs);
         if (outputPath is not null)
-            outputPath = shard.NameOutput(outputPath);
+            outputPath = shard.NameOutput(outputPath, insertTag: o.Shard is null);
 
         var loader = new ImageLoader(o.JpegDctScale ? loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast } : loaderOptions);
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
@@ -182,15 +186,39 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
     }
 
     /// <summary>Narrows <paramref name="inputs"/> to this process's shard (--shard, else Slurm's variables).</summary>
-    private Shard SelectShard(ClassifyOptions o, int total, ref List<string> inputs)
+    /// <summary>The part of the inputs this process classifies: --shard, else a Slurm array task's share, split again
+    /// among the ranks of an MPI launch or an srun step. Where it came from the environment, it is said every time: a
+    /// job that classifies its files in an array or under mpirun for another reason would otherwise be puzzled by
+    /// its missing results.</summary>
+    private Shard SelectShard(ClassifyOptions o, int total, Launcher? launcher, string device, ref List<string> inputs)
     {
-        var shard = o.Shard is { } text ? Shard.Parse(text) : Shard.FromSlurm(Environment.GetEnvironmentVariable) ?? Shard.Whole;
-        if (o.Shard is null && !shard.IsWhole)
+        Shard shard;
+        var from = new List<string>();
+        if (o.Shard is { } text)
         {
-            // Said every time: a job that classifies given files in an array for another reason would
-            // otherwise be puzzled by its missing results.
+            shard = Shard.Parse(text);
+        }
+        else
+        {
+            var array = Shard.FromSlurm(Environment.GetEnvironmentVariable);
+            if (array is { } a) from.Add($"Slurm array task {a}");
+            shard = array ?? Shard.Whole;
+            if (launcher is not null)
+            {
+                shard = launcher.ShardOf(shard);
+                from.Add($"{launcher.Name} rank {launcher.Rank} of {launcher.Size}" + (launcher.LocalRank is { } l ? $" (local rank {l})" : ""));
+            }
+        }
+        if (from.Count > 0)
+        {
             var (start, length) = shard.RangeOf(total);
-            console.Error.WriteLine($"classify: shard {shard} from Slurm's environment: images {start + 1}-{start + length} of {total} (--shard 0/1 classifies all)");
+            console.Error.WriteLine(launcher is null
+                ? $"classify: shard {shard} from Slurm's environment: images {start + 1}-{start + length} of {total} (--shard 0/1 classifies all)"
+                : $"classify: {string.Join(", ", from)}: shard {shard}, {(length == 0 ? "no images" : $"images {start + 1}-{start + length}")} of {total}, on {device} (--shard 0/1 classifies all)");
+        }
+        else if (launcher is not null)
+        {
+            console.Error.WriteLine($"classify: {launcher.Name} rank {launcher.Rank} of {launcher.Size}: shard {shard} (--shard), on {device}");
         }
         if (!shard.IsWhole)
             inputs = [.. shard.Slice(inputs)];

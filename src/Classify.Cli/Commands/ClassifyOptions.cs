@@ -59,8 +59,8 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     public Inference.DeviceRequest Device { get; set; }
 
     [Help("Device", "N")]
-    [Option("gpu", Default = 0, HelpText = "Index of the GPU to use (among the visible ones).")]
-    public int Gpu { get; set; }
+    [Option("gpu", HelpText = "Index of the GPU to use (among the visible ones). Default: 0; under mpirun or srun, the rank's node-local rank modulo the GPUs in CUDA_VISIBLE_DEVICES.")]
+    public int? Gpu { get; set; }
 
     [Help("Device")]
     [Option("require-gpu", HelpText = "Fail (exit 20) with the diagnosis instead of running on the CPU when no GPU is usable.")]
@@ -87,7 +87,7 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     public int Threads { get; set; }
 
     [Help("Cluster", "I/N")]
-    [Option("shard", HelpText = "Classify only part I of N (0-based, contiguous, balanced) of the ordered inputs, e.g. 3/16; 0/1 = all. Default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in an array job, or SLURM_PROCID/SLURM_STEP_NUM_TASKS under srun.")]
+    [Option("shard", HelpText = "Classify only part I of N (0-based, contiguous, balanced) of the ordered inputs, e.g. 3/16; 0/1 = all. Default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT in an array job, or the world rank and size under mpirun (Open MPI, MPICH, Intel MPI, MVAPICH2, PMIx) or srun.")]
     public string? Shard { get; set; }
 
     [Help("Inputs", "MIB")]

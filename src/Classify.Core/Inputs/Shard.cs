@@ -38,8 +38,19 @@ public readonly record struct Shard
         }
     }
 
-    /// <summary>--output with <c>{shard}</c> replaced by <see cref="FileTag"/>; other paths unchanged.</summary>
-    public string NameOutput(string path) => path.Replace("{shard}", FileTag, StringComparison.Ordinal);
+    /// <summary>--output with <c>{shard}</c> replaced by <see cref="FileTag"/>. Without <c>{shard}</c>, the path is
+    /// unchanged unless <paramref name="insertTag"/> (a shard taken from the environment: every rank of `mpirun -np 8
+    /// classify -o out/results.jsonl` is given the same path), when the tag goes before the extension:
+    /// out/results.shard-0003-of-0008.jsonl, the names classify merge expects.</summary>
+    public string NameOutput(string path, bool insertTag = false)
+    {
+        if (path.Contains("{shard}", StringComparison.Ordinal) || !insertTag || IsWhole)
+            return path.Replace("{shard}", FileTag, StringComparison.Ordinal);
+        var name = Path.GetFileName(path);
+        var dot = name.LastIndexOf('.');
+        var tagged = dot > 0 ? $"{name[..dot]}.{FileTag}{name[dot..]}" : $"{name}.{FileTag}";
+        return Path.Combine(Path.GetDirectoryName(path) ?? "", tagged);
+    }
 
     /// <summary>The half-open range [Start, Start + Length) of a list of <paramref name="total"/> items.</summary>
     public (int Start, int Length) RangeOf(int total)
@@ -76,27 +87,14 @@ public readonly record struct Shard
 
     /// <summary>
     /// The shard a Slurm job implies, or null when it implies none: an array task takes shard
-    /// (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) of SLURM_ARRAY_TASK_COUNT; a task of an srun step
-    /// with several tasks takes SLURM_PROCID of SLURM_STEP_NUM_TASKS.
+    /// (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) of SLURM_ARRAY_TASK_COUNT. The tasks of an srun step, like MPI
+    /// ranks, are found by <see cref="Launcher"/>.
     /// </summary>
     public static Shard? FromSlurm(Func<string, string?> environment)
     {
         if (environment("SLURM_ARRAY_TASK_ID") is { Length: > 0 } taskId)
             return FromArray(environment, taskId);
 
-        // A batch script with --ntasks=4 also has SLURM_PROCID=0 and SLURM_NTASKS=4 but is one process;
-        // only srun's steps set SLURM_STEP_NUM_TASKS. Sharding there would silently skip 3/4 of the input.
-        if (environment("SLURM_STEP_NUM_TASKS") is { Length: > 0 } stepTasks
-            && environment("SLURM_PROCID") is { Length: > 0 } procId)
-        {
-            int count = Number("SLURM_STEP_NUM_TASKS", stepTasks);
-            int index = Number("SLURM_PROCID", procId);
-            if (count <= 1)
-                return null;
-            if (index >= count)
-                throw Inconsistent($"SLURM_PROCID={index} is not below SLURM_STEP_NUM_TASKS={count}");
-            return new Shard(index, count);
-        }
         return null;
     }
 
