@@ -64,16 +64,19 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (factory is IGpuBackendFactory gpuFactory)
             new GpuDevicePolicy(backendOptions, gpuFactory.GpuRequirements).ThrowIfRequiredAndUnusable();
 
-        var inputs = InputSet.FromPaths(o.Paths, o.Recursive, Program.Commands, console.In, o.NullSeparated);
+        var tars = new TarShards();
+        var inputs = InputSet.FromPaths(o.Paths, o.Recursive, Program.Commands, console.In, o.NullSeparated, tars);
         inputs.AddRange(InputSet.Enumerate(new InputOptions
         {
             Files = o.ImageFiles.ToList(),
+            Archives = o.ImageTars.ToList(),
+            Tars = tars,
             Directory = o.ImageDir,
             Recursive = o.Recursive,
             List = o.ImageList,
             NullSeparated = o.NullSeparated,
         }, console.In));
-        var noInputGiven = !o.Paths.Any() && !o.ImageFiles.Any() && o.ImageDir is null && o.ImageList is null;
+        var noInputGiven = !o.Paths.Any() && !o.ImageFiles.Any() && !o.ImageTars.Any() && o.ImageDir is null && o.ImageList is null;
         if (noInputGiven && console.In == System.Console.In && StandardInput.HoldsData())
             throw new ClassifyException(ExitCode.Usage, null,
                 "standard input holds data but no image was named: to classify the image paths on it, add '-' (ls *.png | classify -); see classify --help");
@@ -85,6 +88,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (outputPath is not null)
             outputPath = shard.NameOutput(outputPath, insertTag: o.Shard is null);
 
+        if (!tars.IsEmpty) loaderOptions = loaderOptions with { Archives = tars };
         var loader = new ImageLoader(o.JpegDctScale ? loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast } : loaderOptions);
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
         using var backend = factory.Create(manifest, backendOptions with { ExpectedImages = inputs.Count });

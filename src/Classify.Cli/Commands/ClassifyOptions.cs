@@ -14,6 +14,10 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     [Option("image_file", HelpText = "Image to classify (repeatable). Without any input: the bundled example cat.")]
     public IEnumerable<string> ImageFiles { get; set; } = [];
 
+    [Help("Input", "TAR")]
+    [Option("image_tar", HelpText = "Uncompressed tar archive (repeatable; a positional *.tar too): its image members, in archive order, classified without extracting; results name them ARCHIVE/MEMBER.")]
+    public IEnumerable<string> ImageTars { get; set; } = [];
+
     [Help("Inputs", "DIR")]
     [Option("image_dir", HelpText = "Classify every image (jpg, jpeg, png, bmp, gif, webp) in this folder, in sorted order.")]
     public string? ImageDir { get; set; }

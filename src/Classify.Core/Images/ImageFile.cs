@@ -76,7 +76,7 @@ public static class ImageFile
         return done == size ? bytes : bytes[..(int)done];
     }
 
-    internal static ClassifyException TooLarge(string path, long size, long maxBytes) =>
+    public static ClassifyException TooLarge(string path, long size, long maxBytes) =>
         new(ExitCode.ImageTooLarge, path, $"file is {Mib(size)} MiB, over the limit of {Mib(maxBytes)} MiB (--max_file_size)");
 
     private static string Mib(long bytes) => (bytes / 1048576.0).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);

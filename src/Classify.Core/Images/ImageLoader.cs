@@ -37,6 +37,9 @@ public sealed record ImageLoaderOptions
     /// libjpeg-turbo is scaled in the DCT domain to the smallest size that is still twice that; every image of a run
     /// gets the same treatment, so results do not depend on batching or sharding.</summary>
     public Func<int, int, (int Width, int Height)>? DecodeAtLeast { get; init; }
+
+    /// <summary>The tar archives whose members are inputs (ARCHIVE/MEMBER names); null: files only.</summary>
+    public Inputs.TarShards? Archives { get; init; }
 }
 
 /// <summary>
@@ -127,11 +130,13 @@ public sealed class ImageLoader
             use(image);
             return;
         }
-        DecodeCore(ImageFile.Read(path, _options.MaxFileBytes), path, cancel, use);
+        DecodeCore(Read(path), path, cancel, use);
     }
 
     private Image<Rgb24> LoadNow(string path, CancellationToken cancel) =>
-        Decode(ImageFile.Read(path, _options.MaxFileBytes), path, cancel);
+        Decode(Read(path), path, cancel);
+
+    private byte[] Read(string path) => _options.Archives?.TryRead(path, _options.MaxFileBytes) ?? ImageFile.Read(path, _options.MaxFileBytes);
 
     public Image<Rgb24> Decode(byte[] bytes, string path, CancellationToken cancel = default) =>
         DecodeCore(bytes, path, cancel, use: null)!;

@@ -12,6 +12,10 @@ public sealed record InputOptions
 
     /// <summary>--null: the list's paths end with NUL bytes (find -print0), not newlines.</summary>
     public bool NullSeparated { get; init; }
+
+    /// <summary>Uncompressed tar archives whose image members are inputs (--image_tar), listed into <see cref="Tars"/>.</summary>
+    public IReadOnlyList<string> Archives { get; init; } = [];
+    public TarShards? Tars { get; init; }
 }
 
 /// <summary>
@@ -27,6 +31,12 @@ public static class InputSet
     public static List<string> Enumerate(InputOptions options, TextReader? stdin = null)
     {
         var inputs = new List<string>(options.Files);
+        if (options.Archives.Count > 0)
+        {
+            var tars = options.Tars ?? throw new ArgumentException("archives need a TarShards", nameof(options));
+            foreach (var archive in options.Archives)
+                inputs.AddRange(tars.Add(archive));
+        }
         if (options.Directory is { } dir)
         {
             if (!System.IO.Directory.Exists(dir))
@@ -82,13 +92,15 @@ public static class InputSet
     /// missing image then gets its own "no such file" result, as with --image_file). A bare word that names nothing
     /// (no dot, no slash) is a mistyped command, not an image: <paramref name="commands"/> are offered.
     /// </summary>
-    public static List<string> FromPaths(IEnumerable<string> paths, bool recursive, IReadOnlyList<string> commands, TextReader? stdin = null, bool nullSeparated = false)
+    public static List<string> FromPaths(IEnumerable<string> paths, bool recursive, IReadOnlyList<string> commands, TextReader? stdin = null, bool nullSeparated = false, TarShards? tars = null)
     {
         var inputs = new List<string>();
         foreach (var path in paths)
         {
             if (path == "-" || (ListExtensions.Contains(Path.GetExtension(path)) && File.Exists(path)))
                 inputs.AddRange(Enumerate(new InputOptions { List = path, NullSeparated = nullSeparated }, stdin));
+            else if (tars is not null && TarShards.IsArchive(path) && File.Exists(path))
+                inputs.AddRange(tars.Add(path));
             else if (System.IO.Directory.Exists(path))
                 inputs.AddRange(Enumerate(new InputOptions { Directory = path, Recursive = recursive }));
             else if (!File.Exists(path) && !path.Contains('.') && !path.Contains('/'))
