@@ -223,6 +223,46 @@ else
     fail "classify in the batch script of an -n 2 job classifies everything" "$(lines "$work/batch-step.jsonl") lines of $total"
 fi
 
+# --- every GPU of a node (classify-multigpu.sbatch) and the MPI pattern (classify-mpi.sbatch) ---------------
+# Two srun tasks on the two fake GPUs: each takes its shard and the GPU of its local rank; the job merges.
+mg=$work/multigpu
+mg_args=(-n 2 --gres=gpu:2 --cpus-per-task=1 --mem=1G --export="ALL,OUT_DIR=$mg")
+if run_job "${mg_args[@]}" -o "$logs/multigpu.out" "$slurm/classify-multigpu.sbatch" "$images" >/dev/null \
+    && cmp -s "$mg/results.jsonl" "$reference"; then
+    pass "classify-multigpu.sbatch: 2 srun tasks, their merge byte-equal to the single run"
+else
+    fail "classify-multigpu.sbatch" "$(tail -n 4 "$logs/multigpu.out" | tr '\n' ' ')"
+fi
+if grep -q 'Slurm srun rank 1 of 2 (local rank 1): shard 1/2.*on the CPU\|Slurm srun rank 1 of 2 (local rank 1): shard 1/2.*GPU 1' "$logs/multigpu.out" \
+    && grep -q 'Slurm srun rank 0 of 2 (local rank 0): shard 0/2' "$logs/multigpu.out"; then
+    pass "each task names its rank, shard and GPU ($(grep -o 'rank 1 of 2.*' "$logs/multigpu.out" | head -n 1 | cut -c1-120))"
+else
+    fail "each task names its rank and GPU" "$(grep -i 'rank\|task' "$logs/multigpu.out" | head -n 4 | tr '\n' '|')"
+fi
+rm -f "$mg/results.jsonl"
+if run_job "${mg_args[@]}" -o "$logs/multigpu2.out" "$slurm/classify-multigpu.sbatch" "$images" >/dev/null \
+    && [[ $(grep -c 'already done' "$logs/multigpu2.out") == 2 ]] && cmp -s "$mg/results.jsonl" "$reference"; then
+    pass "classify-multigpu.sbatch submitted again: both finished tasks skipped, merged again"
+else
+    fail "classify-multigpu.sbatch resume" "$(tail -n 4 "$logs/multigpu2.out" | tr '\n' ' ')"
+fi
+
+if command -v mpirun >/dev/null; then
+    # As root, Open MPI needs --allow-run-as-root; --oversubscribe lets 2 ranks share the test node's cores.
+    export MPIRUN="mpirun --allow-run-as-root --oversubscribe"
+    mpi_out=$work/mpi
+    if run_job -N 1 --ntasks-per-node=2 --gres=gpu:2 --cpus-per-task=1 --mem=1G --export="ALL,OUT_DIR=$mpi_out" \
+        -o "$logs/mpi.out" "$slurm/classify-mpi.sbatch" "$images" >/dev/null \
+        && cmp -s "$mpi_out/results.jsonl" "$reference" && grep -q 'Open MPI rank 1 of 2' "$logs/mpi.out"; then
+        pass "classify-mpi.sbatch: mpirun -np 2 in the job, Open MPI ranks shard, merge byte-equal to the single run"
+    else
+        fail "classify-mpi.sbatch" "$(tail -n 5 "$logs/mpi.out" | tr '\n' ' ')"
+    fi
+    unset MPIRUN
+else
+    skip "classify-mpi.sbatch" "no mpirun (openmpi-bin; scripts/ci/mpi-test.sh installs it)"
+fi
+
 # --- GPUs ------------------------------------------------------------------------------------------------
 gres_out=$logs/gres.out
 # shellcheck disable=SC2016 # expanded in the job, not here

@@ -86,7 +86,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList ?? string.Join(", ", o.Paths)}");
         var shard = SelectShard(o, inputs.Count, launcher, o.Device == DeviceRequest.Cpu ? "the CPU (--device cpu)" : $"GPU {gpu} ({gpuWhy})", ref inputs);
         if (outputPath is not null)
-            outputPath = shard.NameOutput(outputPath, insertTag: o.Shard is null);
+            outputPath = shard.NameOutput(outputPath, insertTag: o.Shard is null && launcher is not null);
 
         if (!tars.IsEmpty) loaderOptions = loaderOptions with { Archives = tars };
         var loader = new ImageLoader(o.JpegDctScale ? loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast } : loaderOptions);

@@ -39,7 +39,7 @@ public readonly record struct Shard
     }
 
     /// <summary>--output with <c>{shard}</c> replaced by <see cref="FileTag"/>. Without <c>{shard}</c>, the path is
-    /// unchanged unless <paramref name="insertTag"/> (a shard taken from the environment: every rank of `mpirun -np 8
+    /// unchanged unless <paramref name="insertTag"/> (a rank of an MPI launch or srun step: every rank of `mpirun -np 8
     /// classify -o out/results.jsonl` is given the same path), when the tag goes before the extension:
     /// out/results.shard-0003-of-0008.jsonl, the names classify merge expects.</summary>
     public string NameOutput(string path, bool insertTag = false)
