@@ -142,13 +142,30 @@ internal static class Arguments
     {
         get
         {
-            var informational = typeof(Arguments).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-            var plus = informational.IndexOf('+');
-            var version = plus < 0 ? informational : informational[..plus];
-            var commit = plus < 0 ? "unknown" : informational[(plus + 1)..];
-            if (commit.Length > 12) commit = commit[..12];
-            return $"classify {version} (commit {commit}); ONNX Runtime {Backends.Onnx.OnnxBackendFactory.RuntimeVersion} (GPU package, built for CUDA 13 and cuDNN 9)";
+            var (version, commit) = VersionAndCommit();
+            return $"classify {version} (commit {commit ?? "unknown"}); ONNX Runtime {Backends.Onnx.OnnxBackendFactory.RuntimeVersion} (GPU package, built for CUDA 13 and cuDNN 9)";
         }
+    }
+
+    /// <summary>The version result files record (classify_version): the informational version with the commit cut to
+    /// the 12 hex digits --version prints, "1.0.0+252f5c5eefc9"; the commit is what tells two builds of one version apart.</summary>
+    public static string ResultVersion
+    {
+        get
+        {
+            var (version, commit) = VersionAndCommit();
+            return commit is null ? version : $"{version}+{commit}";
+        }
+    }
+
+    private static (string Version, string? Commit) VersionAndCommit()
+    {
+        var informational = typeof(Arguments).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+        var plus = informational.IndexOf('+');
+        if (plus < 0)
+            return (informational, null);
+        var commit = informational[(plus + 1)..];
+        return (informational[..plus], commit.Length > 12 ? commit[..12] : commit);
     }
 
     /// <summary>The short form of a long option, if it has one (-n for --num_top_predictions).</summary>

@@ -84,7 +84,14 @@ public sealed partial class ClassifyCommandTests
         Assert.Equal(TestData.Coffee, docs[0].GetProperty("file").GetString());
         Assert.Equal(TestData.Espresso, docs[0].GetProperty("predictions")[0].GetProperty("label").GetString());
         Assert.Equal(TestData.EgyptianCatClass, docs[1].GetProperty("predictions")[0].GetProperty("class").GetInt32());
+        Assert.Equal(EgyptianCatSynset, docs[1].GetProperty("predictions")[0].GetProperty("synset").GetString());
         Assert.Equal(5, docs[1].GetProperty("predictions").GetArrayLength());
+        foreach (var doc in docs)
+        {
+            Assert.Equal(TestData.SqueezeNet, doc.GetProperty("model").GetString());
+            Assert.Equal(ManifestSha256(TestData.SqueezeNet, "onnx"), doc.GetProperty("model_sha256").GetString());
+            Assert.Equal(ResultVersion(), doc.GetProperty("classify_version").GetString());
+        }
     }
 
     [Fact]
@@ -95,10 +102,22 @@ public sealed partial class ClassifyCommandTests
         Assert.Equal(0, r.ExitCode);
         var root = JsonDocument.Parse(r.Stdout).RootElement;
         Assert.Equal(TestData.SqueezeNet, root.GetProperty("model").GetString());
+        Assert.Equal(ManifestSha256(TestData.SqueezeNet, "onnx"), root.GetProperty("model_sha256").GetString());
+        Assert.Equal(ResultVersion(), root.GetProperty("classify_version").GetString());
         Assert.Equal("onnx", root.GetProperty("backend").GetString());
         var result = Assert.Single(root.GetProperty("results").EnumerateArray());
         Assert.Equal(3, result.GetProperty("predictions").GetArrayLength());
         Assert.Equal(TestData.EgyptianCat, result.GetProperty("predictions")[0].GetProperty("label").GetString());
+        Assert.Equal(EgyptianCatSynset, result.GetProperty("predictions")[0].GetProperty("synset").GetString());
+    }
+
+    [Fact]
+    public void The_fp16_file_that_ran_is_the_one_recorded()
+    {
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "jsonl", "--model", Path.Combine(TestData.ModelFolder(TestData.SqueezeNet), "squeezenet1.1-fp16.onnx"));
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(ManifestSha256(TestData.SqueezeNet, "onnx-fp16"), JsonDocument.Parse(r.Stdout).RootElement.GetProperty("model_sha256").GetString());
     }
 
     [Fact]
@@ -128,9 +147,10 @@ public sealed partial class ClassifyCommandTests
         var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "csv", "--num_top_predictions", "2");
 
         Assert.Equal(0, r.ExitCode);
-        Assert.Equal("file,rank,label,class,score,error,error_code,error_kind", r.StdoutLines[0]);
-        Assert.StartsWith($"{TestData.Chelsea},1,Egyptian cat,285,0.9", r.StdoutLines[1]);
-        Assert.StartsWith($"{TestData.Chelsea},2,\"tabby, tabby cat\",281,0.0", r.StdoutLines[2]);
+        Assert.Equal("file,rank,label,class,score,error,error_code,error_kind,synset,model,model_sha256,classify_version", r.StdoutLines[0]);
+        var made = $"{TestData.SqueezeNet},{ManifestSha256(TestData.SqueezeNet, "onnx")},{ResultVersion()}";
+        Assert.Matches($@"^{Regex.Escape(TestData.Chelsea)},1,Egyptian cat,285,0\.9\d{{5}},,,,{EgyptianCatSynset},{Regex.Escape(made)}$", r.StdoutLines[1]);
+        Assert.Matches($@"^{Regex.Escape(TestData.Chelsea)},2,""tabby, tabby cat"",281,0\.0\d{{5}},,,,n02123045,{Regex.Escape(made)}$", r.StdoutLines[2]);
         Assert.Equal(3, r.StdoutLines.Length);
     }
 
@@ -185,6 +205,23 @@ public sealed partial class ClassifyCommandTests
 
         Assert.Equal(0, r.ExitCode);
         Assert.Empty(Directory.GetFileSystemEntries(home.Path, "*", SearchOption.AllDirectories));
+    }
+
+    private const string EgyptianCatSynset = "n02124075";
+
+    /// <summary>The manifest's sha256 of the model's file of <paramref name="format"/>: what results must record.</summary>
+    internal static string ManifestSha256(string model, string format)
+    {
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(TestData.ModelFolder(model), "model.json")));
+        return manifest.RootElement.GetProperty("files").GetProperty(format).GetProperty("sha256").GetString()!;
+    }
+
+    /// <summary>classify_version as --version states it: "classify 1.0.0 (commit 252f5c5eefc9)" is "1.0.0+252f5c5eefc9".</summary>
+    internal static string ResultVersion()
+    {
+        var m = Regex.Match(ClassifyProcess.Run("--version").Stdout, @"^classify (\S+) \(commit ([0-9a-f]+|unknown)\)");
+        Assert.True(m.Success, "classify --version: unexpected form");
+        return m.Groups[2].Value == "unknown" ? m.Groups[1].Value : $"{m.Groups[1].Value}+{m.Groups[2].Value}";
     }
 
     private static string[] Files(ProcessResult r) =>

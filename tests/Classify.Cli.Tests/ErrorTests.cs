@@ -128,7 +128,7 @@ public sealed class ErrorTests
         var dir = new TempDir();
         foreach (var f in Directory.GetFiles(TestData.ModelFolder(name)))
             File.Copy(f, Path.Combine(dir.Path, Path.GetFileName(f)));
-        // The copy's labels path is relative to the model folder; point it at the bundled labels.
+        // The copy's labels and synsets paths are relative to the model folder; point them at the bundled files.
         var manifest = File.ReadAllText(Path.Combine(dir.Path, "model.json"));
         File.WriteAllText(Path.Combine(dir.Path, "model.json"), ReplaceLabels(manifest, Path.Combine(TestData.Models, "labels", "imagenet_labels_1000.txt")));
         return dir;
@@ -139,6 +139,8 @@ public sealed class ErrorTests
         var node = System.Text.Json.Nodes.JsonNode.Parse(manifestJson)!;
         node["labels"]!["path"] = labelsPath;
         node["labels"]!.AsObject().Remove("sha256");
+        if (node["labels"]!["synsets"] is not null)
+            node["labels"]!["synsets"] = Path.Combine(TestData.Models, "labels", "synset.txt");
         return node.ToJsonString();
     }
 }

@@ -97,6 +97,42 @@ public sealed class MergeCommandTests : IDisposable
         Assert.Equal(0, r.ExitCode);
         // The shards' six decimals are csv's six: the merged rows are the single run's, digit for digit.
         Assert.Equal(single, File.ReadAllLines(merged));
+        var made = $"{TestData.SqueezeNet},{ClassifyCommandTests.ManifestSha256(TestData.SqueezeNet, "onnx")},{ClassifyCommandTests.ResultVersion()}";
+        Assert.Contains($"{TestData.Chelsea},1,Egyptian cat,285,", single[1..].First(l => l.StartsWith(TestData.Chelsea, StringComparison.Ordinal)));
+        Assert.EndsWith($",,,,n02124075,{made}", single[1..].First(l => l.StartsWith(TestData.Chelsea, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Merge_into_json_equals_a_json_run_but_for_backend_and_device()
+    {
+        var single = ClassifyProcess.Run("--image_dir", TestData.Images, "--format", "json").Stdout;
+        var merged = _dir.File("merged.json");
+
+        Assert.Equal(0, ClassifyProcess.Run(["merge", "--format", "json", "--output", merged, .. RunShards(2)]).ExitCode);
+
+        // The records do not say which backend and device ran them (ShardMerge); everything else is the run's, byte for byte.
+        Assert.Equal(single.Replace("\"backend\": \"onnx\"", "\"backend\": \"unknown\"", StringComparison.Ordinal)
+            .Replace("\"device\": \"cpu\"", "\"device\": \"unknown\"", StringComparison.Ordinal), File.ReadAllText(merged));
+        Assert.Contains($"\"model_sha256\": \"{ClassifyCommandTests.ManifestSha256(TestData.SqueezeNet, "onnx")}\"", single);
+    }
+
+    [Fact]
+    public void Shards_that_ran_another_file_of_the_same_model_are_refused_with_exit_30()
+    {
+        // Shard 1 ran squeezenet1.1's fp16 file: the same model name, another model_sha256.
+        var shards = RunShards(2);
+        File.Delete(shards[1]);
+        var fp16 = ClassifyProcess.Run([.. Folder, "--model", Path.Combine(TestData.ModelFolder(TestData.SqueezeNet), "squeezenet1.1-fp16.onnx"),
+            "--shard", "1/2", "--output", shards[1]]);
+        Assert.Equal(0, fp16.ExitCode);
+        var merged = _dir.File("merged.jsonl");
+
+        var r = ClassifyProcess.Run(["merge", "--output", merged, .. shards]);
+
+        Assert.Equal(ExitCode.ShardInvalid, r.ExitCode);
+        Assert.StartsWith($"classify: {shards[1]}: line 1 was made by model {TestData.SqueezeNet} (model_sha256 {ClassifyCommandTests.ManifestSha256(TestData.SqueezeNet, "onnx-fp16")}, classify ", r.Stderr);
+        Assert.Contains($"but {shards[0]} by model {TestData.SqueezeNet} (model_sha256 {ClassifyCommandTests.ManifestSha256(TestData.SqueezeNet, "onnx")}", r.Stderr);
+        Assert.False(File.Exists(merged));
     }
 
     [Fact]

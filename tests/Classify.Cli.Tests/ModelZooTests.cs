@@ -37,7 +37,11 @@ public sealed class ModelZooTests : IDisposable
                 ["licence"] = "MIT",
                 ["top1"] = 57.5,
                 ["file"] = new JsonObject { ["path"] = FilePath, ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(_model)), ["bytes"] = _model.Length },
-                ["labels"] = new JsonObject { ["path"] = Path.Combine(TestData.Models, "labels", "imagenet_labels_1000.txt") },
+                ["labels"] = new JsonObject
+                {
+                    ["path"] = Path.Combine(TestData.Models, "labels", "imagenet_labels_1000.txt"),
+                    ["synsets"] = Path.Combine(TestData.Models, "labels", "synset.txt"),
+                },
                 ["manifest"] = new JsonObject { ["input"] = squeezenet["input"]!.DeepClone(), ["output"] = squeezenet["output"]!.DeepClone() },
             }),
         };

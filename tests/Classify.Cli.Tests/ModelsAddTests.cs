@@ -46,6 +46,8 @@ public sealed class ModelsAddTests : IDisposable
         var run = ClassifyProcess.Run("--model", model, TestData.Chelsea, "-n", "1");
         Assert.True(run.ExitCode == 0, run.Stderr);
         Assert.StartsWith(TestData.EgyptianCat, run.Stdout);
+        var jsonl = ClassifyProcess.Run("--model", model, TestData.Chelsea, "-n", "1", "-f", "jsonl");
+        Assert.Contains("\"synset\":\"n02124075\"", jsonl.Stdout); // the WordNet ids come with the ImageNet labels
         Assert.Equal(2, ClassifyProcess.Run("models", "add", model, "--preset", "tf-mobilenet").ExitCode); // no silent overwrite
     }
 

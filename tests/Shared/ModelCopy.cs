@@ -9,8 +9,8 @@ internal static class ModelCopy
         JsonNode.Parse(File.ReadAllText(Path.Combine(TestData.ModelFolder(model), "model.json")))!.AsObject();
 
     /// <summary>Copies <paramref name="model"/>'s model files and manifest into <paramref name="dir"/> (the labels
-    /// path made absolute so the copy shares the bundled labels), applies <paramref name="edit"/> to the manifest
-    /// and returns the manifest's path.</summary>
+    /// and synsets paths made absolute so the copy shares the bundled files), applies <paramref name="edit"/> to the
+    /// manifest and returns the manifest's path.</summary>
     public static string Into(string dir, string model, Action<JsonObject>? edit = null)
     {
         var json = ReadManifest(model);
@@ -19,7 +19,9 @@ internal static class ModelCopy
             var name = file!["path"]!.GetValue<string>();
             File.Copy(Path.Combine(TestData.ModelFolder(model), name), Path.Combine(dir, Path.GetFileName(name)));
         }
-        json["labels"]!["path"] = Path.GetFullPath(Path.Combine(TestData.ModelFolder(model), json["labels"]!["path"]!.GetValue<string>()));
+        foreach (var key in new[] { "path", "synsets" })
+            if (json["labels"]![key] is { } relative)
+                json["labels"]![key] = Path.GetFullPath(Path.Combine(TestData.ModelFolder(model), relative.GetValue<string>()));
         edit?.Invoke(json);
         var path = Path.Combine(dir, "model.json");
         File.WriteAllText(path, json.ToJsonString());

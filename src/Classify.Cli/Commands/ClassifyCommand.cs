@@ -95,7 +95,9 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (o.Verbose)
             console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}{(backend.Input.ElementType != manifest.Input.ElementType ? " (uint8 upload, preprocessing on the device)" : "")}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}");
 
-        var info = new RunInfo(manifest.Name, backend.Name, backend.Device, o.NumTopPredictions);
+        // The hash of the file that ran, as the manifest gives it (ModelCatalog.VerifiedFile checked the file against it).
+        var made = new Provenance(manifest.Name, (manifest.Files[modelFile].Sha256 ?? "").ToLowerInvariant(), Arguments.ResultVersion);
+        var info = new RunInfo(made, backend.Name, backend.Device, o.NumTopPredictions);
         var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
         var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, batchSize, o.Threads);
         var failed = 0;
@@ -148,9 +150,11 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (outputPath is not null && !AtomicFile.IsSpecialFile(outputPath))
         {
             using var file = new AtomicFile(outputPath);
-            // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial.
+            // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial. The build is
+            // in the fingerprint: replayed records get this run's classify_version, so they must be this build's.
             using var journal = ResultJournal.Open(outputPath, ResultJournal.Fingerprint(
-                [manifest.Name, manifest.Files[modelFile].Sha256 ?? "", manifest.Labels.Sha256 ?? "", factory.Name,
+                [manifest.Name, manifest.Files[modelFile].Sha256 ?? "", manifest.Labels.Sha256 ?? "", manifest.Labels.SynsetsSha256 ?? manifest.Labels.Synsets ?? "",
+                 made.ClassifyVersion, factory.Name,
                  o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], inputs),
                 inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"));
             try

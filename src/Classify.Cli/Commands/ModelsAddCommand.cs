@@ -31,10 +31,10 @@ internal sealed class ModelsAddCommand(Console console)
         if (h <= 0) h = w > 0 ? w : preset.DefaultSize;
         if (w <= 0) w = h;
 
-        var (labelsPath, first) = Labels(o.Labels, info.Classes, dir, file);
+        var (labelsPath, first, synsets) = Labels(o.Labels, info.Classes, dir, file);
         var name = o.Name ?? Path.GetFileNameWithoutExtension(file);
         var temp = manifestPath + $".tmp-{Environment.ProcessId}";
-        File.WriteAllBytes(temp, Manifest(name, o.Preset, Path.GetFileName(file), labelsPath, dir, first, info, nchw, w, h, preset));
+        File.WriteAllBytes(temp, Manifest(name, o.Preset, Path.GetFileName(file), labelsPath, synsets, dir, first, info, nchw, w, h, preset));
         try
         {
             var manifest = ModelCatalog.Load(temp);
@@ -52,25 +52,29 @@ internal sealed class ModelsAddCommand(Console console)
     }
 
     /// <summary>The labels file and the output index of its first class: --labels, else the ImageNet names copied beside
-    /// the model for 1000 outputs (or 1001, "background" first), so that the folder is complete on its own.</summary>
-    private static (string Path, int First) Labels(string? labels, long classes, string dir, string model)
+    /// the model for 1000 outputs (or 1001, "background" first) with their WordNet ids, so that the folder is complete on
+    /// its own.</summary>
+    private static (string Path, int First, string? Synsets) Labels(string? labels, long classes, string dir, string model)
     {
         if (labels is not null)
         {
             if (!File.Exists(labels))
                 throw new ClassifyException(ExitCode.ModelNotFound, labels, "labels file not found");
-            return (Path.GetFullPath(labels), 0);
+            return (Path.GetFullPath(labels), 0, null);
         }
         if (classes is not (1000 or 1001))
             throw new ClassifyException(ExitCode.LabelsMismatch, model,
                 $"the model has {classes} outputs, not ImageNet's 1000: give its class names with --labels FILE (one per line, in output order)");
-        var bundled = Path.Combine(ModelCatalog.BundledModelDir(), "labels", "imagenet_labels_1000.txt");
-        var copy = Path.Combine(dir, "imagenet_labels_1000.txt");
-        if (!File.Exists(copy)) File.Copy(bundled, copy);
-        return (copy, classes == 1001 ? 1 : 0);
+        string CopyBundled(string name)
+        {
+            var copy = Path.Combine(dir, name);
+            if (!File.Exists(copy)) File.Copy(Path.Combine(ModelCatalog.BundledModelDir(), "labels", name), copy);
+            return copy;
+        }
+        return (CopyBundled("imagenet_labels_1000.txt"), classes == 1001 ? 1 : 0, CopyBundled("synset.txt"));
     }
 
-    private static byte[] Manifest(string name, string presetName, string fileName, string labelsPath, string dir, int first,
+    private static byte[] Manifest(string name, string presetName, string fileName, string labelsPath, string? synsets, string dir, int first,
         OnnxModelInfo info, bool nchw, int w, int h, ModelPresets.Preset preset)
     {
         using var buffer = new MemoryStream();
@@ -89,6 +93,11 @@ internal sealed class ModelsAddCommand(Console console)
             json.WriteString("path", Path.GetRelativePath(dir, labelsPath));
             json.WriteString("sha256", ModelCatalog.Sha256Of(labelsPath));
             json.WriteNumber("firstClassOutput", first);
+            if (synsets is not null)
+            {
+                json.WriteString("synsets", Path.GetRelativePath(dir, synsets));
+                json.WriteString("synsetsSha256", ModelCatalog.Sha256Of(synsets));
+            }
             json.WriteEndObject();
             json.WriteStartObject("input");
             json.WriteString("name", info.Input);

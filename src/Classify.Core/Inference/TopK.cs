@@ -3,8 +3,9 @@ using Classify.Models;
 
 namespace Classify.Inference;
 
-/// <summary>One predicted class: its label, its ImageNet-style class index (label index) and its score.</summary>
-public readonly record struct Prediction(string Label, int Class, float Score);
+/// <summary>One predicted class: its label, its ImageNet-style class index (label index), its score, and its synset id
+/// when the model's manifest names a synsets file (null otherwise).</summary>
+public readonly record struct Prediction(string Label, int Class, float Score, string? Synset = null);
 
 /// <summary>Decodes one image's raw model output into its top-k classes.</summary>
 public static class TopK
@@ -46,7 +47,7 @@ public static class TopK
         {
             var c = best[r];
             var score = kind == OutputKind.Logits ? MathF.Exp(classes[c] - max) / sum : classes[c];
-            result[r] = new Prediction(labels.Names[c], c, score);
+            result[r] = new Prediction(labels.Names[c], c, score, labels.Synsets?[c]);
         }
         return result;
     }

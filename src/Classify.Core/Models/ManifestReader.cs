@@ -50,6 +50,8 @@ internal static class ManifestReader
                     Path = String(Required(labels, "path"), "labels.path"),
                     Sha256 = Optional(labels, "sha256") is { } s ? String(s, "labels.sha256") : null,
                     FirstClassOutput = Optional(labels, "firstClassOutput") is { } o ? Int(o, "labels.firstClassOutput") : 0,
+                    Synsets = Optional(labels, "synsets") is { } sy ? String(sy, "labels.synsets") : null,
+                    SynsetsSha256 = Optional(labels, "synsetsSha256") is { } sh ? String(sh, "labels.synsetsSha256") : null,
                 },
                 Input = new InputSpec
                 {

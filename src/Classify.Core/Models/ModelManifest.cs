@@ -47,6 +47,12 @@ public sealed class LabelsSpec
     /// <summary>Index of the model output that is the first label. MobileNet's 1001 outputs start with
     /// "background" (offset 1), so label i is output i + offset and outputs below it are never reported.</summary>
     public int FirstClassOutput { get; set; }
+
+    /// <summary>Optional: a file of one WordNet synset id per label, in label order ("n01440764 tench, Tinca tinca"; the
+    /// first word is the id). Label text is not unique across datasets ("crane" is a bird and a machine in ImageNet
+    /// itself); the id is what results from different label files or models can be joined on.</summary>
+    public string? Synsets { get; set; }
+    public string? SynsetsSha256 { get; set; }
 }
 
 public enum TensorLayout { Nchw, Nhwc }

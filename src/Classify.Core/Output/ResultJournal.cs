@@ -110,7 +110,7 @@ public sealed class ResultJournal : IDisposable
         var lines = new LineScanner(stream);
         if (!TryRead(lines, out var header, out var terminated) || !terminated || !HeaderMatches(header.Span, fingerprint))
         {
-            note($"{path}: left by a run with another model, settings or inputs; starting over");
+            note($"{path}: left by a run with another model, settings, inputs or classify build; starting over");
             return (0, 0);
         }
         var keep = lines.Offset;

@@ -8,8 +8,16 @@ namespace Classify.Output;
 
 public enum OutputFormat { Text, Json, Jsonl, Csv }
 
-/// <summary>Facts about a run that the json format records once at the top.</summary>
-public sealed record RunInfo(string Model, string Backend, string Device, int TopK);
+/// <summary>What made a result: the model by name, the SHA-256 of the model file that ran (names are reused, a file's
+/// bytes are not: this is what tells two runs of "squeezenet1.1" apart after the file was replaced, or its fp16 twin
+/// from it) and classify's version (version+commit: preprocessing changes between builds move scores). jsonl and csv
+/// carry it on every record, so that lines joined from many runs still say how each was made; json once at the top.
+/// Nothing in it varies between two runs of the same build on the same model, so output stays byte-stable.</summary>
+public sealed record Provenance(string Model, string ModelSha256, string ClassifyVersion);
+
+/// <summary>Facts about a run that the json format records once at the top. <see cref="Made"/> is null only for a
+/// merge of shards written before classify recorded it.</summary>
+public sealed record RunInfo(Provenance? Made, string Backend, string Device, int TopK);
 
 /// <summary>
 /// Streams results in input order to a writer, one image at a time, so ten million images never sit in
@@ -27,8 +35,8 @@ public abstract class ResultWriter
     {
         OutputFormat.Text => new TextResultWriter(writer, singleInput),
         OutputFormat.Json => new JsonResultWriter(writer, info),
-        OutputFormat.Jsonl => new JsonlResultWriter(writer),
-        OutputFormat.Csv => new CsvResultWriter(writer),
+        OutputFormat.Jsonl => new JsonlResultWriter(writer, info.Made),
+        OutputFormat.Csv => new CsvResultWriter(writer, info.Made),
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
 
@@ -70,7 +78,7 @@ internal sealed class TextResultWriter(TextWriter writer, bool singleInput) : Re
     }
 }
 
-internal sealed class JsonlResultWriter(TextWriter writer) : ResultWriter(writer)
+internal sealed class JsonlResultWriter(TextWriter writer, Provenance? made) : ResultWriter(writer)
 {
     private readonly MemoryStream _buffer = new();
 
@@ -78,7 +86,7 @@ internal sealed class JsonlResultWriter(TextWriter writer) : ResultWriter(writer
     {
         _buffer.SetLength(0);
         using (var json = new Utf8JsonWriter(_buffer, JsonFormat.Options))
-            JsonFormat.WriteResult(json, result);
+            JsonFormat.WriteResult(json, result, made: made);
         Writer.WriteLine(Utf8.GetString(_buffer.GetBuffer(), 0, (int)_buffer.Length));
     }
 }
@@ -93,9 +101,11 @@ internal sealed class JsonResultWriter : ResultWriter
         _stream = new TextWriterStream(writer);
         _json = new Utf8JsonWriter(_stream, JsonFormat.Options with { Indented = true });
         _json.WriteStartObject();
-        _json.WriteString("model", info.Model);
+        _json.WriteString("model", info.Made?.Model ?? "unknown");
+        _json.WriteString("model_sha256", info.Made?.ModelSha256 ?? "unknown");
         _json.WriteString("backend", info.Backend);
         _json.WriteString("device", info.Device);
+        _json.WriteString("classify_version", info.Made?.ClassifyVersion ?? "unknown");
         _json.WriteNumber("top_k", info.TopK);
         _json.WriteStartArray("results");
     }
@@ -134,19 +144,27 @@ internal sealed class JsonResultWriter : ResultWriter
 /// <summary>One row per prediction (rank 1..k); a failed image is one row with the error filled in.</summary>
 internal sealed class CsvResultWriter : ResultWriter
 {
-    // error_code and error_kind come after error, so that readers of the first six columns keep working.
-    public CsvResultWriter(TextWriter writer) : base(writer) => Writer.WriteLine("file,rank,label,class,score,error,error_code,error_kind");
+    // New columns go at the end (error_code and error_kind after error, then synset and the provenance), so that
+    // readers of the earlier columns by position keep working. The provenance is on every row, as in jsonl: rows
+    // of many runs concatenated, or sorted, still say how each was made.
+    private readonly string _made;
+
+    public CsvResultWriter(TextWriter writer, Provenance? made) : base(writer)
+    {
+        _made = made is null ? ",," : $"{Quote(made.Model)},{Quote(made.ModelSha256)},{Quote(made.ClassifyVersion)}";
+        Writer.WriteLine("file,rank,label,class,score,error,error_code,error_kind,synset,model,model_sha256,classify_version");
+    }
 
     public override void Write(ImageResult result)
     {
         if (result.Error is { } error)
         {
-            Writer.WriteLine($"{Quote(result.File)},,,,,{Quote(error.Message)},{error.Code},{error.Kind}");
+            Writer.WriteLine($"{Quote(result.File)},,,,,{Quote(error.Message)},{error.Code},{error.Kind},,{_made}");
             return;
         }
         var rank = 1;
         foreach (var p in result.Predictions!)
-            Writer.WriteLine($"{Quote(result.File)},{rank++},{Quote(p.Label)},{p.Class},{MachineScore(p.Score)},,,");
+            Writer.WriteLine($"{Quote(result.File)},{rank++},{Quote(p.Label)},{p.Class},{MachineScore(p.Score)},,,,{Quote(p.Synset ?? "")},{_made}");
     }
 
     private static string Quote(string s) =>
@@ -160,7 +178,9 @@ public static class JsonFormat
 
     /// <param name="exactScores">Write scores unrounded (the resume journal, so that a resumed run's output
     /// in any format equals an uninterrupted one's).</param>
-    public static void WriteResult(Utf8JsonWriter json, ImageResult result, bool exactScores = false)
+    /// <param name="made">jsonl's per-record provenance, after the result so that a line still reads file first, then
+    /// predictions; null in json (its header has it) and in the journal (its fingerprint covers it).</param>
+    public static void WriteResult(Utf8JsonWriter json, ImageResult result, bool exactScores = false, Provenance? made = null)
     {
         json.WriteStartObject();
         json.WriteString("file", result.File);
@@ -179,6 +199,8 @@ public static class JsonFormat
             {
                 json.WriteStartObject();
                 json.WriteString("label", p.Label);
+                if (p.Synset is { } synset)
+                    json.WriteString("synset", synset);
                 json.WriteNumber("class", p.Class);
                 // Fixed-point with six decimals, as csv prints it, so formats agree and output is stable across machines.
                 if (exactScores)
@@ -191,6 +213,12 @@ public static class JsonFormat
                 json.WriteEndObject();
             }
             json.WriteEndArray();
+        }
+        if (made is not null)
+        {
+            json.WriteString("model", made.Model);
+            json.WriteString("model_sha256", made.ModelSha256);
+            json.WriteString("classify_version", made.ClassifyVersion);
         }
         json.WriteEndObject();
     }

@@ -9,7 +9,8 @@ namespace Classify.Output;
 /// shard-10 before shard-2 when the numbers are not zero-padded (srun's $SLURM_PROCID is not), and a merge in that
 /// order would put rows in the wrong place with nothing said. Other names are joined in the order given. A missing,
 /// repeated or torn shard, or a set with a gap, is an error naming the file: a merged result that silently lacks or
-/// doubles a shard's images is worse than none.
+/// doubles a shard's images is worse than none. So is a set whose records were made by different models, model files
+/// or classify builds: every record carries its provenance, and a merged file says one run made it.
 /// </summary>
 public static partial class ShardMerge
 {
@@ -33,18 +34,21 @@ public static partial class ShardMerge
                 throw new ClassifyException(ExitCode.ShardInvalid, shard, "is not a regular file, so not a finished shard");
         }
 
+        var first = FirstRecords(shards);
         using var file = new AtomicFile(output);
         long count = 0;
         using (var text = ResultWriter.OpenText(file.Stream))
         {
+            // Backend and device are not in the records (json's header says unknown): the model file's hash and the
+            // build are what decide the results, and shards of one array may well run on different GPU models.
             var writer = format == OutputFormat.Jsonl
                 ? null
-                : ResultWriter.Create(format, text, new RunInfo("unknown", "unknown", "unknown", format == OutputFormat.Json ? TopKOf(shards) : 0), singleInput: false);
+                : ResultWriter.Create(format, text, new RunInfo(first.Made, "unknown", "unknown", first.TopK), singleInput: false);
             foreach (var shard in shards)
             {
                 try
                 {
-                    count += Copy(shard, writer is null ? file.Stream : null, writer);
+                    count += Copy(shard, writer is null ? file.Stream : null, writer, first);
                 }
                 catch (InvalidDataException e)
                 {
@@ -113,7 +117,7 @@ public static partial class ShardMerge
         + (missing.Count > 10 ? ", ..." : "");
 
     /// <summary>Copies one shard; jsonl byte for byte, other formats through <paramref name="writer"/>.</summary>
-    private static long Copy(string shard, Stream? raw, ResultWriter? writer)
+    private static long Copy(string shard, Stream? raw, ResultWriter? writer, First first)
     {
         using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var lines = new LineScanner(input);
@@ -121,7 +125,7 @@ public static partial class ShardMerge
         while (lines.TryRead(out var line, out var terminated))
         {
             count++;
-            var result = ResultReader.TryParse(line.Span);
+            var result = ResultReader.TryParse(line.Span, out var made);
             if (result is null)
             {
                 throw new ClassifyException(ExitCode.ShardInvalid, shard, count == 1 && line.Span.StartsWith("{\"classify_journal\""u8)
@@ -130,6 +134,9 @@ public static partial class ShardMerge
             }
             if (!terminated)
                 throw new ClassifyException(ExitCode.ShardInvalid, shard, $"truncated: line {count} has no end");
+            if (made != first.Made)
+                throw new ClassifyException(ExitCode.ShardInvalid, shard,
+                    $"line {count} was made by {Describe(made)}, but {first.Shard} by {Describe(first.Made)}: results of different models or builds are not merged");
             if (writer is null)
             {
                 raw!.Write(line.Span);
@@ -143,9 +150,17 @@ public static partial class ShardMerge
         return count;
     }
 
-    /// <summary>The json format's top_k, from the first result with predictions.</summary>
-    private static int TopKOf(IReadOnlyList<string> shards)
+    private static string Describe(Provenance? made) => made is null
+        ? "a classify build that did not record its model"
+        : $"model {made.Model} (model_sha256 {made.ModelSha256}, classify {made.ClassifyVersion})";
+
+    /// <summary>What the merged file's records must all have been made by, the first shard that says so, and the json
+    /// format's top_k (from the first result with predictions).</summary>
+    private sealed record First(Provenance? Made, string? Shard, int TopK);
+
+    private static First FirstRecords(IReadOnlyList<string> shards)
     {
+        (Provenance? Made, string Shard)? made = null;
         foreach (var shard in shards)
         {
             using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read);
@@ -154,8 +169,12 @@ public static partial class ShardMerge
             {
                 while (lines.TryRead(out var line, out _))
                 {
-                    if (ResultReader.TryParse(line.Span) is { Predictions: { } p })
-                        return p.Length;
+                    // Lines that do not parse are skipped here; Copy names them, in order.
+                    var result = ResultReader.TryParse(line.Span, out var m);
+                    if (result is not null)
+                        made ??= (m, shard);
+                    if (result is { Predictions: { } p })
+                        return new First(made!.Value.Made, made.Value.Shard, p.Length);
                 }
             }
             catch (InvalidDataException e)
@@ -163,6 +182,6 @@ public static partial class ShardMerge
                 throw new ClassifyException(ExitCode.ShardInvalid, shard, e.Message);
             }
         }
-        return 0;
+        return new First(made?.Made, made?.Shard, 0);
     }
 }

@@ -18,10 +18,11 @@ public sealed class ResultJournalTests : IDisposable
     private ResultJournal Open(string fingerprint = "run-a", IReadOnlyList<string>? inputs = null) =>
         ResultJournal.Open(Output, fingerprint, inputs ?? _inputs, flushEvery: 2, _notes.Add);
 
-    // Scores with more digits than the jsonl format keeps, so that a rounding journal would be caught.
+    // Scores with more digits than the jsonl format keeps, so that a rounding journal would be caught; a synset on one
+    // prediction and not the other, so that replay must keep both as they were.
     private static ImageResult Result(string file, int i) => i % 3 == 2
         ? ImageResult.Failed(file, new ClassifyException(ExitCode.ImageCorrupt, file, "not a valid PNG (truncated)"))
-        : ImageResult.Ok(file, [new Prediction("Egyptian cat", 285, 0.92151666f - i * 0.1f), new Prediction("tabby, tabby cat", 281, 0.057396412f)]);
+        : ImageResult.Ok(file, [new Prediction("Egyptian cat", 285, 0.92151666f - i * 0.1f, "n02124075"), new Prediction("tabby, tabby cat", 281, 0.057396412f)]);
 
     private static List<ImageResult> Replayed(ResultJournal journal)
     {

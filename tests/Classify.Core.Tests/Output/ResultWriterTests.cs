@@ -10,10 +10,13 @@ public sealed class ResultWriterTests
 {
     private static readonly ImageResult Cat = ImageResult.Ok("cats/chelsea.png",
     [
-        new Prediction("Egyptian cat", 285, 0.923456f),
-        new Prediction("tabby, tabby cat", 281, 0.05f),
-        new Prediction("tiger cat", 282, 0.000004f),
+        new Prediction("Egyptian cat", 285, 0.923456f, "n02124075"),
+        new Prediction("tabby, tabby cat", 281, 0.05f, "n02123045"),
+        new Prediction("tiger cat", 282, 0.000004f, "n02123159"),
     ]);
+
+    private const string Sha = "33147f1f4686c6340ca748e14629627c6c96084e0ca0cb037aeca355349f6164";
+    private static readonly Provenance Made = new("squeezenet1.1", Sha, "1.0.0+252f5c5eefc9");
 
     private static readonly ImageResult Broken = ImageResult.Failed("b, \"odd\".png",
         new ClassifyException(ExitCode.ImageCorrupt, "b, \"odd\".png", "truncated PNG file"));
@@ -21,7 +24,7 @@ public sealed class ResultWriterTests
     private static string Write(OutputFormat format, bool singleInput, params ImageResult[] results)
     {
         var text = new StringWriter { NewLine = "\n" };
-        var writer = ResultWriter.Create(format, text, new RunInfo("squeezenet1.1", "onnx", "cpu", 3), singleInput);
+        var writer = ResultWriter.Create(format, text, new RunInfo(Made, "onnx", "cpu", 3), singleInput);
         foreach (var r in results) writer.Write(r);
         writer.Complete();
         return text.ToString();
@@ -72,13 +75,20 @@ public sealed class ResultWriterTests
         using var doc = JsonDocument.Parse(Write(OutputFormat.Json, false, Cat, Broken));
         var root = doc.RootElement;
 
+        Assert.Equal(
+            ["model", "model_sha256", "backend", "device", "classify_version", "top_k", "results"],
+            root.EnumerateObject().Select(p => p.Name));
         Assert.Equal("squeezenet1.1", root.GetProperty("model").GetString());
+        Assert.Equal(Sha, root.GetProperty("model_sha256").GetString());
         Assert.Equal("onnx", root.GetProperty("backend").GetString());
+        Assert.Equal("1.0.0+252f5c5eefc9", root.GetProperty("classify_version").GetString());
         Assert.Equal(3, root.GetProperty("top_k").GetInt32());
         var results = root.GetProperty("results");
         Assert.Equal(2, results.GetArrayLength());
         AssertCat(results[0]);
         AssertBroken(results[1]);
+        // The header says it once: the results do not repeat it.
+        Assert.False(results[0].TryGetProperty("model", out _));
     }
 
     [Fact]
@@ -100,6 +110,21 @@ public sealed class ResultWriterTests
         using var broken = JsonDocument.Parse(lines[1]);
         AssertCat(cat.RootElement);
         AssertBroken(broken.RootElement);
+        foreach (var record in new[] { cat.RootElement, broken.RootElement })
+        {
+            Assert.Equal("squeezenet1.1", record.GetProperty("model").GetString());
+            Assert.Equal(Sha, record.GetProperty("model_sha256").GetString());
+            Assert.Equal("1.0.0+252f5c5eefc9", record.GetProperty("classify_version").GetString());
+        }
+    }
+
+    [Fact]
+    public void A_prediction_without_a_synset_has_no_synset_field_and_an_empty_csv_cell()
+    {
+        var plain = ImageResult.Ok("a.png", [new Prediction("x", 0, 0.5f)]);
+
+        Assert.DoesNotContain("synset", Write(OutputFormat.Jsonl, false, plain));
+        Assert.Equal($"a.png,1,x,0,0.500000,,,,,squeezenet1.1,{Sha},1.0.0+252f5c5eefc9", Write(OutputFormat.Csv, false, plain).Split('\n')[1]);
     }
 
     [Theory]
@@ -138,6 +163,7 @@ public sealed class ResultWriterTests
         var predictions = result.GetProperty("predictions");
         Assert.Equal(3, predictions.GetArrayLength());
         Assert.Equal("Egyptian cat", predictions[0].GetProperty("label").GetString());
+        Assert.Equal("n02124075", predictions[0].GetProperty("synset").GetString());
         Assert.Equal(285, predictions[0].GetProperty("class").GetInt32());
         Assert.Equal(0.923456, predictions[0].GetProperty("score").GetDouble(), 1e-6);
         Assert.Equal("tabby, tabby cat", predictions[1].GetProperty("label").GetString());
@@ -158,10 +184,12 @@ public sealed class ResultWriterTests
     {
         var tiny = ImageResult.Ok("a.png", [new Prediction("x", 0, 0.000074f), new Prediction("y", 1, 1f)]);
 
-        Assert.Equal("{\"file\":\"a.png\",\"predictions\":[{\"label\":\"x\",\"class\":0,\"score\":0.000074},{\"label\":\"y\",\"class\":1,\"score\":1.000000}]}\n",
+        Assert.Equal("{\"file\":\"a.png\",\"predictions\":[{\"label\":\"x\",\"class\":0,\"score\":0.000074},{\"label\":\"y\",\"class\":1,\"score\":1.000000}]," +
+            $"\"model\":\"squeezenet1.1\",\"model_sha256\":\"{Sha}\",\"classify_version\":\"1.0.0+252f5c5eefc9\"}}\n",
             Write(OutputFormat.Jsonl, false, tiny));
         Assert.Contains("\"score\": 0.000074", Write(OutputFormat.Json, false, tiny));
-        Assert.Equal(["a.png,1,x,0,0.000074,,,", "a.png,2,y,1,1.000000,,,"], Write(OutputFormat.Csv, false, tiny).Split('\n')[1..3]);
+        Assert.Equal([$"a.png,1,x,0,0.000074,,,,,squeezenet1.1,{Sha},1.0.0+252f5c5eefc9", $"a.png,2,y,1,1.000000,,,,,squeezenet1.1,{Sha},1.0.0+252f5c5eefc9"],
+            Write(OutputFormat.Csv, false, tiny).Split('\n')[1..3]);
     }
 
     [Fact]
@@ -171,11 +199,11 @@ public sealed class ResultWriterTests
 
         Assert.Equal(
         [
-            ["file", "rank", "label", "class", "score", "error", "error_code", "error_kind"],
-            ["cats/chelsea.png", "1", "Egyptian cat", "285", "0.923456", "", "", ""],
-            ["cats/chelsea.png", "2", "tabby, tabby cat", "281", "0.050000", "", "", ""],
-            ["cats/chelsea.png", "3", "tiger cat", "282", "0.000004", "", "", ""],
-            ["b, \"odd\".png", "", "", "", "", "b, \"odd\".png: truncated PNG file", "5", "ImageCorrupt"],
+            ["file", "rank", "label", "class", "score", "error", "error_code", "error_kind", "synset", "model", "model_sha256", "classify_version"],
+            ["cats/chelsea.png", "1", "Egyptian cat", "285", "0.923456", "", "", "", "n02124075", "squeezenet1.1", Sha, "1.0.0+252f5c5eefc9"],
+            ["cats/chelsea.png", "2", "tabby, tabby cat", "281", "0.050000", "", "", "", "n02123045", "squeezenet1.1", Sha, "1.0.0+252f5c5eefc9"],
+            ["cats/chelsea.png", "3", "tiger cat", "282", "0.000004", "", "", "", "n02123159", "squeezenet1.1", Sha, "1.0.0+252f5c5eefc9"],
+            ["b, \"odd\".png", "", "", "", "", "b, \"odd\".png: truncated PNG file", "5", "ImageCorrupt", "", "squeezenet1.1", Sha, "1.0.0+252f5c5eefc9"],
         ], rows);
     }
 

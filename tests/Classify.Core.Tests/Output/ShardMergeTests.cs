@@ -7,36 +7,37 @@ namespace Classify.Tests.Output;
 public sealed class ShardMergeTests : IDisposable
 {
     private readonly TempDir _dir = new();
-    private static readonly RunInfo Info = new("squeezenet1.1", "onnx", "cpu", 2);
+    private static readonly Provenance Made = new("squeezenet1.1", "33147f1f4686c6340ca748e14629627c6c96084e0ca0cb037aeca355349f6164", "1.0.0+252f5c5eefc9");
+    private static readonly RunInfo Info = new(Made, "onnx", "cpu", 2);
 
     public void Dispose() => _dir.Dispose();
 
     private static readonly ImageResult[] Results =
     [
-        ImageResult.Ok("chelsea.png", [new Prediction("Egyptian cat", 285, 0.921517f), new Prediction("tabby, tabby cat", 281, 0.057396f)]),
+        ImageResult.Ok("chelsea.png", [new Prediction("Egyptian cat", 285, 0.921517f, "n02124075"), new Prediction("tabby, tabby cat", 281, 0.057396f, "n02123045")]),
         ImageResult.Ok("coffee.png", [new Prediction("espresso", 967, 0.978411f), new Prediction("cup", 968, 0.010233f)]),
         ImageResult.Failed("broken.png", new ClassifyException(ExitCode.ImageCorrupt, "broken.png", "not a valid PNG (truncated)")),
         ImageResult.Ok("rocket.jpg", [new Prediction("missile", 657, 0.55f), new Prediction("projectile, missile", 744, 0.41f)]),
         ImageResult.Ok("a \"quoted\", name.png", [new Prediction("space shuttle", 812, 0.33f), new Prediction("missile", 657, 0.2f)]),
     ];
 
-    private static string Render(OutputFormat format, IEnumerable<ImageResult> results)
+    private static string Render(OutputFormat format, IEnumerable<ImageResult> results, RunInfo? info = null)
     {
         var text = new StringWriter { NewLine = "\n" };
-        var writer = ResultWriter.Create(format, text, Info, singleInput: false);
+        var writer = ResultWriter.Create(format, text, info ?? Info, singleInput: false);
         foreach (var r in results) writer.Write(r);
         writer.Complete();
         return text.ToString();
     }
 
     /// <summary>Writes the results as 3 shards the way classify-array.sbatch names them.</summary>
-    private List<string> WriteShards(int count = 3)
+    private List<string> WriteShards(int count = 3, RunInfo? info = null)
     {
         var paths = new List<string>();
         for (var i = 0; i < count; i++)
         {
             var path = _dir.File($"results.shard-{i:D4}-of-{count:D4}.jsonl");
-            File.WriteAllText(path, Render(OutputFormat.Jsonl, new Classify.Inputs.Shard(i, count).Slice(Results)));
+            File.WriteAllText(path, Render(OutputFormat.Jsonl, new Classify.Inputs.Shard(i, count).Slice(Results), info));
             paths.Add(path);
         }
         return paths;
@@ -67,6 +68,50 @@ public sealed class ShardMergeTests : IDisposable
         var merged = _dir.File("merged.out");
         ShardMerge.Merge(WriteShards(), merged, format);
         Assert.Equal(Render(format, Results), File.ReadAllText(merged));
+    }
+
+    [Fact]
+    public void Merged_json_is_a_json_run_with_its_provenance_and_backend_and_device_unknown()
+    {
+        // Records carry model, model_sha256 and classify_version; backend and device they do not (see ShardMerge).
+        var merged = _dir.File("merged.json");
+        ShardMerge.Merge(WriteShards(), merged, OutputFormat.Json);
+        Assert.Equal(Render(OutputFormat.Json, Results, Info with { Backend = "unknown", Device = "unknown" }), File.ReadAllText(merged));
+        Assert.Contains("\"synset\": \"n02124075\"", File.ReadAllText(merged));
+    }
+
+    [Theory]
+    [InlineData("squeezenet1.1", "cec5f808b7e3c59026a88bdc641b5c5f13a76b1c748779caa4486c3462c283c4", "1.0.0+252f5c5eefc9")] // its fp16 file
+    [InlineData("mobilenet_v2_1.0_224_quant", "33147f1f4686c6340ca748e14629627c6c96084e0ca0cb037aeca355349f6164", "1.0.0+252f5c5eefc9")]
+    [InlineData("squeezenet1.1", "33147f1f4686c6340ca748e14629627c6c96084e0ca0cb037aeca355349f6164", "1.0.0+0123456789ab")]
+    public void A_shard_made_by_another_model_file_or_build_is_refused_in_every_format(string model, string sha, string version)
+    {
+        var shards = WriteShards();
+        File.WriteAllText(shards[1], Render(OutputFormat.Jsonl, new Classify.Inputs.Shard(1, 3).Slice(Results), Info with { Made = new Provenance(model, sha, version) }));
+        foreach (var format in new[] { OutputFormat.Jsonl, OutputFormat.Json, OutputFormat.Csv })
+        {
+            var output = _dir.File("merged.out");
+            var e = Assert.Throws<ClassifyException>(() => ShardMerge.Merge(shards, output, format));
+            Assert.Equal((ExitCode.ShardInvalid, shards[1]), (e.ExitCode, e.File));
+            Assert.Contains($"line 1 was made by model {model} (model_sha256 {sha}, classify {version}), but {shards[0]} by model squeezenet1.1", e.Message);
+            Assert.False(File.Exists(output));
+        }
+    }
+
+    [Fact]
+    public void Shards_of_a_build_that_recorded_no_provenance_still_merge_but_not_with_newer_ones()
+    {
+        var old = Info with { Made = null };
+        var shards = WriteShards(info: old);
+        Assert.DoesNotContain("model", File.ReadAllText(shards[0]));
+        var merged = _dir.File("merged.json");
+        ShardMerge.Merge(shards, merged, OutputFormat.Json);
+        Assert.Equal(Render(OutputFormat.Json, Results, old with { Backend = "unknown", Device = "unknown" }), File.ReadAllText(merged));
+
+        File.WriteAllText(shards[2], Render(OutputFormat.Jsonl, new Classify.Inputs.Shard(2, 3).Slice(Results)));
+        var e = MergeFails(shards);
+        Assert.Equal(shards[2], e.File);
+        Assert.Contains("but " + shards[0] + " by a classify build that did not record its model", e.Message);
     }
 
     [Fact]

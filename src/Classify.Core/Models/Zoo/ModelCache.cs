@@ -95,7 +95,14 @@ public sealed class ModelCache(string root)
             File.Move(verifiedFile, Path.Combine(temp, entry.FileName));
             var labels = File.ReadAllBytes(entry.LabelsPath);
             File.WriteAllBytes(Path.Combine(temp, "labels.txt"), labels);
-            File.WriteAllBytes(Path.Combine(temp, ModelManifest.FileName), ManifestFor(entry, Convert.ToHexStringLower(SHA256.HashData(labels))));
+            string? synsetsSha256 = null;
+            if (entry.SynsetsPath is { } synsetsPath)
+            {
+                var synsets = File.ReadAllBytes(synsetsPath);
+                File.WriteAllBytes(Path.Combine(temp, "synsets.txt"), synsets);
+                synsetsSha256 = Convert.ToHexStringLower(SHA256.HashData(synsets));
+            }
+            File.WriteAllBytes(Path.Combine(temp, ModelManifest.FileName), ManifestFor(entry, Convert.ToHexStringLower(SHA256.HashData(labels)), synsetsSha256));
             check?.Invoke(ModelCatalog.Load(Path.Combine(temp, ModelManifest.FileName)));
             var target = FolderOf(entry.Name);
             if (Directory.Exists(target))
@@ -125,7 +132,7 @@ public sealed class ModelCache(string root)
         return true;
     }
 
-    private static byte[] ManifestFor(ZooEntry entry, string labelsSha256)
+    private static byte[] ManifestFor(ZooEntry entry, string labelsSha256, string? synsetsSha256)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -144,6 +151,11 @@ public sealed class ModelCache(string root)
             json.WriteString("path", "labels.txt");
             json.WriteString("sha256", labelsSha256);
             json.WriteNumber("firstClassOutput", entry.FirstClassOutput);
+            if (synsetsSha256 is not null)
+            {
+                json.WriteString("synsets", "synsets.txt");
+                json.WriteString("synsetsSha256", synsetsSha256);
+            }
             json.WriteEndObject();
             json.WritePropertyName("input");
             json.WriteRawValue(entry.InputJson);

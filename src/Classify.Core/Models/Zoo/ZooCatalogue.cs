@@ -21,6 +21,9 @@ public sealed class ZooEntry
     public required string LabelsPath { get; init; }
     public int FirstClassOutput { get; init; }
 
+    /// <summary>The WordNet ids of the labels (synset.txt), as a full path; null when the catalogue gives none.</summary>
+    public string? SynsetsPath { get; init; }
+
     /// <summary>The "input" and "output" objects of the model.json it is installed with, as JSON text.</summary>
     public required string InputJson { get; init; }
     public required string OutputJson { get; init; }
@@ -98,6 +101,7 @@ public sealed class ZooCatalogue
                     Bytes = Get(file, "bytes").GetInt64(),
                     LabelsPath = System.IO.Path.GetFullPath(System.IO.Path.Combine(dir, Text(labels, "path"))),
                     FirstClassOutput = labels.TryGetProperty("firstClassOutput", out var f) ? f.GetInt32() : 0,
+                    SynsetsPath = labels.TryGetProperty("synsets", out var sy) ? System.IO.Path.GetFullPath(System.IO.Path.Combine(dir, sy.GetString()!)) : null,
                     InputJson = Get(manifest, "input").GetRawText(),
                     OutputJson = Get(manifest, "output").GetRawText(),
                 });
