@@ -86,7 +86,10 @@ internal sealed class ModelServer : IDisposable
                 if (line.StartsWith("Range:", StringComparison.OrdinalIgnoreCase))
                     range = line[6..].Trim();
             var path = requestLine.Split(' ') is [_, var p, ..] ? p : "/";
-            Requests.Enqueue($"{requestLine.Split(' ')[0]} {path} {range}".TrimEnd());
+            // As a proxy, the server is sent the whole URL: serve it by its path, and record that it came that way.
+            var proxied = path.StartsWith("http://", StringComparison.Ordinal);
+            if (proxied) path = new Uri(path).AbsolutePath;
+            Requests.Enqueue($"{requestLine.Split(' ')[0]} {path} {range}".TrimEnd() + (proxied ? " (proxied)" : ""));
             var fault = _faults.TryDequeue(out var f) ? f : ServerFault.None;
             if (fault == ServerFault.Hang)
             {

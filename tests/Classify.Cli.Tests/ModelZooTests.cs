@@ -170,6 +170,21 @@ public sealed class ModelZooTests : IDisposable
     }
 
     [Fact]
+    public void Downloads_go_through_the_proxy_the_environment_names()
+    {
+        // The mirror's host does not resolve: only the proxy (this server) can fetch it.
+        var env = Env("http://mirror.invalid");
+        env["HTTP_PROXY"] = _server.Url;
+        env["http_proxy"] = _server.Url;
+        var pull = Classify(env, "models", "pull", Name);
+        Assert.True(pull.ExitCode == 0, pull.Stderr);
+        Assert.Equal($"GET /{FilePath} (proxied)", Assert.Single(_server.Requests));
+        env["NO_PROXY"] = "mirror.invalid";
+        env["no_proxy"] = "mirror.invalid";
+        Assert.Equal(16, Classify(env, "models", "pull", "--force", Name).ExitCode); // no proxy for that host: it cannot resolve
+    }
+
+    [Fact]
     public void Offline_mode_fails_at_once_naming_the_command_for_a_login_node()
     {
         var env = Env();
