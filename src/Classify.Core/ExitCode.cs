@@ -42,8 +42,8 @@ public static class ExitCode
     public const int DownloadFailed = 16;
     /// <summary>A GPU was required (--require-gpu or --device cuda) but none is usable.</summary>
     public const int GpuUnavailable = 20;
-    /// <summary>classify merge: a shard file is missing, truncated, not classify's jsonl, or the shards given
-    /// do not form one complete set (results.shard-I-of-N for every I below N).</summary>
+    /// <summary>classify merge: a shard file is missing, empty, truncated, edited, not classify's jsonl or without its
+    /// trailer, or the shards given do not form one complete split (each shard once, all of the same inputs).</summary>
     public const int ShardInvalid = 30;
     /// <summary>Stopped by SIGINT or SIGTERM (e.g. Slurm's time limit); no partial output file is left.</summary>
     public const int Cancelled = 130;

@@ -25,9 +25,28 @@ public sealed class ClassifyShardTests : IDisposable
         var first = ClassifyProcess.Run([.. Folder, "--shard", "0/2"]);
         var second = ClassifyProcess.Run([.. Folder, "--shard", "1/2"]);
 
+        // Each shard's records, then its trailer (ShardTrailer): the records are the single run's with unrounded scores.
         Assert.Equal(4, all.StdoutLines.Length);
-        Assert.Equal(2, first.StdoutLines.Length);
-        Assert.Equal(all.Stdout, first.Stdout + second.Stdout);
+        Assert.Equal(3, first.StdoutLines.Length);
+        Assert.StartsWith("{\"classify_shard\":{\"index\":1,\"count\":2,\"records\":2,", second.StdoutLines[^1]);
+        Assert.Equal(all.StdoutLines.Select(FileOf), [.. first.StdoutLines[..^1].Select(FileOf), .. second.StdoutLines[..^1].Select(FileOf)]);
+    }
+
+    private static string FileOf(string line) => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("file").GetString()!;
+
+    [Fact]
+    public void A_shards_scores_are_unrounded_and_round_to_the_single_runs()
+    {
+        var all = ClassifyProcess.Run(Folder).StdoutLines;
+        var shard = ClassifyProcess.Run([.. Folder, "--shard", "0/1"]).StdoutLines;
+        Assert.Equal(all.Length + 1, shard.Length);
+        for (var i = 0; i < all.Length; i++)
+        {
+            var one = System.Text.Json.JsonDocument.Parse(all[i]).RootElement.GetProperty("predictions")[0].GetProperty("score");
+            var exact = System.Text.Json.JsonDocument.Parse(shard[i]).RootElement.GetProperty("predictions")[0].GetProperty("score");
+            Assert.Equal(one.GetRawText(), ((double)exact.GetSingle()).ToString("F6", System.Globalization.CultureInfo.InvariantCulture));
+            Assert.NotEqual(one.GetRawText(), exact.GetRawText());
+        }
     }
 
     [Fact]
@@ -45,7 +64,7 @@ public sealed class ClassifyShardTests : IDisposable
     public void An_explicit_shard_overrides_Slurm()
     {
         var r = ClassifyProcess.Run([.. Folder, "--shard", "0/1"], env: ArrayTask1);
-        Assert.Equal(4, r.StdoutLines.Length);
+        Assert.Equal(5, r.StdoutLines.Length); // all four images and the shard trailer
         Assert.Equal("", r.Stderr);
     }
 

@@ -83,7 +83,41 @@ public sealed class MergeCommandTests : IDisposable
         var r = ClassifyProcess.Run(["merge", "--output", _dir.File("merged.jsonl"), .. shards]);
 
         Assert.Equal(ExitCode.ShardInvalid, r.ExitCode);
-        Assert.StartsWith($"classify: {shards[0]}: line 2 is not a classify result", r.Stderr);
+        Assert.Equal($"classify: {shards[0]}: truncated: its last line has no end (its task was killed while writing it?)\n", r.Stderr);
+    }
+
+    [Fact]
+    public void An_emptied_shard_or_one_cut_at_a_line_end_fails_naming_it()
+    {
+        // The cases, which merged with exit 0 before shards carried their trailer: an emptied shard's images
+        // vanished, and a shard cut after a whole record lost the records after it.
+        var shards = RunShards(2);
+        File.WriteAllBytes(shards[1], []);
+        var merged = _dir.File("merged.jsonl");
+        var r = ClassifyProcess.Run(["merge", "--output", merged, .. shards]);
+        Assert.Equal(ExitCode.ShardInvalid, r.ExitCode);
+        Assert.Equal($"classify: {shards[1]}: is empty: a finished shard holds at least its trailer line (did its task end before writing it?)\n", r.Stderr);
+
+        shards = RunShards(2);
+        var lines = File.ReadAllLines(shards[0]);
+        File.WriteAllLines(shards[0], [lines[0], lines[^1]]);
+        r = ClassifyProcess.Run(["merge", "--output", merged, .. shards]);
+        Assert.Equal(ExitCode.ShardInvalid, r.ExitCode);
+        Assert.StartsWith($"classify: {shards[0]}: holds 1 records, but its trailer says 2", r.Stderr);
+        Assert.False(File.Exists(merged));
+    }
+
+    [Fact]
+    public void Another_splits_shard_under_the_right_name_fails()
+    {
+        // Shard 1 of 2 of a run over other photos, copied over this run's shard 1.
+        var shards = RunShards(2);
+        var other = ClassifyProcess.Run("--shard", "1/2", "--format", "jsonl", "--output", shards[1],
+            TestData.Chelsea, TestData.Coffee, Path.Combine(TestData.Images, "rocket.jpg"));
+        Assert.Equal(0, other.ExitCode);
+        var r = ClassifyProcess.Run(["merge", "--output", _dir.File("merged.jsonl"), .. shards]);
+        Assert.Equal(ExitCode.ShardInvalid, r.ExitCode);
+        Assert.Equal($"classify: {shards[1]}: is shard 1 of 2 of a split of 3 inputs (top 5), but {shards[0]} is shard 0 of 2 of a split of 4 inputs (top 5): shards of different runs\n", r.Stderr);
     }
 
     [Fact]
@@ -103,16 +137,15 @@ public sealed class MergeCommandTests : IDisposable
     }
 
     [Fact]
-    public void Merge_into_json_equals_a_json_run_but_for_backend_and_device()
+    public void Merge_into_json_equals_a_json_run()
     {
         var single = ClassifyProcess.Run("--image_dir", TestData.Images, "--format", "json").Stdout;
         var merged = _dir.File("merged.json");
 
         Assert.Equal(0, ClassifyProcess.Run(["merge", "--format", "json", "--output", merged, .. RunShards(2)]).ExitCode);
 
-        // The records do not say which backend and device ran them (ShardMerge); everything else is the run's, byte for byte.
-        Assert.Equal(single.Replace("\"backend\": \"onnx\"", "\"backend\": \"unknown\"", StringComparison.Ordinal)
-            .Replace("\"device\": \"cpu\"", "\"device\": \"unknown\"", StringComparison.Ordinal), File.ReadAllText(merged));
+        // Backend and device come from the shards' trailers.
+        Assert.Equal(single, File.ReadAllText(merged));
         Assert.Contains($"\"model_sha256\": \"{ClassifyCommandTests.ManifestSha256(TestData.SqueezeNet, "onnx")}\"", single);
     }
 

@@ -84,7 +84,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             inputs.Add(Path.Combine(AppContext.BaseDirectory, "examples", "cat.png"));
         if (inputs.Count == 0)
             console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList ?? string.Join(", ", o.Paths)}");
-        var shard = SelectShard(o, inputs.Count, launcher, o.Device == DeviceRequest.Cpu ? "the CPU (--device cpu)" : $"GPU {gpu} ({gpuWhy})", ref inputs);
+        var allInputs = inputs;
+        var (shard, sharded) = SelectShard(o, inputs.Count, launcher, o.Device == DeviceRequest.Cpu ? "the CPU (--device cpu)" : $"GPU {gpu} ({gpuWhy})", ref inputs);
         if (outputPath is not null)
             outputPath = shard.NameOutput(outputPath, insertTag: o.Shard is null && launcher is not null);
 
@@ -97,7 +98,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
 
         // The hash of the file that ran, as the manifest gives it (ModelCatalog.VerifiedFile checked the file against it).
         var made = new Provenance(manifest.Name, (manifest.Files[modelFile].Sha256 ?? "").ToLowerInvariant(), Arguments.ResultVersion);
-        var info = new RunInfo(made, backend.Name, backend.Device, o.NumTopPredictions);
+        // A shard's jsonl ends with a trailer naming its split, which classify merge checks the shards against.
+        var info = new RunInfo(made, backend.Name, backend.Device, o.NumTopPredictions, sharded ? ShardSplit.Of(shard, allInputs) : null);
         var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
         var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, batchSize, o.Threads);
         var failed = 0;
@@ -198,9 +200,12 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
     /// among the ranks of an MPI launch or an srun step. Where it came from the environment, it is said every time: a
     /// job that classifies its files in an array or under mpirun for another reason would otherwise be puzzled by
     /// its missing results.</summary>
-    private Shard SelectShard(ClassifyOptions o, int total, Launcher? launcher, string device, ref List<string> inputs)
+    /// <returns>The shard, and whether the run is one of a split (a --shard, a Slurm array task or a launcher's rank,
+    /// even one of a single shard: its output is then a shard file that merge takes).</returns>
+    private (Shard Shard, bool Sharded) SelectShard(ClassifyOptions o, int total, Launcher? launcher, string device, ref List<string> inputs)
     {
         Shard shard;
+        var sharded = o.Shard is not null || launcher is not null;
         var from = new List<string>();
         if (o.Shard is { } text)
         {
@@ -210,6 +215,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         {
             var array = Shard.FromSlurm(Environment.GetEnvironmentVariable);
             if (array is { } a) from.Add($"Slurm array task {a}");
+            sharded |= array is not null;
             shard = array ?? Shard.Whole;
             if (launcher is not null)
             {
@@ -230,7 +236,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         }
         if (!shard.IsWhole)
             inputs = [.. shard.Slice(inputs)];
-        return shard;
+        return (shard, sharded);
     }
 
     /// <summary>CLASSIFY_GPU_PREPROCESS=off keeps the cast, normalisation and layout on the CPU on a GPU run too (a

@@ -3,7 +3,7 @@ using CommandLine;
 
 namespace Classify.Cli.Commands;
 
-[Verb("merge", HelpText = "Join the jsonl shard files of a sharded run (e.g. classify-array.sbatch) into one file: results.shard-I-of-N files in the order of I (whatever the order given), other names in the order given.")]
+[Verb("merge", HelpText = "Join the shard files of a sharded run (--shard, classify-array.sbatch, MPI ranks) into one file, the same bytes as one run: every shard once, checked against the trailer each ends with, joined in shard order whatever the order given.")]
 internal sealed class MergeOptions
 {
     [Help("Options", "FILE")]
@@ -11,7 +11,7 @@ internal sealed class MergeOptions
     public string Output { get; set; } = "";
 
     [Help("Options", "jsonl|json|csv|text")]
-    [Option("format", Default = OutputFormat.Jsonl, HelpText = "jsonl (the shards' lines, byte for byte), json, csv or text.")]
+    [Option("format", Default = OutputFormat.Jsonl, HelpText = "jsonl, json, csv or text: what one run with that --format writes.")]
     public OutputFormat Format { get; set; }
 
     [Value(0, MetaName = "SHARD.jsonl", Min = 1, HelpText = "Shard files, e.g. out/results.shard-*-of-*.jsonl (a complete set; each file once).")]

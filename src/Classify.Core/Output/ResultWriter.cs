@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Classify.Inputs;
 using Classify.Pipeline;
 
 namespace Classify.Output;
@@ -15,9 +16,10 @@ public enum OutputFormat { Text, Json, Jsonl, Csv }
 /// Nothing in it varies between two runs of the same build on the same model, so output stays byte-stable.</summary>
 public sealed record Provenance(string Model, string ModelSha256, string ClassifyVersion);
 
-/// <summary>Facts about a run that the json format records once at the top. <see cref="Made"/> is null only for a
-/// merge of shards written before classify recorded it.</summary>
-public sealed record RunInfo(Provenance? Made, string Backend, string Device, int TopK);
+/// <summary>Facts about a run that the json format records once at the top. <see cref="Made"/> is null only for
+/// results written before classify recorded it. <see cref="Split"/>: the run is one shard of a split, and its jsonl
+/// ends with a <see cref="ShardTrailer"/>.</summary>
+public sealed record RunInfo(Provenance? Made, string Backend, string Device, int TopK, ShardSplit? Split = null);
 
 /// <summary>
 /// Streams results in input order to a writer, one image at a time, so ten million images never sit in
@@ -35,7 +37,7 @@ public abstract class ResultWriter
     {
         OutputFormat.Text => new TextResultWriter(writer, singleInput),
         OutputFormat.Json => new JsonResultWriter(writer, info),
-        OutputFormat.Jsonl => new JsonlResultWriter(writer, info.Made),
+        OutputFormat.Jsonl => new JsonlResultWriter(writer, info),
         OutputFormat.Csv => new CsvResultWriter(writer, info.Made),
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
@@ -78,16 +80,34 @@ internal sealed class TextResultWriter(TextWriter writer, bool singleInput) : Re
     }
 }
 
-internal sealed class JsonlResultWriter(TextWriter writer, Provenance? made) : ResultWriter(writer)
+/// <summary>One result per line. A shard's file carries scores unrounded (so that merge renders every format as one
+/// run would: rounding the 6-decimal jsonl again to text's 5 is off by one in the last digit) and ends with its
+/// <see cref="ShardTrailer"/>.</summary>
+internal sealed class JsonlResultWriter(TextWriter writer, RunInfo info) : ResultWriter(writer)
 {
     private readonly MemoryStream _buffer = new();
+    private readonly NameDigest? _files = info.Split is null ? null : new NameDigest();
+    private long _records;
 
     public override void Write(ImageResult result)
     {
         _buffer.SetLength(0);
         using (var json = new Utf8JsonWriter(_buffer, JsonFormat.Options))
-            JsonFormat.WriteResult(json, result, made: made);
+            JsonFormat.WriteResult(json, result, exactScores: info.Split is not null, made: info.Made);
         Writer.WriteLine(Utf8.GetString(_buffer.GetBuffer(), 0, (int)_buffer.Length));
+        _records++;
+        _files?.Add(result.File);
+    }
+
+    public override void Complete()
+    {
+        if (info.Split is { } split)
+        {
+            var trailer = new ShardTrailer(split.Shard.Index, split.Shard.Count, _records, _files!.Finish(), split.Inputs,
+                split.InputsSha256, info.TopK, info.Backend, info.Device);
+            Writer.WriteLine(Utf8.GetString(trailer.ToJson()));
+        }
+        base.Complete();
     }
 }
 

@@ -4,13 +4,14 @@ using System.Text.RegularExpressions;
 namespace Classify.Output;
 
 /// <summary>
-/// <c>classify merge</c>: joins the jsonl files of a sharded run into one file that appears only when complete.
-/// Files named results.shard-I-of-N are joined in the order of I, whatever the order of the arguments: a glob sorts
-/// shard-10 before shard-2 when the numbers are not zero-padded (srun's $SLURM_PROCID is not), and a merge in that
-/// order would put rows in the wrong place with nothing said. Other names are joined in the order given. A missing,
-/// repeated or torn shard, or a set with a gap, is an error naming the file: a merged result that silently lacks or
-/// doubles a shard's images is worse than none. So is a set whose records were made by different models, model files
-/// or classify builds: every record carries its provenance, and a merged file says one run made it.
+/// <c>classify merge</c>: joins the jsonl files of a sharded run into one file that appears only when complete, the
+/// same bytes as one unsharded run in every format. Each shard file ends with a <see cref="ShardTrailer"/>, and merge
+/// proves from the trailers, not from file names, that the files are exactly one complete split: every shard present
+/// once, each holding the record count and names its trailer gives, all of one split (the same input list), and the
+/// names of all records in shard order equal to that list. Files are ordered by their trailers, so srun's unpadded
+/// shard-10 globbed before shard-2 merges right; a name that says shard-I-of-N must agree with its trailer. A set of
+/// records made by different models, model files or classify builds is refused too: a merged file says one run made
+/// it. Every line is parsed and written out again, never copied: no byte merge did not understand reaches the output.
 /// </summary>
 public static partial class ShardMerge
 {
@@ -23,7 +24,7 @@ public static partial class ShardMerge
     {
         if (shards.Count == 0)
             throw new ClassifyException(ExitCode.Usage, null, "merge: no shard files given");
-        shards = InShardOrder(shards);
+        RefuseRepeats(shards);
         foreach (var shard in shards)
         {
             if (!File.Exists(shard))
@@ -33,42 +34,49 @@ public static partial class ShardMerge
             if (FileStatus.OfPath(shard) is not { Type: FileStatus.Regular })
                 throw new ClassifyException(ExitCode.ShardInvalid, shard, "is not a regular file, so not a finished shard");
         }
+        var split = InSplitOrder([.. shards.Select(s => (s, Guard(s, () => ShardTrailer.ReadFrom(s))))]);
+        var trailer = split[0].Trailer;
+        var made = Guard(split[0].Path, () => FirstProvenance(split));
+        // One GPU model or another does not change the split; the json header names them when all shards agree.
+        string Common(Func<ShardTrailer, string> field) => split.Select(s => field(s.Trailer)).Distinct().Count() == 1 ? field(trailer) : "mixed";
+        var info = new RunInfo(made?.Made, Common(t => t.Backend), Common(t => t.Device), trailer.TopK);
 
-        var first = FirstRecords(shards);
         using var file = new AtomicFile(output);
         long count = 0;
+        using var names = new NameDigest();
         using (var text = ResultWriter.OpenText(file.Stream))
         {
-            // Backend and device are not in the records (json's header says unknown): the model file's hash and the
-            // build are what decide the results, and shards of one array may well run on different GPU models.
-            var writer = format == OutputFormat.Jsonl
-                ? null
-                : ResultWriter.Create(format, text, new RunInfo(first.Made, "unknown", "unknown", first.TopK), singleInput: false);
-            foreach (var shard in shards)
-            {
-                try
-                {
-                    count += Copy(shard, writer is null ? file.Stream : null, writer, first);
-                }
-                catch (InvalidDataException e)
-                {
-                    throw new ClassifyException(ExitCode.ShardInvalid, shard, e.Message);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new ClassifyException(ExitCode.ShardInvalid, shard, $"cannot read: {e.Message}");
-                }
-            }
-            writer?.Complete();
+            var writer = ResultWriter.Create(format, text, info, singleInput: trailer.Inputs == 1);
+            foreach (var (shard, t) in split)
+                count += Guard(shard, () => Copy(shard, t, writer, made, names));
+            writer.Complete();
             text.Flush();
         }
+        if (names.Finish() != trailer.InputsSha256)
+            throw new ClassifyException(ExitCode.ShardInvalid, split[0].Path,
+                $"the {split.Count} shards together hold other images, or the same in another order, than the split of {trailer.Inputs} inputs their trailers name: a shard's records were replaced");
         file.Commit();
         return count;
     }
 
-    /// <summary>The shards in shard order when every name says which shard of how many it is (the set must then be
-    /// complete), else as given; the same file given twice is refused either way.</summary>
-    public static IReadOnlyList<string> InShardOrder(IReadOnlyList<string> shards)
+    /// <summary>Runs <paramref name="read"/> on one shard, turning a read failure into an error that names it.</summary>
+    private static T Guard<T>(string shard, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ClassifyException(ExitCode.ShardInvalid, shard, e.Message);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ClassifyException(ExitCode.ShardInvalid, shard, $"cannot read: {e.Message}");
+        }
+    }
+
+    private static void RefuseRepeats(IReadOnlyList<string> shards)
     {
         var paths = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var shard in shards)
@@ -76,33 +84,41 @@ public static partial class ShardMerge
             if (!paths.TryAdd(Path.GetFullPath(shard), shard))
                 throw new ClassifyException(ExitCode.ShardInvalid, shard, $"is given twice (also as {paths[Path.GetFullPath(shard)]}): its images would be merged twice");
         }
+    }
+
+    /// <summary>The shards in shard order, after checking that they are one split, complete, each shard once, and
+    /// that a name saying shard-I-of-N agrees with the trailer.</summary>
+    internal static List<(string Path, ShardTrailer Trailer)> InSplitOrder(List<(string Path, ShardTrailer Trailer)> shards)
+    {
+        var (firstPath, first) = shards[0];
         var seen = new Dictionary<int, string>();
-        int? total = null;
-        string? first = null;
-        foreach (var shard in shards)
+        foreach (var (shard, t) in shards)
         {
             var m = ShardName().Match(Path.GetFileName(shard));
-            if (!m.Success || !int.TryParse(m.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var index)
-                || !int.TryParse(m.Groups[2].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var of))
-                return shards;
-            if (total is { } n && n != of)
-                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"is one of {of} shards, but {first} is one of {n}: shards of different runs");
-            total = of;
-            first ??= shard;
-            if (index >= of)
-                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"shard {index} of {of} does not exist");
-            if (!seen.TryAdd(index, shard))
-                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"shard {index} is also given as {seen[index]}");
+            if (m.Success && (!int.TryParse(m.Groups[1].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var named)
+                || !int.TryParse(m.Groups[2].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out var of)
+                || named != t.Index || of != t.Count))
+                throw new ClassifyException(ExitCode.ShardInvalid, shard,
+                    $"is named {m.Value.Trim('.')} but holds {t} (its trailer says so): a renamed or copied file; give the shard files as classify wrote them");
+            if (t.Count != first.Count || t.Inputs != first.Inputs || t.InputsSha256 != first.InputsSha256 || t.TopK != first.TopK)
+                throw new ClassifyException(ExitCode.ShardInvalid, shard,
+                    $"is {t} of a split of {t.Inputs} inputs (top {t.TopK}), but {firstPath} is {first} of a split of {first.Inputs} inputs (top {first.TopK})"
+                    + (t.Count == first.Count && t.Inputs == first.Inputs && t.TopK == first.TopK ? " with other names" : "")
+                    + ": shards of different runs");
+            if (!seen.TryAdd(t.Index, shard))
+                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"holds {t}, which is also given as {seen[t.Index]}: its images would be merged twice");
         }
-        if (total is { } count && seen.Count < count)
+        if (seen.Count < first.Count)
         {
-            var missing = Enumerable.Range(0, count).Where(i => !seen.ContainsKey(i)).ToList();
-            var name = ShardName().Replace(Path.GetFileName(first!), $".shard-{Padded(missing[0], first!)}-of-{Padded(count, first!, group: 2)}.", 1);
-            var example = Path.Combine(Path.GetDirectoryName(first!) ?? "", name);
+            var missing = Enumerable.Range(0, first.Count).Where(i => !seen.ContainsKey(i)).ToList();
+            var like = shards.Select(s => s.Path).FirstOrDefault(p => ShardName().IsMatch(Path.GetFileName(p)));
+            var example = like is null ? null
+                : Path.Combine(Path.GetDirectoryName(like) ?? "",
+                    ShardName().Replace(Path.GetFileName(like), $".shard-{Padded(missing[0], like)}-of-{Padded(first.Count, like, group: 2)}.", 1));
             throw new ClassifyException(ExitCode.ShardInvalid, example,
-                $"missing: {missing.Count} of {count} shards not given ({Describe(missing)}); did those tasks finish?");
+                $"missing: {missing.Count} of {first.Count} shards not given ({Describe(missing)}); did those tasks finish?");
         }
-        return [.. seen.OrderBy(s => s.Key).Select(s => s.Value)];
+        return [.. shards.OrderBy(s => s.Trailer.Index)];
     }
 
     private static string Padded(int value, string like, int group = 1)
@@ -116,37 +132,45 @@ public static partial class ShardMerge
         + string.Join(", ", missing.Take(10).Select(i => i.ToString(CultureInfo.InvariantCulture)))
         + (missing.Count > 10 ? ", ..." : "");
 
-    /// <summary>Copies one shard; jsonl byte for byte, other formats through <paramref name="writer"/>.</summary>
-    private static long Copy(string shard, Stream? raw, ResultWriter? writer, First first)
+    /// <summary>Writes one shard's records through <paramref name="writer"/>, checking each against what its trailer
+    /// says and the split's provenance.</summary>
+    private static long Copy(string shard, ShardTrailer trailer, ResultWriter writer, (Provenance? Made, string Shard)? first, NameDigest allNames)
     {
         using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var lines = new LineScanner(input);
+        using var names = new NameDigest();
         long count = 0;
         while (lines.TryRead(out var line, out var terminated))
         {
+            if (ShardTrailer.LooksLikeOne(line.Span))
+            {
+                if (ShardTrailer.TryParse(line.Span) != trailer || lines.TryRead(out _, out _))
+                    throw new InvalidDataException($"line {count + 1} is a shard trailer, but not its last line: two shard files joined, or changed while merging");
+                break;
+            }
             count++;
             var result = ResultReader.TryParse(line.Span, out var made);
             if (result is null)
             {
-                throw new ClassifyException(ExitCode.ShardInvalid, shard, count == 1 && line.Span.StartsWith("{\"classify_journal\""u8)
+                throw new InvalidDataException(count == 1 && line.Span.StartsWith("{\"classify_journal\""u8)
                     ? "is the resume journal of an unfinished task, not a finished shard"
                     : $"line {count} is not a classify result" + (terminated ? "" : " (the file is truncated)"));
             }
-            if (!terminated)
-                throw new ClassifyException(ExitCode.ShardInvalid, shard, $"truncated: line {count} has no end");
-            if (made != first.Made)
-                throw new ClassifyException(ExitCode.ShardInvalid, shard,
-                    $"line {count} was made by {Describe(made)}, but {first.Shard} by {Describe(first.Made)}: results of different models or builds are not merged");
-            if (writer is null)
-            {
-                raw!.Write(line.Span);
-                raw.WriteByte((byte)'\n');
-            }
-            else
-            {
-                writer.Write(result);
-            }
+            if (made != first?.Made)
+                throw new InvalidDataException(
+                    $"line {count} was made by {Describe(made)}, but {first?.Shard} by {Describe(first?.Made)}: results of different models or builds are not merged");
+            if (result.Predictions is { } p && p.Length != trailer.TopK)
+                throw new InvalidDataException($"line {count} has {p.Length} predictions, but the shard was made with top {trailer.TopK}");
+            writer.Write(result);
+            names.Add(result.File);
+            allNames.Add(result.File);
         }
+        var expected = trailer.Shard.RangeOf((int)trailer.Inputs).Length;
+        if (count != trailer.Records || count != expected)
+            throw new InvalidDataException(
+                $"holds {count} records, but its trailer says {trailer.Records} and {trailer} of {trailer.Inputs} inputs has {expected}: records were removed or added after classify wrote it");
+        if (names.Finish() != trailer.FilesSha256)
+            throw new InvalidDataException($"its records name other images than classify wrote into it (files_sha256 differs): records were replaced or reordered");
         return count;
     }
 
@@ -154,34 +178,20 @@ public static partial class ShardMerge
         ? "a classify build that did not record its model"
         : $"model {made.Model} (model_sha256 {made.ModelSha256}, classify {made.ClassifyVersion})";
 
-    /// <summary>What the merged file's records must all have been made by, the first shard that says so, and the json
-    /// format's top_k (from the first result with predictions).</summary>
-    private sealed record First(Provenance? Made, string? Shard, int TopK);
-
-    private static First FirstRecords(IReadOnlyList<string> shards)
+    /// <summary>The provenance of the first record in shard order, and the shard it is in; null when no shard holds a
+    /// record (every record must then agree with it).</summary>
+    private static (Provenance? Made, string Shard)? FirstProvenance(List<(string Path, ShardTrailer Trailer)> split)
     {
-        (Provenance? Made, string Shard)? made = null;
-        foreach (var shard in shards)
+        foreach (var (shard, _) in split)
         {
             using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read);
             var lines = new LineScanner(input);
-            try
-            {
-                while (lines.TryRead(out var line, out _))
-                {
-                    // Lines that do not parse are skipped here; Copy names them, in order.
-                    var result = ResultReader.TryParse(line.Span, out var m);
-                    if (result is not null)
-                        made ??= (m, shard);
-                    if (result is { Predictions: { } p })
-                        return new First(made!.Value.Made, made.Value.Shard, p.Length);
-                }
-            }
-            catch (InvalidDataException e)
-            {
-                throw new ClassifyException(ExitCode.ShardInvalid, shard, e.Message);
-            }
+            // Copy names a first line that does not parse.
+            if (lines.TryRead(out var line, out _) && ResultReader.TryParse(line.Span, out var made) is not null)
+                return (made, shard);
+            if (!ShardTrailer.LooksLikeOne(line.Span))
+                return null;
         }
-        return new First(made?.Made, made?.Shard, 0);
+        return null;
     }
 }
