@@ -12,7 +12,7 @@ internal static partial class FileStatus
         CharDevice = 0x2000, Fifo = 0x1000;
 
     /// <summary><see cref="Type"/> is one of the constants above.</summary>
-    public readonly record struct Info(ushort Type, ulong Size);
+    public readonly record struct Info(ushort Type, ulong Size, uint Owner);
 
     /// <summary>The status of an open descriptor, or null (errno in Marshal.GetLastPInvokeError).</summary>
     public static Info? OfDescriptor(int fd) => Call(fd, "", AT_EMPTY_PATH);
@@ -23,18 +23,23 @@ internal static partial class FileStatus
     private static Info? Call(int dirfd, string path, int flags)
     {
         var st = new StatX();
-        return StatXCall(dirfd, path, flags, STATX_TYPE | STATX_SIZE, ref st) == 0 ? new Info((ushort)(st.Mode & TypeMask), st.Size) : null;
+        return StatXCall(dirfd, path, flags, STATX_TYPE | STATX_SIZE | STATX_UID, ref st) == 0 ? new Info((ushort)(st.Mode & TypeMask), st.Size, st.Uid) : null;
     }
 
     private const int AT_EMPTY_PATH = 0x1000, AT_FDCWD = -100;
-    private const uint STATX_TYPE = 0x1, STATX_SIZE = 0x200;
+    private const uint STATX_TYPE = 0x1, STATX_UID = 0x8, STATX_SIZE = 0x200;
 
     [StructLayout(LayoutKind.Explicit, Size = 256)]
     private struct StatX
     {
+        [FieldOffset(20)] public uint Uid;
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(40)] public ulong Size;
     }
+
+    /// <summary>The effective user id of this process.</summary>
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint EffectiveUser();
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int StatXCall(int dirfd, string path, int flags, uint mask, ref StatX buffer);

@@ -118,6 +118,30 @@ public sealed class ClassifyShardTests : IDisposable
     }
 
     [Fact]
+    public void A_forged_record_in_a_journal_is_not_replayed()
+    {
+        // A real journal (the run killed after its first image, a broken one), whose error record is then replaced by
+        // an invented result: an Egyptian cat's class under another name. The rerun classifies that image again.
+        var broken = _dir.File("0-broken.png");
+        File.WriteAllBytes(broken, File.ReadAllBytes(TestData.Chelsea)[..3000]);
+        string[] args = ["--image_file", broken, "--image_dir", TestData.Images, "--batch_size", "1", "--output", _dir.File("out.jsonl")];
+        var expected = ClassifyProcess.Run([.. args[..^2], "--output", _dir.File("expected.jsonl")]);
+        using var cancel = new CancellationTokenSource();
+        Assert.Equal(ExitCode.Cancelled, Program.Run(args, new Cli.Console(TextReader.Null, new StringWriter(), new CancelOnWrite(cancel)), cancel.Token));
+        var partial = _dir.File("out.jsonl.partial");
+        var lines = File.ReadAllLines(partial);
+        Assert.Equal(2, lines.Length);
+        var prediction = "{\"label\":\"Persian cat\",\"synset\":\"n02124075\",\"class\":285,\"score\":0.9}";
+        lines[1] = $"{{\"file\":{System.Text.Json.JsonSerializer.Serialize(broken)},\"predictions\":[{string.Join(",", Enumerable.Repeat(prediction, 5))}]}}";
+        File.WriteAllLines(partial, lines);
+
+        var rerun = ClassifyProcess.Run(args);
+        Assert.Equal(ExitCode.SomeImagesFailed, rerun.ExitCode);
+        Assert.Contains($"classify: {partial}: record 1 does not fit this run: class 285 is not named 'Persian cat' (n02124075) by the model's labels; resuming only the 0 before it\n", rerun.Stderr);
+        Assert.Equal(File.ReadAllText(_dir.File("expected.jsonl")), File.ReadAllText(_dir.File("out.jsonl")));
+    }
+
+    [Fact]
     public void A_journal_of_other_settings_is_not_resumed()
     {
         var output = _dir.File("out.jsonl");

@@ -158,7 +158,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 [manifest.Name, manifest.Files[modelFile].Sha256 ?? "", manifest.Labels.Sha256 ?? "", manifest.Labels.SynsetsSha256 ?? manifest.Labels.Synsets ?? "",
                  made.ClassifyVersion, factory.Name,
                  o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], inputs),
-                inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"));
+                inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"), new RecordCheck(labels, o.NumTopPredictions));
             try
             {
                 using (var text = ResultWriter.OpenText(file.Stream))

@@ -55,9 +55,11 @@ public sealed class ResultJournal : IDisposable
     /// <summary>
     /// Opens the journal of <paramref name="outputPath"/>, keeping the records of an earlier run with the same
     /// <paramref name="fingerprint"/> that match <paramref name="inputs"/> from the start, up to the last
-    /// whole line. <paramref name="note"/> hears what was resumed or discarded.
+    /// whole line and, when <paramref name="check"/> is given, to the last record it accepts (see <see cref="RecordCheck"/>).
+    /// <paramref name="note"/> hears what was resumed or discarded.
     /// </summary>
-    public static ResultJournal Open(string outputPath, string fingerprint, IReadOnlyList<string> inputs, int flushEvery, Action<string> note)
+    public static ResultJournal Open(string outputPath, string fingerprint, IReadOnlyList<string> inputs, int flushEvery, Action<string> note,
+        RecordCheck? check = null)
     {
         var path = System.IO.Path.GetFullPath(outputPath) + Suffix;
         try
@@ -65,7 +67,7 @@ public sealed class ResultJournal : IDisposable
             var stream = OpenWithoutFollowing(path);
             try
             {
-                var (finished, keep) = Recover(stream, fingerprint, inputs, path, note);
+                var (finished, keep) = Recover(stream, fingerprint, inputs, path, note, check);
                 if (keep == 0)
                 {
                     stream.SetLength(0);
@@ -103,7 +105,8 @@ public sealed class ResultJournal : IDisposable
     }
 
     /// <returns>The number of reusable records and the byte length that holds them (0: start afresh).</returns>
-    private static (int Finished, long Keep) Recover(FileStream stream, string fingerprint, IReadOnlyList<string> inputs, string path, Action<string> note)
+    private static (int Finished, long Keep) Recover(FileStream stream, string fingerprint, IReadOnlyList<string> inputs, string path, Action<string> note,
+        RecordCheck? check)
     {
         if (stream.Length == 0)
             return (0, 0);
@@ -115,9 +118,18 @@ public sealed class ResultJournal : IDisposable
         }
         var keep = lines.Offset;
         var finished = 0;
-        while (finished < inputs.Count && TryRead(lines, out var line, out terminated) && terminated
-            && ResultReader.TryParse(line.Span) is { } result && result.File == inputs[finished])
+        while (finished < inputs.Count && TryRead(lines, out var line, out terminated) && terminated)
         {
+            // Each record must be the result of the input at its place in the list, and one this run could produce.
+            var result = ResultReader.TryParse(line.Span);
+            var problem = result is null ? "is not a classify result"
+                : result.File != inputs[finished] ? $"is for {ClassifyException.Printable(result.File)}, not input {finished + 1} ({ClassifyException.Printable(inputs[finished])})"
+                : check?.Problem(result);
+            if (problem is not null)
+            {
+                note($"{path}: record {finished + 1} {(problem.StartsWith("is ", StringComparison.Ordinal) ? problem : "does not fit this run: " + problem)}; resuming only the {finished} before it");
+                break;
+            }
             finished++;
             keep = lines.Offset;
         }
@@ -220,10 +232,19 @@ public sealed class ResultJournal : IDisposable
                 : new IOException(System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno));
         }
         var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
-        if (FileStatus.OfDescriptor(fd) is not { Type: FileStatus.Regular })
+        var status = FileStatus.OfDescriptor(fd);
+        if (status is not { Type: FileStatus.Regular })
         {
             handle.Dispose();
             throw new ClassifyException(ExitCode.OutputFailed, path, "is not a regular file: classify keeps its resume journal only in one; remove it, or choose another --output");
+        }
+        // Another user's file in a shared folder (one they could write, or leave writable) is not this run's journal:
+        // its records would be replayed as results.
+        if (status.Value.Owner != FileStatus.EffectiveUser())
+        {
+            handle.Dispose();
+            throw new ClassifyException(ExitCode.OutputFailed, path,
+                $"belongs to another user (uid {status.Value.Owner}): classify resumes only from a journal it wrote itself; remove it, or choose another --output");
         }
         return new FileStream(handle, FileAccess.ReadWrite);
     }

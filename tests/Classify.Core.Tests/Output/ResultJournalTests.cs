@@ -153,4 +153,87 @@ public sealed class ResultJournalTests : IDisposable
         // Parts are separated, so moving a boundary is a different run.
         Assert.NotEqual(ResultJournal.Fingerprint(["ab", "c"], []), ResultJournal.Fingerprint(["a", "bc"], []));
     }
+
+    private static readonly Classify.Models.Labels SqueezeNetLabels =
+        Classify.Models.Labels.Load(new Classify.Models.ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _));
+
+    /// <summary>A journal of three real-looking records (labels as squeezenet1.1 names them), the second forged by
+    /// <paramref name="forge"/>, reopened with the record check of a top-2 run.</summary>
+    private (ResultJournal Journal, List<string> Notes) ForgedSecond(Func<string, string> forge)
+    {
+        ImageResult Real(string file) => ImageResult.Ok(file, [new Prediction("Egyptian cat", 285, 0.92f, "n02124075"), new Prediction("tabby, tabby cat", 281, 0.05f, "n02123045")]);
+        using (var first = Open())
+            foreach (var f in _inputs.Take(3)) first.Append(Real(f));
+        var lines = File.ReadAllLines(Output + ResultJournal.Suffix);
+        var forged = forge(lines[2]);
+        Assert.NotEqual(lines[2], forged);
+        lines[2] = forged;
+        File.WriteAllLines(Output + ResultJournal.Suffix, lines);
+        var notes = new List<string>();
+        return (ResultJournal.Open(Output, "run-a", _inputs, 2, notes.Add, new RecordCheck(SqueezeNetLabels, 2)), notes);
+    }
+
+    [Theory]
+    [InlineData("\"Egyptian cat\",\"synset\":\"n02124075\",\"class\":285", "\"Persian cat\",\"synset\":\"n02124075\",\"class\":285", "class 285 is not named 'Persian cat' (n02124075) by the model's labels")]
+    [InlineData("\"class\":285", "\"class\":1000", "class 1000 is not one of the model's 1000 classes")]
+    [InlineData("\"score\":0.92", "\"score\":1.5", "score 1.5 is not a probability")]
+    [InlineData("\"score\":0.05", "\"score\":0.95", "scores are not in descending order")]
+    [InlineData(",{\"label\":\"tabby, tabby cat\"", ",{\"label\":\"x\",\"class\":1,\"score\":0.01},{\"label\":\"tabby, tabby cat\"", "3 predictions, but this run reports 2")]
+    public void A_forged_record_is_not_replayed_nor_anything_after_it(string real, string fake, string problem)
+    {
+        var (journal, notes) = ForgedSecond(line => line.Replace(real, fake, StringComparison.Ordinal));
+        using (journal)
+        {
+            Assert.Equal(1, journal.Finished);
+            Assert.Single(Replayed(journal));
+        }
+        Assert.Equal([$"{Output}.partial: record 2 does not fit this run: {problem}; resuming only the 1 before it",
+            $"{Output}: resuming: 1 of 4 images already done (from {Output}.partial)"], notes);
+    }
+
+    [Fact]
+    public void A_forged_error_record_is_not_replayed()
+    {
+        var (journal, notes) = ForgedSecond(line => line[..line.IndexOf(",\"predictions\"", StringComparison.Ordinal)]
+            + ",\"error\":{\"code\":30,\"kind\":\"ShardInvalid\",\"message\":\"x\"}}");
+        using (journal)
+            Assert.Equal(1, journal.Finished);
+        Assert.Contains("error code 30 (ShardInvalid) is not an image error classify reports", notes[0]);
+    }
+
+    [Fact]
+    public void A_record_for_another_input_is_named_and_not_replayed()
+    {
+        var (journal, notes) = ForgedSecond(line => line.Replace(TestData.Coffee, TestData.Astronaut, StringComparison.Ordinal));
+        using (journal)
+            Assert.Equal(1, journal.Finished);
+        Assert.Equal($"{Output}.partial: record 2 is for {TestData.Astronaut}, not input 2 ({TestData.Coffee}); resuming only the 1 before it", notes[0]);
+    }
+
+    [Fact]
+    public void Real_records_pass_the_check()
+    {
+        var (journal, notes) = ForgedSecond(line => line.Replace("0.05", "0.06", StringComparison.Ordinal));
+        using (journal)
+            Assert.Equal(3, journal.Finished);
+        Assert.Equal($"{Output}: resuming: 3 of 4 images already done (from {Output}.partial)", Assert.Single(notes));
+    }
+
+    [Fact]
+    public void Another_users_journal_is_refused_and_left_alone()
+    {
+        // On a shared scratch folder another user may leave FILE.partial, even writable by all: its records are not
+        // this run's. Needs root to give the file away (CI runs as root).
+        Assert.True(FileStatus.EffectiveUser() == 0, "this test gives a file to another user, which needs root");
+        var partial = Output + ResultJournal.Suffix;
+        File.WriteAllText(partial, "planted\n");
+        Assert.Equal(0, Chown(partial, 65534, 65534));
+        var e = Assert.Throws<ClassifyException>(() => Open());
+        Assert.Equal(ExitCode.OutputFailed, e.ExitCode);
+        Assert.Equal($"{partial}: belongs to another user (uid 65534): classify resumes only from a journal it wrote itself; remove it, or choose another --output", e.OneLine);
+        Assert.Equal("planted\n", File.ReadAllText(partial));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
+    private static extern int Chown(string path, int owner, int group);
 }
