@@ -12,6 +12,7 @@ public static class Program
     public static int Main(string[] args)
     {
         Console.InitializeWithoutKeypadMode();
+        args = RawArguments.Recover(args);
         using var cancel = new CancellationTokenSource();
         // Slurm sends SIGTERM at the time limit; cancelling lets the atomic output delete its temp file.
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });

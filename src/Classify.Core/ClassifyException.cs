@@ -21,9 +21,12 @@ public sealed class ClassifyException : Exception
     /// <summary>The one-line form: "FILE: message" (newlines of native messages folded).</summary>
     public string OneLine => Fold(File is null ? Message : $"{Printable(File)}: {Message}");
 
-    /// <summary>A file name as one line: control characters (a newline in a name) written as \n, \t, \xNN.</summary>
-    public static string Printable(string s)
+    /// <summary>A file name as one line: control characters (a newline in a name) written as \n, \t, \xNN, and the bytes
+    /// of a name that is not UTF-8 as \xNN (<see cref="Inputs.FileNames"/>), unless <paramref name="keepBytes"/> (text
+    /// output, written by <see cref="Output.RawNameWriter"/>, which writes them as the bytes they are).</summary>
+    public static string Printable(string s, bool keepBytes = false)
     {
+        if (!keepBytes) s = Inputs.FileNames.Printable(s);
         if (!s.AsSpan().ContainsAnyInRange('\0', '\x1f') && !s.Contains('\x7f', StringComparison.Ordinal))
             return s;
         var b = new System.Text.StringBuilder(s.Length + 8);

@@ -15,12 +15,15 @@ internal static partial class FileStatus
     public readonly record struct Info(ushort Type, ulong Size, uint Owner);
 
     /// <summary>The status of an open descriptor, or null (errno in Marshal.GetLastPInvokeError).</summary>
-    public static Info? OfDescriptor(int fd) => Call(fd, "", AT_EMPTY_PATH);
+    public static Info? OfDescriptor(int fd) => Call(fd, [0], AT_EMPTY_PATH);
 
     /// <summary>The status of the file a path names, or null (errno in Marshal.GetLastPInvokeError).</summary>
-    public static Info? OfPath(string path) => Call(AT_FDCWD, path, 0);
+    public static Info? OfPath(string path) => Call(AT_FDCWD, Inputs.FileNames.ToCString(path), 0);
 
-    private static Info? Call(int dirfd, string path, int flags)
+    /// <summary>The type of what <paramref name="path"/> names (links followed), or null when nothing is there.</summary>
+    public static ushort? TypeOf(string path) => OfPath(path)?.Type;
+
+    private static Info? Call(int dirfd, byte[] path, int flags)
     {
         var st = new StatX();
         return StatXCall(dirfd, path, flags, STATX_TYPE | STATX_SIZE | STATX_UID, ref st) == 0 ? new Info((ushort)(st.Mode & TypeMask), st.Size, st.Uid) : null;
@@ -41,6 +44,6 @@ internal static partial class FileStatus
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint EffectiveUser();
 
-    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int StatXCall(int dirfd, string path, int flags, uint mask, ref StatX buffer);
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
+    private static partial int StatXCall(int dirfd, byte[] path, int flags, uint mask, ref StatX buffer);
 }

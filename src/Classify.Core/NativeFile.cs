@@ -14,7 +14,25 @@ internal static partial class NativeFile
     public const int ENOENT = 2, ENOTDIR = 20, ELOOP = 40;
 
     /// <summary>A descriptor, or -1 with errno in Marshal.GetLastPInvokeError. <paramref name="mode"/> applies to a file
-    /// <see cref="Create"/> makes (less the umask).</summary>
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Open(string path, int flags, int mode = 0);
+    /// <see cref="Create"/> makes (less the umask). The path's bytes are <see cref="Inputs.FileNames.ToBytes"/>: a name
+    /// that is not UTF-8 opens the file it came from.</summary>
+    public static int Open(string path, int flags, int mode = 0) => OpenBytes(Inputs.FileNames.ToCString(path), flags, mode);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static partial int OpenBytes(byte[] path, int flags, int mode);
+
+    /// <summary>A file opened for reading by its name's bytes (a name that is not UTF-8 too), as a stream.</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="IOException">It cannot be opened.</exception>
+    public static FileStream OpenRead(string path)
+    {
+        var fd = Open(path, ReadOnly | CloseOnExec);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            var message = Marshal.GetPInvokeErrorMessage(errno);
+            throw errno is ENOENT or ENOTDIR ? new FileNotFoundException(message, path) : new IOException(message);
+        }
+        return new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1 << 16);
+    }
 }

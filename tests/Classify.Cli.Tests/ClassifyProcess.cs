@@ -32,6 +32,50 @@ internal static class ClassifyProcess
             WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
         foreach (var a in args) start.ArgumentList.Add(a);
+        Isolate(start, env);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null) process.StandardInput.Write(stdin);
+        process.StandardInput.Close();
+        if (!process.WaitForExit(timeout ?? TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"classify {string.Join(' ', args)} did not finish");
+        }
+        return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Runs <c>bash -c SCRIPT</c> with $CLASSIFY naming the executable, for arguments .NET cannot pass (bytes
+    /// that are not UTF-8, written as $'\xe9' in the script); standard input and output are bytes.</summary>
+    public static (int ExitCode, byte[] Stdout, string Stderr) RunScript(string script, string workingDirectory, byte[]? stdin = null)
+    {
+        var start = new ProcessStartInfo("bash", ["-c", script])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        Isolate(start, new Dictionary<string, string?> { ["CLASSIFY"] = Executable });
+        using var process = Process.Start(start)!;
+        var stdout = new MemoryStream();
+        var copy = process.StandardOutput.BaseStream.CopyToAsync(stdout);
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null) process.StandardInput.BaseStream.Write(stdin);
+        process.StandardInput.Close();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"bash -c {script} did not finish");
+        }
+        copy.Wait();
+        return (process.ExitCode, stdout.ToArray(), stderr.Result);
+    }
+
+    private static void Isolate(ProcessStartInfo start, IDictionary<string, string?>? env)
+    {
         // The tests must see the bundled models of this build, whatever the developer's shell exports.
         start.Environment.Remove("CLASSIFY_MODEL_DIR");
         // ... and no model the developer downloaded, nor their catalogue, mirror or offline setting: a cache of its own
@@ -49,17 +93,6 @@ internal static class ClassifyProcess
                 if (v is null) start.Environment.Remove(k);
                 else start.Environment[k] = v;
             }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null) process.StandardInput.Write(stdin);
-        process.StandardInput.Close();
-        if (!process.WaitForExit(timeout ?? TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"classify {string.Join(' ', args)} did not finish");
-        }
-        return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
     }
 
     public static ProcessResult Run(params string[] args) => Run((IEnumerable<string>)args);

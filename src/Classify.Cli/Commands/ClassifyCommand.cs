@@ -179,7 +179,10 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             using var special = outputPath is null ? null : new AtomicFile(outputPath);
             try
             {
-                using var text = special is null ? null : ResultWriter.OpenText(special.Stream);
+                // Names that are not UTF-8 go to standard output as their bytes too (Console.Out would write U+FFFD).
+                using var text = special is not null ? ResultWriter.OpenText(special.Stream)
+                    : console.Out == System.Console.Out && inputs.Any(FileNames.HasEscapes) ? ResultWriter.OpenText(System.Console.OpenStandardOutput(), autoFlush: true)
+                    : null;
                 Write(ResultWriter.Create(format, text ?? console.Out, info, single));
             }
             catch (OperationCanceledException)

@@ -46,6 +46,27 @@ public static class FileNames
         return [.. bytes];
     }
 
+    /// <summary>The name's bytes and a terminating NUL, for a system call.</summary>
+    public static byte[] ToCString(string name)
+    {
+        var bytes = ToBytes(name);
+        var c = new byte[bytes.Length + 1];
+        bytes.CopyTo(c, 0);
+        return c;
+    }
+
+    /// <summary>A name for a message on a terminal: an escaped byte as \xE9 (stderr is UTF-8 text, so the raw byte
+    /// would print as a replacement character).</summary>
+    public static string Printable(string name)
+    {
+        if (!HasEscapes(name))
+            return name;
+        var text = new StringBuilder(name.Length + 8);
+        foreach (var c in name)
+            text.Append(c is >= '\uDC80' and <= '\uDCFF' ? $"\\x{c - EscapeBase + 0x80:x2}" : c);
+        return text.ToString();
+    }
+
     /// <summary>Decodes a name's bytes: valid UTF-8 as text, every other byte escaped.</summary>
     public static string FromBytes(ReadOnlySpan<byte> bytes)
     {

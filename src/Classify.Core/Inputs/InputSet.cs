@@ -39,17 +39,12 @@ public static class InputSet
         }
         if (options.Directory is { } dir)
         {
-            if (!System.IO.Directory.Exists(dir))
+            if (!IsDirectory(dir))
                 throw new ClassifyException(ExitCode.InputListUnreadable, dir,
-                    File.Exists(dir) ? "is a file, not a directory (use --image_file)" : "no such directory");
+                    Exists(dir) ? "is a file, not a directory (use --image_file)" : "no such directory");
             try
             {
-                var found = System.IO.Directory.EnumerateFiles(dir, "*", new EnumerationOptions
-                    {
-                        RecurseSubdirectories = options.Recursive,
-                        IgnoreInaccessible = false,
-                        AttributesToSkip = System.IO.FileAttributes.Hidden,
-                    })
+                var found = DirectoryWalk.Files(dir, options.Recursive)
                     .Where(f => ImageExtensions.Contains(Path.GetExtension(f)))
                     .ToList();
                 found.Sort(StringComparer.Ordinal);
@@ -63,15 +58,24 @@ public static class InputSet
         if (options.List is { } list)
         {
             // Opening a folder as a file fails with "Access denied", which would send the user after permissions.
-            if (list != "-" && System.IO.Directory.Exists(list))
+            if (list != "-" && IsDirectory(list))
                 throw new ClassifyException(ExitCode.InputListUnreadable, list, "is a directory, not a list of image paths (use --image_dir)");
             // A device (/dev/zero) never ends; a FIFO or standard input is read as it comes.
             if (list != "-" && FileStatus.OfPath(list) is { Type: FileStatus.CharDevice or FileStatus.BlockDevice })
                 throw new ClassifyException(ExitCode.InputListUnreadable, list, "is a device, not a list of image paths");
             try
             {
-                using var reader = list == "-" ? null : new StreamReader(list);
-                ImageList.Read(reader ?? stdin ?? Console.In, options.NullSeparated ? '\0' : '\n', list == "-" ? "standard input" : list, inputs);
+                var separator = options.NullSeparated ? (byte)0 : (byte)'\n';
+                var name = list == "-" ? "standard input" : list;
+                // Lists are read as bytes, so that a name that is not UTF-8 survives (FileNames); an injected reader
+                // (a test's standard input) is text already.
+                if (list == "-" && stdin is not null && stdin != Console.In)
+                    ImageList.Read(stdin, separator, name, inputs);
+                else
+                {
+                    using var stream = list == "-" ? Console.OpenStandardInput() : NativeFile.OpenRead(list);
+                    ImageList.Read(stream, separator, name, inputs);
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -97,19 +101,26 @@ public static class InputSet
         var inputs = new List<string>();
         foreach (var path in paths)
         {
-            if (path == "-" || (ListExtensions.Contains(Path.GetExtension(path)) && File.Exists(path)))
+            if (path == "-" || (ListExtensions.Contains(Path.GetExtension(path)) && Exists(path)))
                 inputs.AddRange(Enumerate(new InputOptions { List = path, NullSeparated = nullSeparated }, stdin));
-            else if (tars is not null && TarShards.IsArchive(path) && File.Exists(path))
+            else if (tars is not null && TarShards.IsArchive(path) && Exists(path))
                 inputs.AddRange(tars.Add(path));
-            else if (System.IO.Directory.Exists(path))
+            else if (IsDirectory(path))
                 inputs.AddRange(Enumerate(new InputOptions { Directory = path, Recursive = recursive }));
-            else if (!File.Exists(path) && !path.Contains('.') && !path.Contains('/'))
+            else if (!Exists(path) && !path.Contains('.') && !path.Contains('/'))
                 throw new ClassifyException(ExitCode.Usage, null, UnknownWord(path, commands));
             else
                 inputs.Add(path);
         }
         return inputs;
     }
+
+    // By the name's bytes (FileNames), unlike File.Exists and Directory.Exists; links followed, as they follow them.
+    private static bool IsDirectory(string path) =>
+        OperatingSystem.IsLinux() ? FileStatus.TypeOf(path) == FileStatus.Directory : System.IO.Directory.Exists(path);
+
+    private static bool Exists(string path) =>
+        OperatingSystem.IsLinux() ? FileStatus.TypeOf(path) is { } t && t != FileStatus.Directory : File.Exists(path);
 
     private static string UnknownWord(string word, IReadOnlyList<string> commands)
     {

@@ -46,7 +46,7 @@ public sealed class ResultJournal : IDisposable
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var part in settings.Append("").Concat(inputs))
         {
-            hash.AppendData(Encoding.UTF8.GetBytes(part));
+            hash.AppendData(Inputs.FileNames.ToBytes(part));
             hash.AppendData("\n"u8);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());

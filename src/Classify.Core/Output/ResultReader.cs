@@ -28,9 +28,10 @@ public static class ResultReader
                 || !root.TryGetProperty("file", out var file) || file.ValueKind != JsonValueKind.String
                 || !TryReadProvenance(root, out made))
                 return null;
+            var name = FileName(file);
             if (root.TryGetProperty("error", out var error))
             {
-                return new ImageResult(file.GetString()!, null, new ImageError(
+                return new ImageResult(name, null, new ImageError(
                     error.GetProperty("code").GetInt32(),
                     error.GetProperty("kind").GetString()!,
                     error.GetProperty("message").GetString()!));
@@ -50,12 +51,25 @@ public static class ResultReader
                     : s.ValueKind == JsonValueKind.String ? s.GetString() : throw new FormatException("synset is not a string");
                 list[i++] = new Prediction(p.GetProperty("label").GetString()!, p.GetProperty("class").GetInt32(), score, synset);
             }
-            return ImageResult.Ok(file.GetString()!, list);
+            return ImageResult.Ok(name, list);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
         {
             made = null;
             return null;
+        }
+    }
+
+    /// <summary>The file name; one that is not UTF-8 holds lone-surrogate escapes, which GetString refuses (JsonNames).</summary>
+    private static string FileName(JsonElement file)
+    {
+        try
+        {
+            return file.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            return JsonNames.Unquote(file.GetRawText());
         }
     }
 

@@ -42,7 +42,8 @@ public abstract class ResultWriter
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
 
-    public static TextWriter OpenText(Stream stream) => new StreamWriter(stream, Utf8, 1 << 16, leaveOpen: true) { NewLine = "\n" };
+    /// <summary>UTF-8 text to <paramref name="stream"/>, with the bytes of names that are not UTF-8 as they are.</summary>
+    public static TextWriter OpenText(Stream stream, bool autoFlush = false) => new RawNameWriter(stream) { NewLine = "\n", AutoFlush = autoFlush };
 
     public abstract void Write(ImageResult result);
 
@@ -67,7 +68,7 @@ internal sealed class TextResultWriter(TextWriter writer, bool singleInput) : Re
         if (!singleInput)
         {
             if (!_first) Writer.WriteLine();
-            Writer.WriteLine($"==> {ClassifyException.Printable(result.File)} <==");
+            Writer.WriteLine($"==> {ClassifyException.Printable(result.File, keepBytes: true)} <==");
         }
         _first = false;
         if (result.Error is { } error)
@@ -203,7 +204,15 @@ public static class JsonFormat
     public static void WriteResult(Utf8JsonWriter json, ImageResult result, bool exactScores = false, Provenance? made = null)
     {
         json.WriteStartObject();
-        json.WriteString("file", result.File);
+        if (FileNames.HasEscapes(result.File))
+        {
+            json.WritePropertyName("file");
+            json.WriteRawValue(JsonNames.Quote(result.File), skipInputValidation: true);
+        }
+        else
+        {
+            json.WriteString("file", result.File);
+        }
         if (result.Error is { } error)
         {
             json.WriteStartObject("error");

@@ -118,7 +118,7 @@ public sealed class InputSetTests : IDisposable
     }
 
     [Theory]
-    [InlineData(false, "line 1 is over 16,384 characters")]
+    [InlineData(false, "line 1 is over 16,384 bytes")]
     [InlineData(true, "record 2 is empty")]
     public void Endless_or_binary_lists_end_in_one_line_errors(bool nul, string problem)
     {

@@ -236,4 +236,19 @@ public sealed class ResultJournalTests : IDisposable
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
     private static extern int Chown(string path, int owner, int group);
+
+    [Fact]
+    public void A_name_that_is_not_utf8_is_replayed_as_it_was()
+    {
+        // caf\xe9.png as Classify.Inputs.FileNames carries it: the journal stores it as a \udce9 escape.
+        var latin1 = Classify.Inputs.FileNames.FromBytes([.. "photos/caf"u8, 0xE9, .. ".png"u8]);
+        string[] inputs = [latin1, TestData.Coffee];
+        var written = inputs.Select(Result).ToList();
+        using (var first = ResultJournal.Open(Output, "run-a", inputs, 1, _notes.Add))
+            first.Append(written[0]);
+        Assert.Contains("\"file\":\"photos/caf\\udce9.png\"", File.ReadAllText(Output + ResultJournal.Suffix));
+        using var again = ResultJournal.Open(Output, "run-a", inputs, 1, _notes.Add);
+        Assert.Equal(1, again.Finished);
+        AssertSame(written[0], Assert.Single(Replayed(again)));
+    }
 }
