@@ -138,6 +138,18 @@ internal static class ImageData
         return new JpegFacts(scans, arithmetic, problem);
     }
 
+    /// <summary>A BMP's width and height from its info header (BITMAPCOREHEADER's 16-bit fields or the 32-bit ones of
+    /// every later header), or null when the file is too short to hold them.</summary>
+    internal static (int Width, int Height)? BmpSize(ReadOnlySpan<byte> bmp)
+    {
+        if (bmp.Length < 26)
+            return null;
+        var headerSize = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bmp[14..]);
+        if (headerSize == 12)
+            return (System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bmp[18..]), System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bmp[20..]));
+        return (System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bmp[18..]), System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bmp[22..]));
+    }
+
     /// <summary>
     /// Whether the LZW data of a GIF's first frame (the one classified) codes all of its pixels. ImageSharp stops at
     /// the end of a short or broken LZW stream and leaves the rest of the frame background-coloured, without a word.

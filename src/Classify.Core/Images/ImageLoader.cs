@@ -179,6 +179,12 @@ public sealed class ImageLoader
                 orientation = ExifOrientation.FromPng(bytes);
                 bytes = DecoderInput.PngPixelChunks(bytes);
                 break;
+            case BmpFormat:
+                // ImageSharp refuses a BMP over 65535 pixels a side (an InvalidOperationException from its header check).
+                if (ImageData.BmpSize(bytes) is var (bmpWidth, bmpHeight) && (Math.Abs((long)bmpWidth) > 65535 || Math.Abs((long)bmpHeight) > 65535))
+                    throw new ClassifyException(ExitCode.ImageTooLarge, path,
+                        $"{Math.Abs((long)bmpWidth)}x{Math.Abs((long)bmpHeight)} pixels: the BMP decoder takes at most 65535 pixels a side");
+                break;
             case GifFormat:
                 if (ImageData.GifDataProblem(bytes) is { } gifProblem)
                     throw new ClassifyException(ExitCode.ImageCorrupt, path, gifProblem);
@@ -245,21 +251,25 @@ public sealed class ImageLoader
             throw new ClassifyException(ExitCode.ImageTimeout, path,
                 $"decoding {format.Name} took over {_options.DecodeTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s (--decode_timeout)");
         }
-        catch (Exception e) when (!inUse && e is ImageFormatException or InvalidMemoryOperationException or NotSupportedException
-                                      or IndexOutOfRangeException or ArgumentException or InvalidOperationException or EndOfStreamException)
+        catch (Exception e) when (!inUse && e is not (ClassifyException or OperationCanceledException))
         {
-            // ImageSharp reports some corrupt streams with its own internal exceptions (an index out of range
-            // in a Huffman table, an argument check on a bogus size): for the user they all mean a corrupt file.
-            throw new ClassifyException(e switch
-                {
-                    InvalidMemoryOperationException => ExitCode.ImageTooLarge,
-                    _ => ExitCode.ImageCorrupt,
-                },
-                path, e is InvalidMemoryOperationException ? $"cannot decode {format.Name}: more memory than the limit allows"
-                    : e is ImageFormatException or NotSupportedException ? $"cannot decode {format.Name}: {e.Message}"
-                    : $"corrupt {format.Name} data (the decoder failed: {e.GetType().Name})");
+            // Whatever a decoder throws on a crafted file is about that file: a message for the user, with the
+            // decoder's own words after a colon (ImageSharp reports some corrupt streams with internal exceptions, an
+            // index out of range in a Huffman table or a null reference, whose text means nothing to a user).
+            throw DecoderFailure(e, format.Name, path);
         }
     }
+
+    /// <summary>The exit code and message for a decoder's exception: memory it could not have is a too-large image,
+    /// a variant it does not implement an unsupported one, anything else corrupt data.</summary>
+    internal static ClassifyException DecoderFailure(Exception e, string format, string path) => e switch
+    {
+        InvalidMemoryOperationException or OutOfMemoryException or ImageFormatException { InnerException: InvalidMemoryOperationException or OutOfMemoryException }
+            => new(ExitCode.ImageTooLarge, path, $"cannot decode {format}: it needs more memory than one image may have ({e.Message})"),
+        NotSupportedException => new(ExitCode.ImageUnsupported, path, $"an unsupported kind of {format}: {e.Message}"),
+        ImageFormatException => new(ExitCode.ImageCorrupt, path, $"cannot decode {format}: {e.Message}"),
+        _ => new(ExitCode.ImageCorrupt, path, $"corrupt {format} data (the decoder failed: {e.GetType().Name})"),
+    };
 
     /// <summary>The format whose signature a file too short for ImageSharp's detection starts with (a download or
     /// copy cut after a few bytes is a truncated image, not a file of another kind), or null.</summary>

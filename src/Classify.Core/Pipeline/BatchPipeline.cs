@@ -165,7 +165,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
         {
             // A decoder bug on one crafted file must not cost the rest of the batch its results.
             slot.Errors[i] = e as ClassifyException
-                ?? new ClassifyException(ExitCode.ImageCorrupt, path, $"cannot decode: {e.Message}", e);
+                ?? new ClassifyException(ExitCode.ImageCorrupt, path, $"cannot prepare the image for the model ({e.GetType().Name}): {e.Message}", e);
             // The slot still goes through the model with the batch; zeros keep that harmless.
             if (slot.Batch.Floats is { } f) Array.Clear(f, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
             else Array.Clear(slot.Batch.Bytes!, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
