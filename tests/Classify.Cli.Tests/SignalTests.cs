@@ -10,41 +10,107 @@ public sealed class SignalTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    [Fact]
-    public async Task Sigterm_while_decoding_large_photos_stops_within_seconds_with_the_journal_intact()
+    /// <summary>Eight 9000x6000 progressive JPEGs in <paramref name="folder"/>: libjpeg-turbo takes about a second each
+    /// here and cannot be interrupted.</summary>
+    private static async Task<string> BigPhotos(string folder)
     {
-        // Eight 9000x6000 progressive JPEGs: libjpeg-turbo takes about a second each here and cannot be interrupted.
-        var photos = Path.Combine(_dir.Path, "big");
-        Directory.CreateDirectory(photos);
+        Directory.CreateDirectory(folder);
         using var make = Process.Start("/usr/bin/python3", ["-c",
             "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB').resize((9000, 6000)); " +
-            "[im.save(f'{sys.argv[2]}/b{i}.jpg', quality=90, progressive=True) for i in range(8)]", TestData.Chelsea, photos]);
+            "[im.save(f'{sys.argv[2]}/b{i}.jpg', quality=90, progressive=True) for i in range(8)]", TestData.Chelsea, folder]);
         await make.WaitForExitAsync();
         Assert.Equal(0, make.ExitCode);
-        var output = _dir.File("big.jsonl");
-        string[] args = ["--image_dir", photos, "--format", "jsonl", "--output", output, "--batch_size", "1"];
+        return folder;
+    }
 
+    /// <summary>Starts classify, waits until its journal holds <paramref name="records"/> results, sends SIGTERM and
+    /// returns how long it took to exit, its exit code, its stderr and the journal's lines.</summary>
+    private static async Task<(TimeSpan Took, int ExitCode, string Stderr, string[] Journal)> Interrupt(string[] args, string output, int records)
+    {
         var start = new ProcessStartInfo(ClassifyProcess.Executable) { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in args) start.ArgumentList.Add(a);
         using var run = Process.Start(start)!;
         var stderr = run.StandardError.ReadToEndAsync();
-        // Until the journal holds a finished image (its header is line 1).
         var journal = output + ".partial";
         var waited = Stopwatch.StartNew();
-        while (!(File.Exists(journal) && File.ReadAllLines(journal).Length >= 2) && waited.Elapsed < TimeSpan.FromSeconds(60))
+        while (!(File.Exists(journal) && File.ReadAllLines(journal).Length >= records + 1) && waited.Elapsed < TimeSpan.FromSeconds(60))
             await Task.Delay(50);
         Assert.False(run.HasExited, "the run ended before it could be interrupted");
-
         var signalled = Stopwatch.StartNew();
         using (var kill = Process.Start("kill", ["-TERM", run.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!)
             await kill.WaitForExitAsync();
         using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
             await run.WaitForExitAsync(limit.Token);
-        Assert.True(signalled.Elapsed < TimeSpan.FromSeconds(5), $"exited {signalled.Elapsed.TotalSeconds:F1} s after SIGTERM");
-        Assert.Equal(ExitCode.Cancelled, run.ExitCode);
-        Assert.Contains("was not written", await stderr);
+        return (signalled.Elapsed, run.ExitCode, await stderr, File.ReadAllLines(journal));
+    }
+
+    [Fact]
+    public async Task A_hostile_file_hangs_nothing_and_its_error_is_replayed_not_retried()
+    {
+        // The cases: an interlaced PNG whose zlib data ends before its last row (IEND present; it used to make
+        // the decoder spin for ever with SIGTERM ignored), a FIFO, and a decode over --decode_timeout; then the big
+        // photos, during which the run is stopped. Each hostile file is an error of its own kind in the journal, and
+        // the rerun replays those records instead of reading the files again.
+        var endless = _dir.File("endless.png");
+        using (var make = Process.Start("/usr/bin/python3", ["-c",
+            "import sys, zlib, struct\n" +
+            "def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))\n" +
+            "import random; random.seed(16); data = zlib.compress(bytes(random.getrandbits(8) for _ in range(64 * 3 * 64 + 64 * 2)))\n" +
+            "rows = data[:len(data) // 2]\n" +
+            "open(sys.argv[1], 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 64, 64, 8, 2, 0, 0, 1)) + chunk(b'IDAT', rows) + chunk(b'IEND', b''))",
+            endless])!)
+        {
+            await make.WaitForExitAsync();
+            Assert.Equal(0, make.ExitCode);
+        }
+        var fifo = _dir.File("pipe.png");
+        using (var mk = Process.Start("mkfifo", [fifo])!) await mk.WaitForExitAsync();
+        // 13000x13000 zero rows: half a megabyte that takes seconds to inflate and check.
+        var slow = _dir.File("slow.png");
+        using (var make = Process.Start("/usr/bin/python3", ["-c",
+            "import sys, zlib, struct\n" +
+            "def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))\n" +
+            "z = zlib.compressobj(9); row = bytes(1 + 13000 * 3); data = b''.join(z.compress(row) for _ in range(13000)) + z.flush()\n" +
+            "open(sys.argv[1], 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 13000, 13000, 8, 2, 0, 0, 0)) + chunk(b'IDAT', data) + chunk(b'IEND', b''))",
+            slow])!)
+        {
+            await make.WaitForExitAsync();
+            Assert.Equal(0, make.ExitCode);
+        }
+        var photos = await BigPhotos(Path.Combine(_dir.Path, "big"));
+        var output = _dir.File("out.jsonl");
+        string[] args = ["--image_file", endless, "--image_file", fifo, "--image_file", slow, "--image_dir", photos,
+            "--format", "jsonl", "--output", output, "--batch_size", "1", "--decode_timeout", "0.05"];
+
+        var (took, code, stderr, journal) = await Interrupt(args, output, records: 4);
+
+        Assert.True(took < TimeSpan.FromSeconds(5), $"exited {took.TotalSeconds:F1} s after SIGTERM");
+        Assert.Equal(ExitCode.Cancelled, code);
+        Assert.Contains("was not written", stderr);
+        var kinds = journal[1..4].Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("error").GetProperty("kind").GetString());
+        Assert.Equal(["ImageCorrupt", "ImageUnsupported", "ImageTimeout"], kinds);
+
+        var resumed = ClassifyProcess.Run([.. args, "--verbose"]);
+        Assert.Equal(ExitCode.SomeImagesFailed, resumed.ExitCode);
+        Assert.Contains($"resuming: {journal.Length - 1} of 11 images already done", resumed.Stderr);
+        // Replayed, not decoded again: no error line for the three on this run's stderr.
+        Assert.DoesNotContain("slow.png", resumed.Stderr);
+        Assert.Equal(11, File.ReadAllLines(output).Length);
+    }
+
+    [Fact]
+    public async Task Sigterm_while_decoding_large_photos_stops_within_seconds_with_the_journal_intact()
+    {
+        var photos = await BigPhotos(Path.Combine(_dir.Path, "big"));
+        var output = _dir.File("big.jsonl");
+        string[] args = ["--image_dir", photos, "--format", "jsonl", "--output", output, "--batch_size", "1"];
+
+        var (took, code, stderr, kept) = await Interrupt(args, output, records: 1);
+
+        Assert.True(took < TimeSpan.FromSeconds(5), $"exited {took.TotalSeconds:F1} s after SIGTERM");
+        Assert.Equal(ExitCode.Cancelled, code);
+        Assert.Contains("was not written", stderr);
         Assert.False(File.Exists(output));
-        var kept = File.ReadAllLines(journal);
         Assert.InRange(kept.Length - 1, 1, 7);
         Assert.All(kept, l => System.Text.Json.JsonDocument.Parse(l).Dispose());
 
