@@ -224,11 +224,23 @@ public sealed class ImageLoader
                     $"{width}x{height} pixels is over the limit of {_options.MaxPixels:N0} pixels");
             if (format is PngFormat && ImageData.PngDataProblem(bytes, timeout.Token) is { } problem)
                 throw new ClassifyException(ExitCode.ImageCorrupt, path, problem);
-            using var lease = _budget.Acquire(EstimatedBytes(format, pixels, orientation), timeout.Token);
+            // Waiting for memory that other images hold is not this image's decoding time: the deadline starts again
+            // once it has its share, so a batch of bombs cannot time its neighbours out.
+            timeout.Token.ThrowIfCancellationRequested();
+            using var lease = _budget.Acquire(EstimatedBytes(format, pixels, orientation), cancel);
+            timeout.CancelAfter(_options.DecodeTimeout);
             stream.Position = 0;
             var image = turbo is not null
                 ? turbo.Decode(bytes, ScaledSize(turbo, width, height, orientation), _contiguous, path)
                 : decoder.Decode<Rgb24>(_configuration, stream, timeout.Token);
+            // ImageSharp's PNG, BMP and GIF decoders look at the token only between chunks or not at all, and
+            // libjpeg-turbo never: a decode that ran past the deadline is a timeout whether or not it was stopped, so
+            // that the same file times out on every run, not only when the deadline fell on a check.
+            if (timeout.IsCancellationRequested && !cancel.IsCancellationRequested)
+            {
+                image.Dispose();
+                throw new OperationCanceledException(timeout.Token);
+            }
             try
             {
                 Orient(image, orientation);

@@ -110,6 +110,16 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
             stop.Cancel();
         try
         {
+            // A decode in flight that cannot be interrupted (libjpeg-turbo) must not hold up a Ctrl-C or Slurm's SIGTERM
+            // past its grace: its worker, a background thread, is left to finish on its own as the process exits. Every
+            // decoder left is bounded by the file size and pixel limits, so this is a guard, not a path tests reach.
+            // The output stage is always waited for: it may be appending to the journal.
+            if (cancel.IsCancellationRequested)
+            {
+                Task.WhenAll(dispatcher, output).ContinueWith(_ => { }, TaskScheduler.Default).Wait();
+                if (!Task.WhenAll(workers).ContinueWith(_ => { }, TaskScheduler.Default).Wait(StopGrace))
+                    throw new OperationCanceledException(cancel);
+            }
             Task.WaitAll(stages);
         }
         catch (AggregateException e)
@@ -127,6 +137,9 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
         }
     }
+
+    /// <summary>How long a cancelled run waits for its decode workers.</summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
 
     private void RunModel(ChannelReader<Slot> ordered, ChannelWriter<Slot> results, CancellationToken token)
     {
