@@ -6,12 +6,12 @@ namespace Classify;
 /// image) and O_NOFOLLOW (a planted symbolic link must not be written through). The flags are Linux's.</summary>
 internal static partial class NativeFile
 {
-    public const int ReadOnly = 0, ReadWrite = 2, Create = 0x40, NonBlock = 0x800, CloseOnExec = 0x80000;
+    public const int ReadOnly = 0, ReadWrite = 2, Create = 0x40, Exclusive = 0x80, NonBlock = 0x800, CloseOnExec = 0x80000;
 
     /// <summary>O_NOFOLLOW, whose value differs between architectures.</summary>
     public static readonly int NoFollow = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x8000 : 0x20000;
 
-    public const int ENOENT = 2, ENOTDIR = 20, ELOOP = 40;
+    public const int ENOENT = 2, EEXIST = 17, ENOTDIR = 20, ELOOP = 40;
 
     /// <summary>A descriptor, or -1 with errno in Marshal.GetLastPInvokeError. <paramref name="mode"/> applies to a file
     /// <see cref="Create"/> makes (less the umask). The path's bytes are <see cref="Inputs.FileNames.ToBytes"/>: a name

@@ -222,10 +222,20 @@ public sealed class ResultJournal : IDisposable
     {
         if (!OperatingSystem.IsLinux())
             return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
-        var fd = NativeFile.Open(path, NativeFile.ReadWrite | NativeFile.Create | NativeFile.CloseOnExec | NativeFile.NoFollow, 0x1B6); // 0666
+        const int flags = NativeFile.ReadWrite | NativeFile.CloseOnExec;
+        // Created here, it is this run's own whoever the file system says owns it (NFS with root_squash or all_squash
+        // gives new files to another uid).
+        var created = true;
+        var fd = NativeFile.Open(path, flags | NativeFile.NoFollow | NativeFile.Create | NativeFile.Exclusive, 0x1B6); // 0666
+        var errno = fd < 0 ? System.Runtime.InteropServices.Marshal.GetLastPInvokeError() : 0;
+        if (errno == NativeFile.EEXIST)
+        {
+            created = false;
+            fd = NativeFile.Open(path, flags | NativeFile.NoFollow);
+            errno = fd < 0 ? System.Runtime.InteropServices.Marshal.GetLastPInvokeError() : 0;
+        }
         if (fd < 0)
         {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
             throw errno == NativeFile.ELOOP
                 ? new ClassifyException(ExitCode.OutputFailed, path,
                     "is a symbolic link: classify does not write its resume journal through one (it could overwrite another file); remove it, or choose another --output")
@@ -240,7 +250,7 @@ public sealed class ResultJournal : IDisposable
         }
         // Another user's file in a shared folder (one they could write, or leave writable) is not this run's journal:
         // its records would be replayed as results.
-        if (status.Value.Owner != FileStatus.EffectiveUser())
+        if (!created && status.Value.Owner != FileStatus.EffectiveUser())
         {
             handle.Dispose();
             throw new ClassifyException(ExitCode.OutputFailed, path,
