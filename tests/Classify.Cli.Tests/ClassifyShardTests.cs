@@ -147,7 +147,7 @@ public sealed class ClassifyShardTests : IDisposable
         // A 13000x13000 16-bit RGBA PNG of zero rows: over a second to inflate and decode, past a 0.5 s deadline on
         // every run. The run is cancelled once its timeout is reported; the rerun replays the timeout record.
         var slow = _dir.File("0-slow.png");
-        File.WriteAllBytes(slow, SlowPng());
+        File.WriteAllBytes(slow, TestPng.ZeroRows(13000, 13000, depth: 16, color: 6));
         string[] args = ["--image_file", slow, "--image_file", TestData.Chelsea, "--batch_size", "1", "--decode_timeout", "0.5",
             "--format", "jsonl", "--output", _dir.File("out.jsonl")];
         using var cancel = new CancellationTokenSource();
@@ -163,32 +163,6 @@ public sealed class ClassifyShardTests : IDisposable
         Assert.Contains("\"kind\":\"ImageTimeout\"", records[0]);
         Assert.Contains("Egyptian cat", records[1]);
     }
-
-    private static byte[] SlowPng()
-    {
-        const int size = 13000;
-        static byte[] Chunk(string type, byte[] data)
-        {
-            byte[] t = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
-            var crc = 0xFFFFFFFFu;
-            foreach (var b in t)
-            {
-                crc ^= b;
-                for (var k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-            }
-            return [.. BigEndian((uint)data.Length), .. t, .. BigEndian(~crc)];
-        }
-        using var idat = new MemoryStream();
-        using (var z = new System.IO.Compression.ZLibStream(idat, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            var row = new byte[1 + size * 8];
-            for (var y = 0; y < size; y++) z.Write(row);
-        }
-        byte[] ihdr = [.. BigEndian(size), .. BigEndian(size), 16, 6, 0, 0, 0];
-        return [0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 26, 10, .. Chunk("IHDR", ihdr), .. Chunk("IDAT", idat.ToArray()), .. Chunk("IEND", [])];
-    }
-
-    private static byte[] BigEndian(uint v) => [(byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v];
 
     [Fact]
     public void A_journal_of_other_settings_is_not_resumed()

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text.Json;
 using SixLabors.ImageSharp;
 
@@ -31,38 +30,6 @@ public sealed class ExitCodesByInputTests : IDisposable
         save(image, path);
         return path;
     }
-
-    private static byte[] Png(int width, int height)
-    {
-        // Zero rows, deflated: a few hundred KB for any size, as decompression bombs are.
-        static byte[] Chunk(string type, byte[] data)
-        {
-            var t = System.Text.Encoding.ASCII.GetBytes(type);
-            var crc = Crc32([.. t, .. data]);
-            return [.. BigEndian((uint)data.Length), .. t, .. data, .. BigEndian(crc)];
-        }
-        using var idat = new MemoryStream();
-        using (var z = new ZLibStream(idat, CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            var row = new byte[1 + width * 3];
-            for (var y = 0; y < height; y++) z.Write(row);
-        }
-        byte[] ihdr = [.. BigEndian((uint)width), .. BigEndian((uint)height), 8, 2, 0, 0, 0];
-        return [0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 26, 10, .. Chunk("IHDR", ihdr), .. Chunk("IDAT", idat.ToArray()), .. Chunk("IEND", [])];
-    }
-
-    private static uint Crc32(byte[] bytes)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in bytes)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-        }
-        return ~crc;
-    }
-
-    private static byte[] BigEndian(uint v) => [(byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v];
 
     private static byte[] Bmp1Bit(int width, int height)
     {
@@ -103,8 +70,8 @@ public sealed class ExitCodesByInputTests : IDisposable
             new(Write("cut4.png", png[..4]), 5, "truncated PNG file: its 4 bytes end inside the header"),
             new(Write("half.png", png[..(png.Length / 2)]), 5, "truncated PNG file (it ends before the image data does)"),
             new(Write("crc.png", badCrc), 5, "cannot decode PNG: CRC Error. PNG IHDR chunk is corrupt!"),
-            new(Write("wide.png", Png(17_895_697, 10)), 6, "cannot decode PNG: it needs more memory than one image may have"),
-            new(Write("huge.png", Png(20_000, 20_000)), 6, "20000x20000 pixels is over the limit of 178,956,970 pixels"),
+            new(Write("wide.png", TestPng.ZeroRows(17_895_697, 10)), 6, "cannot decode PNG: it needs more memory than one image may have"),
+            new(Write("huge.png", TestPng.ZeroRows(20_000, 20_000)), 6, "20000x20000 pixels is over the limit of 178,956,970 pixels"),
             // GIF, WebP, BMP
             new(gif, 0, ""),
             new(Write("half.gif", File.ReadAllBytes(gif)[..(int)(new FileInfo(gif).Length / 2)]), 5, "truncated GIF file (it ends before the image data does)"),
@@ -162,7 +129,7 @@ public sealed class ExitCodesByInputTests : IDisposable
     [Fact]
     public void A_decode_over_its_deadline_is_a_timeout_and_a_file_over_2_GiB_too_large_whatever_the_limit()
     {
-        var slow = Write("slow.png", Png(13_000, 13_000));
+        var slow = Write("slow.png", TestPng.ZeroRows(13_000, 13_000));
         var timeout = ClassifyProcess.Run("--image_file", slow, "--decode_timeout", "0.01");
         Assert.Equal(ExitCode.ImageTimeout, timeout.ExitCode);
         Assert.Equal($"classify: {slow}: decoding PNG took over 0.01 s (--decode_timeout)\n", timeout.Stderr);

@@ -99,7 +99,9 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         // The hash of the file that ran, as the manifest gives it (ModelCatalog.VerifiedFile checked the file against it).
         var made = new Provenance(manifest.Name, (manifest.Files[modelFile].Sha256 ?? "").ToLowerInvariant(), Arguments.ResultVersion);
         // A shard's jsonl ends with a trailer naming its split, which classify merge checks the shards against.
-        var info = new RunInfo(made, backend.Name, backend.Device, o.NumTopPredictions, sharded ? ShardSplit.Of(shard, allInputs) : null);
+        // The input list is hashed once, for the trailer and the journal alike, and only when one of them needs it.
+        var split = new Lazy<ShardSplit>(() => ShardSplit.Of(shard, allInputs));
+        var info = new RunInfo(made, backend.Name, backend.Device, o.NumTopPredictions, sharded ? split.Value : null);
         var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
         var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, batchSize, o.Threads);
         var failed = 0;
@@ -157,7 +159,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             using var journal = ResultJournal.Open(outputPath, ResultJournal.Fingerprint(
                 [manifest.Name, manifest.Files[modelFile].Sha256 ?? "", manifest.Labels.Sha256 ?? "", manifest.Labels.SynsetsSha256 ?? manifest.Labels.Synsets ?? "",
                  made.ClassifyVersion, factory.Name,
-                 o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], inputs),
+                 o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], split.Value.InputsSha256),
                 inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"), new RecordCheck(labels, o.NumTopPredictions));
             try
             {

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Classify.Pipeline;
@@ -41,16 +40,12 @@ public sealed class ResultJournal : IDisposable
     private int _appended;
 
     /// <summary>A digest of everything that decides a run's results; journals of other runs are not resumed.</summary>
-    public static string Fingerprint(IEnumerable<string> settings, IEnumerable<string> inputs)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var part in settings.Append("").Concat(inputs))
-        {
-            hash.AppendData(Inputs.FileNames.ToBytes(part));
-            hash.AppendData("\n"u8);
-        }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
-    }
+    public static string Fingerprint(IEnumerable<string> settings, IEnumerable<string> inputs) =>
+        Fingerprint(settings, NameDigest.Of(inputs));
+
+    /// <summary>The same from the inputs' <see cref="NameDigest"/>, for a run that has it already (a shard's split).</summary>
+    public static string Fingerprint(IEnumerable<string> settings, string inputsSha256) =>
+        NameDigest.Of(settings.Append("").Append(inputsSha256));
 
     /// <summary>
     /// Opens the journal of <paramref name="outputPath"/>, keeping the records of an earlier run with the same

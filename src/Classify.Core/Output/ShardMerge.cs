@@ -140,7 +140,7 @@ public static partial class ShardMerge
         var lines = new LineScanner(input);
         using var names = new NameDigest();
         long count = 0;
-        while (lines.TryRead(out var line, out var terminated))
+        while (lines.TryRead(out var line, out _))
         {
             if (ShardTrailer.LooksLikeOne(line.Span))
             {
@@ -150,12 +150,9 @@ public static partial class ShardMerge
             }
             count++;
             var result = ResultReader.TryParse(line.Span, out var made);
+            // ShardTrailer.ReadFrom has refused a journal, and a file whose last line has no end.
             if (result is null)
-            {
-                throw new InvalidDataException(count == 1 && line.Span.StartsWith("{\"classify_journal\""u8)
-                    ? "is the resume journal of an unfinished task, not a finished shard"
-                    : $"line {count} is not a classify result" + (terminated ? "" : " (the file is truncated)"));
-            }
+                throw new InvalidDataException($"line {count} is not a classify result");
             if (made != first?.Made)
                 throw new InvalidDataException(
                     $"line {count} was made by {Describe(made)}, but {first?.Shard} by {Describe(first?.Made)}: results of different models or builds are not merged");

@@ -112,12 +112,7 @@ public sealed record ShardTrailer(int Index, int Count, long Records, string Fil
 /// <summary>The split a sharded run belongs to: its shard, and the whole input list's length and digest.</summary>
 public sealed record ShardSplit(Shard Shard, int Inputs, string InputsSha256)
 {
-    public static ShardSplit Of(Shard shard, IReadOnlyList<string> allInputs)
-    {
-        var digest = new NameDigest();
-        foreach (var input in allInputs) digest.Add(input);
-        return new ShardSplit(shard, allInputs.Count, digest.Finish());
-    }
+    public static ShardSplit Of(Shard shard, IReadOnlyList<string> allInputs) => new(shard, allInputs.Count, NameDigest.Of(allInputs));
 }
 
 /// <summary>SHA-256 over a sequence of file names, each as its bytes and a newline.</summary>
@@ -132,6 +127,13 @@ public sealed class NameDigest : IDisposable
     }
 
     public string Finish() => Convert.ToHexStringLower(_hash.GetHashAndReset());
+
+    public static string Of(IEnumerable<string> names)
+    {
+        using var digest = new NameDigest();
+        foreach (var name in names) digest.Add(name);
+        return digest.Finish();
+    }
 
     public void Dispose() => _hash.Dispose();
 }
