@@ -91,9 +91,10 @@ RUN set -eu; \
 FROM ${RUNTIME_IMAGE} AS runtime
 # libjpeg-turbo's TurboJPEG library: classify decodes JPEG with it where it is installed (arithmetic-coded JPEG,
 # libjpeg's checks for damaged data; README, Images). Debian names it libturbojpeg0, Ubuntu libturbojpeg.
+# libspng decodes PNG (every PngSuite image, stoppable by --decode_timeout; ImageSharp hangs on some): libspng0 on both.
 RUN apt-get update \
- && { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libturbojpeg0 \
-      || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libturbojpeg; } \
+ && { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libturbojpeg0 libspng0 \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libturbojpeg libspng0; } \
  && rm -rf /var/lib/apt/lists/*
 # Empty mount points for the file systems HPC sites bind into containers: where overlayFS is off, Singularity and
 # Apptainer can bind a host path (`-B /lustre`, or a site's default binds of $WORK and scratch) only onto a

@@ -35,6 +35,15 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libturbojpeg\.so\.0 '; then
   ldconfig -p 2>/dev/null | grep -q 'libturbojpeg\.so\.0 ' \
     || echo "install.sh: libturbojpeg.so.0 not found: JPEG will be decoded by ImageSharp (install libturbojpeg0, or turbojpeg on RHEL, for libjpeg-turbo)" >&2
 fi
+# libspng (a system library too): classify decodes PNG with it where it is installed, and with ImageSharp otherwise
+# (then four valid PngSuite images are decode timeouts and two are refused; README, Images).
+if ! ldconfig -p 2>/dev/null | grep -q 'libspng\.so\.0 '; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libspng0; } >/dev/null 2>&1 || true
+  fi
+  ldconfig -p 2>/dev/null | grep -q 'libspng\.so\.0 ' \
+    || echo "install.sh: libspng.so.0 not found: PNG will be decoded by ImageSharp (install libspng0, or libspng from EPEL on RHEL)" >&2
+fi
 patch=auto
 if ! command -v patchelf >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
   echo "install.sh: patchelf or g++ missing: building without the libstdc++ fix for the TorchSharp backend (see docs/torch.md)" >&2

@@ -28,6 +28,8 @@ done
 /usr/bin/python3 -c 'import PIL.ImageCms' >/dev/null 2>&1 || need+=(python3 python3-pil)
 # libjpeg-turbo's TurboJPEG library, which classify decodes JPEG with (the tests expect it, as the container has it).
 ldconfig -p 2>/dev/null | grep -q 'libturbojpeg\.so\.0 ' || need+=(libturbojpeg0)
+# libspng, which classify decodes PNG with (the PngSuite conformance test expects it, as the container has it).
+ldconfig -p 2>/dev/null | grep -q 'libspng\.so\.0 ' || need+=(libspng0)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}" >&2

@@ -94,7 +94,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
         using var backend = factory.Create(manifest, backendOptions with { ExpectedImages = inputs.Count });
         if (o.Verbose)
-            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}{(backend.Input.ElementType != manifest.Input.ElementType ? " (uint8 upload, preprocessing on the device)" : "")}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}");
+            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}{(backend.Input.ElementType != manifest.Input.ElementType ? " (uint8 upload, preprocessing on the device)" : "")}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}; PNG decoder: {ImageLoader.PngDecoder}");
 
         // The hash of the file that ran, as the manifest gives it (ModelCatalog.VerifiedFile checked the file against it).
         var made = new Provenance(manifest.Name, (manifest.Files[modelFile].Sha256 ?? "").ToLowerInvariant(), Arguments.ResultVersion);

@@ -90,6 +90,9 @@ public sealed class ImageLoader
     /// <summary>Which library decodes JPEG in this process, and where it was found or why it was not.</summary>
     public static string JpegDecoder => TurboJpeg.Status;
 
+    /// <summary>Which library decodes PNG in this process, and where it was found or why it was not.</summary>
+    public static string PngDecoder => Spng.Status;
+
     private readonly Lock _prefetchGate = new();
     private (string Path, Task<Image<Rgb24>> Image)? _prefetched;
 
@@ -158,6 +161,7 @@ public sealed class ImageLoader
             throw new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {format.Name} file (it ends before the image data does)");
         var orientation = ExifOrientation.Upright;
         TurboJpeg? turbo = null;
+        Spng? spng = null;
         var jpegScans = 1;
         switch (format)
         {
@@ -178,6 +182,7 @@ public sealed class ImageLoader
             case PngFormat:
                 orientation = ExifOrientation.FromPng(bytes);
                 bytes = DecoderInput.PngPixelChunks(bytes);
+                spng = Spng.Instance;
                 break;
             case BmpFormat:
                 // ImageSharp refuses a BMP over 65535 pixels a side (an InvalidOperationException from its header check).
@@ -207,6 +212,8 @@ public sealed class ImageLoader
             if (turbo?.Header(bytes) is { Takes: true } header
                 && (long)header.Width * header.Height * jpegScans <= MaxTurboJpegScanPixels)
                 (width, height) = (header.Width, header.Height);
+            else if (spng is not null)
+                (width, height) = spng.Header(bytes, path);
             else
             {
                 // CMYK/YCCK (ImageSharp converts them as PIL does), a header libjpeg cannot read, or too much work to
@@ -222,16 +229,17 @@ public sealed class ImageLoader
             if (pixels > _options.MaxPixels)
                 throw new ClassifyException(ExitCode.ImageTooLarge, path,
                     $"{width}x{height} pixels is over the limit of {_options.MaxPixels:N0} pixels");
-            if (format is PngFormat && ImageData.PngDataProblem(bytes, timeout.Token) is { } problem)
+            // libspng reports data that ends early or a damaged zlib stream itself, as it decodes.
+            if (format is PngFormat && spng is null && ImageData.PngDataProblem(bytes, timeout.Token) is { } problem)
                 throw new ClassifyException(ExitCode.ImageCorrupt, path, problem);
             // Waiting for memory that other images hold is not this image's decoding time: the deadline starts again
             // once it has its share, so a batch of bombs cannot time its neighbours out.
             timeout.Token.ThrowIfCancellationRequested();
-            using var lease = _budget.Acquire(EstimatedBytes(format, pixels, orientation), cancel);
+            using var lease = _budget.Acquire(EstimatedBytes(format, pixels, orientation, spng is not null && Spng.SixteenBit(bytes)), cancel);
             timeout.CancelAfter(_options.DecodeTimeout);
             stream.Position = 0;
-            var image = turbo is not null
-                ? turbo.Decode(bytes, ScaledSize(turbo, width, height, orientation), _contiguous, path)
+            var image = turbo is not null ? turbo.Decode(bytes, ScaledSize(turbo, width, height, orientation), _contiguous, path)
+                : spng is not null ? spng.Decode(bytes, _contiguous, path, timeout.Token)
                 : decoder.Decode<Rgb24>(_configuration, stream, timeout.Token);
             // ImageSharp's PNG, BMP and GIF decoders look at the token only between chunks or not at all, and
             // libjpeg-turbo never: a decode that ran past the deadline is a timeout whether or not it was stopped, so
@@ -318,9 +326,10 @@ public sealed class ImageLoader
     /// coefficient of a progressive or 4:4:4 image (2 bytes a sample, 3 samples a pixel) beside the RGB pixels;
     /// other formats hold little more than the pixels. Turning an image (orientations 5-8) copies the pixels after
     /// the decoder's buffers are gone, so it adds to the peak only where the decoder's own need is smaller.</summary>
-    private static long EstimatedBytes(IImageFormat format, long pixels, int orientation)
+    private static long EstimatedBytes(IImageFormat format, long pixels, int orientation, bool sixteenBit)
     {
-        var decoding = format is JpegFormat ? 3 + 6 : 3 + 1;
+        // libspng keeps a 16-bit PNG whole at 8 bytes a pixel (RGBA16) beside the RGB result.
+        var decoding = format is JpegFormat ? 3 + 6 : sixteenBit ? 3 + 8 : 3 + 1;
         var turning = orientation >= 5 ? 6 : 3;
         return pixels * Math.Max(decoding, turning);
     }
