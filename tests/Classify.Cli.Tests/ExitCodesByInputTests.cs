@@ -69,8 +69,9 @@ public sealed class ExitCodesByInputTests : IDisposable
             new(TestData.Chelsea, 0, ""),
             new(Write("cut4.png", png[..4]), 5, "truncated PNG file: its 4 bytes end inside the header"),
             new(Write("half.png", png[..(png.Length / 2)]), 5, "truncated PNG file (it ends before the image data does)"),
-            new(Write("crc.png", badCrc), 5, "cannot decode PNG: CRC Error. PNG IHDR chunk is corrupt!"),
-            new(Write("wide.png", TestPng.ZeroRows(17_895_697, 10)), 6, "cannot decode PNG: it needs more memory than one image may have"),
+            new(Write("crc.png", badCrc), 5, "corrupt PNG data (libspng: invalid chunk checksum)"),
+            // Exactly at the pixel limit: libspng decodes it row by row (ImageSharp could not have the memory: exit 6).
+            new(Write("wide.png", TestPng.ZeroRows(17_895_697, 10)), 0, ""),
             new(Write("huge.png", TestPng.ZeroRows(20_000, 20_000)), 6, "20000x20000 pixels is over the limit of 178,956,970 pixels"),
             // GIF, WebP, BMP
             new(gif, 0, ""),

@@ -11,13 +11,13 @@ public sealed class SignalTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     /// <summary>Eight 9000x6000 progressive JPEGs in <paramref name="folder"/>: libjpeg-turbo takes about a second each
-    /// here and cannot be interrupted.</summary>
-    private static async Task<string> BigPhotos(string folder)
+    /// here and cannot be interrupted (or <paramref name="width"/>x<paramref name="height"/>).</summary>
+    private static async Task<string> BigPhotos(string folder, int width = 9000, int height = 6000)
     {
         Directory.CreateDirectory(folder);
         using var make = Process.Start("/usr/bin/python3", ["-c",
-            "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB').resize((9000, 6000)); " +
-            "[im.save(f'{sys.argv[2]}/b{i}.jpg', quality=90, progressive=True) for i in range(8)]", TestData.Chelsea, folder]);
+            "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB').resize((int(sys.argv[3]), int(sys.argv[4]))); " +
+            "[im.save(f'{sys.argv[2]}/b{i}.jpg', quality=90, progressive=True) for i in range(8)]", TestData.Chelsea, folder, $"{width}", $"{height}"]);
         await make.WaitForExitAsync();
         Assert.Equal(0, make.ExitCode);
         return folder;
@@ -25,10 +25,12 @@ public sealed class SignalTests : IDisposable
 
     /// <summary>Starts classify, waits until its journal holds <paramref name="records"/> results, sends SIGTERM and
     /// returns how long it took to exit, its exit code, its stderr and the journal's lines.</summary>
-    private static async Task<(TimeSpan Took, int ExitCode, string Stderr, string[] Journal)> Interrupt(string[] args, string output, int records)
+    private static async Task<(TimeSpan Took, int ExitCode, string Stderr, string[] Journal)> Interrupt(string[] args, string output, int records,
+        IDictionary<string, string>? env = null)
     {
         var start = new ProcessStartInfo(ClassifyProcess.Executable) { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;
         using var run = Process.Start(start)!;
         var stderr = run.StandardError.ReadToEndAsync();
         var journal = output + ".partial";
@@ -106,5 +108,35 @@ public sealed class SignalTests : IDisposable
         Assert.True(resumed.ExitCode == 0, resumed.Stderr);
         Assert.Contains($"resuming: {kept.Length - 1} of 8 images already done", resumed.Stderr);
         Assert.Equal(8, File.ReadAllLines(output).Length);
+    }
+
+    [Fact]
+    public async Task Decodes_that_cannot_be_stopped_are_journaled_as_timeouts_and_replayed_after_sigterm()
+    {
+        // The case: PngSuite's four tiny interlaced PNGs, on which ImageSharp's PNG decoder (CLASSIFY_LIBSPNG=off)
+        // spins for ever, then the big photos, during which Slurm's SIGTERM comes. The four are timeouts in the journal
+        // (the watchdog left their threads behind), the run still stops within seconds, and the rerun replays them.
+        var suite = Path.Combine(TestData.RepoRoot, "tests", "conformance", "pngsuite");
+        // Photos of 4500x3000, a quarter of a second each, well within the 2 s deadline the four need to be quick.
+        var photos = await BigPhotos(Path.Combine(_dir.Path, "big"), 4500, 3000);
+        var output = _dir.File("out.jsonl");
+        string[] args = [.. new[] { "s01i3p01.png", "s02i3p01.png", "s03i3p01.png", "s04i3p01.png" }.Select(n => Path.Combine(suite, n)),
+            "--image_dir", photos, "--format", "jsonl", "--output", output, "--batch_size", "1", "--decode_timeout", "2", "--threads", "2"];
+        var imageSharp = new Dictionary<string, string> { ["CLASSIFY_LIBSPNG"] = "off" };
+
+        var (took, code, stderr, journal) = await Interrupt(args, output, records: 5, imageSharp);
+
+        Assert.True(took < TimeSpan.FromSeconds(5), $"exited {took.TotalSeconds:F1} s after SIGTERM");
+        Assert.Equal(ExitCode.Cancelled, code);
+        Assert.Contains("was not written", stderr);
+        var kinds = journal[1..5].Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("error").GetProperty("kind").GetString());
+        Assert.Equal(["ImageTimeout", "ImageTimeout", "ImageTimeout", "ImageTimeout"], kinds);
+
+        var resumed = ClassifyProcess.Run([.. args, "--verbose"], env: imageSharp.ToDictionary(e => e.Key, e => (string?)e.Value));
+        Assert.Equal(ExitCode.SomeImagesFailed, resumed.ExitCode);
+        Assert.Contains($"resuming: {journal.Length - 1} of 12 images already done", resumed.Stderr);
+        // Replayed, not decoded again: no timeout on this run's stderr.
+        Assert.DoesNotContain("decode_timeout)", resumed.Stderr);
+        Assert.Equal(12, File.ReadAllLines(output).Length);
     }
 }

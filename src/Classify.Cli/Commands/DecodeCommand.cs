@@ -17,7 +17,7 @@ internal sealed class DecodeCommand(Console console)
         var loader = new ImageLoader(ImageLimits.LoaderOptions(o));
         // The model is resolved first: a wrong name is a usage error before any decoding.
         var input = o.Model is null ? null : ModelSetup.Catalog(o.ModelDir, console).Resolve(o.Model, out _, cancel).Input;
-        using var decoded = loader.Load(o.Image, cancel);
+        using var decoded = loader.LoadBounded(o.Image, cancel);
         using var resized = input is null ? null : ModelPicture(decoded, input);
         var image = resized ?? decoded;
         if (o.Output == "-")

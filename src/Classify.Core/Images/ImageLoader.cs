@@ -85,6 +85,9 @@ public sealed class ImageLoader
         _contiguous.PreferContiguousImageBuffers = true;
     }
 
+    /// <summary>--decode_timeout.</summary>
+    public TimeSpan DecodeTimeout => _options.DecodeTimeout;
+
     public const string SupportedFormats = "JPEG, PNG, BMP, GIF, WebP";
 
     /// <summary>Which library decodes JPEG in this process, and where it was found or why it was not.</summary>
@@ -94,7 +97,7 @@ public sealed class ImageLoader
     public static string PngDecoder => Spng.Status;
 
     private readonly Lock _prefetchGate = new();
-    private (string Path, Task<Image<Rgb24>> Image)? _prefetched;
+    private (string Path, Task<Image<Rgb24>> Image, DecodeWatch Watch)? _prefetched;
 
     /// <summary>
     /// Starts decoding <paramref name="path"/> on the thread pool; the next <see cref="Load"/> of that path takes
@@ -103,20 +106,21 @@ public sealed class ImageLoader
     /// </summary>
     public void Prefetch(string path)
     {
-        lock (_prefetchGate) _prefetched = (path, Task.Run(() => LoadNow(path, CancellationToken.None)));
+        var watch = new DecodeWatch(_options.DecodeTimeout);
+        lock (_prefetchGate) _prefetched = (path, Task.Run(() => DecodeCore(Read(path), path, CancellationToken.None, use: null, watch)!), watch);
     }
 
     public Image<Rgb24> Load(string path, CancellationToken cancel = default) =>
-        TakePrefetched(path) is { } prefetched ? prefetched.GetAwaiter().GetResult() : LoadNow(path, cancel);
+        TakePrefetched(path) is { } prefetched ? prefetched.Image.GetAwaiter().GetResult() : LoadNow(path, cancel);
 
-    private Task<Image<Rgb24>>? TakePrefetched(string path)
+    private (Task<Image<Rgb24>> Image, DecodeWatch Watch)? TakePrefetched(string path)
     {
         lock (_prefetchGate)
         {
             if (_prefetched is not { } p || p.Path != path)
                 return null;
             _prefetched = null;
-            return p.Image;
+            return (p.Image, p.Watch);
         }
     }
 
@@ -125,15 +129,39 @@ public sealed class ImageLoader
     /// the image's share of the decode budget: a batch of huge photos then never holds one photo's pixels beyond the
     /// budget while the next one decodes (a 24-photo batch of 13000x13000 JPEGs peaked at 2.06 GB before).
     /// </summary>
-    public void LoadAndUse(string path, Action<Image<Rgb24>> use, CancellationToken cancel = default)
+    /// <remarks>With <paramref name="watch"/>, its clock is paused while the image waits for memory (see
+    /// <see cref="DecodeWatch"/>).</remarks>
+    public void LoadAndUse(string path, Action<Image<Rgb24>> use, CancellationToken cancel = default, DecodeWatch? watch = null)
     {
         if (TakePrefetched(path) is { } prefetched)
         {
-            using var image = prefetched.GetAwaiter().GetResult();
+            watch?.Follow(prefetched.Watch);
+            using var image = prefetched.Image.GetAwaiter().GetResult();
             use(image);
             return;
         }
-        DecodeCore(Read(path), path, cancel, use);
+        DecodeCore(Read(path), path, cancel, use, watch);
+    }
+
+    /// <summary>
+    /// <see cref="Load"/> for a command that decodes one image and exits (classify decode): never longer than
+    /// --decode_timeout plus <see cref="DecodeWatch.Slack"/>, even when the decoder cannot be stopped; such a decode is
+    /// left behind on its thread, which ends with the process.
+    /// </summary>
+    public Image<Rgb24> LoadBounded(string path, CancellationToken cancel)
+    {
+        var watch = new DecodeWatch(_options.DecodeTimeout);
+        var decode = Task.Run(() => DecodeCore(Read(path), path, cancel, use: null, watch)!, CancellationToken.None);
+        try
+        {
+            if (!decode.Wait(_options.DecodeTimeout + DecodeWatch.Slack, cancel))
+                throw TimedOut(path, watch.Format, _options.DecodeTimeout);
+        }
+        catch (AggregateException)
+        {
+            // its own exception, below
+        }
+        return decode.GetAwaiter().GetResult();
     }
 
     private Image<Rgb24> LoadNow(string path, CancellationToken cancel) =>
@@ -142,11 +170,11 @@ public sealed class ImageLoader
     private byte[] Read(string path) => _options.Archives?.TryRead(path, _options.MaxFileBytes) ?? ImageFile.Read(path, _options.MaxFileBytes);
 
     public Image<Rgb24> Decode(byte[] bytes, string path, CancellationToken cancel = default) =>
-        DecodeCore(bytes, path, cancel, use: null)!;
+        DecodeCore(bytes, path, cancel, use: null, watch: null)!;
 
     /// <summary>Returns the image, or with <paramref name="use"/> runs it on the image under the budget lease,
     /// disposes the image and returns null.</summary>
-    private Image<Rgb24>? DecodeCore(byte[] bytes, string path, CancellationToken cancel, Action<Image<Rgb24>>? use)
+    private Image<Rgb24>? DecodeCore(byte[] bytes, string path, CancellationToken cancel, Action<Image<Rgb24>>? use, DecodeWatch? watch)
     {
         if (bytes.Length == 0)
             throw new ClassifyException(ExitCode.ImageUnsupported, path, "is empty (0 bytes), not an image");
@@ -157,6 +185,7 @@ public sealed class ImageLoader
             throw TruncatedHeader(bytes) is { } name
                 ? new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {name} file: its {bytes.Length} bytes end inside the header")
                 : new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image in a supported format ({SupportedFormats})");
+        if (watch is not null) watch.Format = format.Name;
         if (ImageStructure.IsTruncated(format, bytes))
             throw new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {format.Name} file (it ends before the image data does)");
         var orientation = ExifOrientation.Upright;
@@ -235,7 +264,9 @@ public sealed class ImageLoader
             // Waiting for memory that other images hold is not this image's decoding time: the deadline starts again
             // once it has its share, so a batch of bombs cannot time its neighbours out.
             timeout.Token.ThrowIfCancellationRequested();
-            using var lease = _budget.Acquire(EstimatedBytes(format, pixels, orientation, spng is not null && Spng.SixteenBit(bytes)), cancel);
+            watch?.Pause();
+            using var lease = _budget.Acquire(EstimatedBytes(format, pixels, orientation), cancel);
+            watch?.Resume();
             timeout.CancelAfter(_options.DecodeTimeout);
             stream.Position = 0;
             var image = turbo is not null ? turbo.Decode(bytes, ScaledSize(turbo, width, height, orientation), _contiguous, path)
@@ -268,10 +299,9 @@ public sealed class ImageLoader
         }
         catch (OperationCanceledException) when (!inUse && !cancel.IsCancellationRequested)
         {
-            throw new ClassifyException(ExitCode.ImageTimeout, path,
-                $"decoding {format.Name} took over {_options.DecodeTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s (--decode_timeout)");
+            throw TimedOut(path, format.Name, _options.DecodeTimeout);
         }
-        catch (Exception e) when (!inUse && e is not (ClassifyException or OperationCanceledException))
+        catch (Exception e) when (!inUse && e is not (ClassifyException or OperationCanceledException or DecodeAbandonedException))
         {
             // Whatever a decoder throws on a crafted file is about that file: a message for the user, with the
             // decoder's own words after a colon (ImageSharp reports some corrupt streams with internal exceptions, an
@@ -279,6 +309,12 @@ public sealed class ImageLoader
             throw DecoderFailure(e, format.Name, path);
         }
     }
+
+    /// <summary>The error of an image whose decode passed --decode_timeout: the same words whether the decoder stopped
+    /// at its token or the watchdog abandoned it, so that a file's record does not depend on which came first.</summary>
+    public static ClassifyException TimedOut(string path, string? format, TimeSpan timeout) =>
+        new(ExitCode.ImageTimeout, path,
+            $"decoding {format ?? "the image"} took over {timeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s (--decode_timeout)");
 
     /// <summary>The exit code and message for a decoder's exception: memory it could not have is a too-large image,
     /// a variant it does not implement an unsupported one, anything else corrupt data.</summary>
@@ -326,10 +362,9 @@ public sealed class ImageLoader
     /// coefficient of a progressive or 4:4:4 image (2 bytes a sample, 3 samples a pixel) beside the RGB pixels;
     /// other formats hold little more than the pixels. Turning an image (orientations 5-8) copies the pixels after
     /// the decoder's buffers are gone, so it adds to the peak only where the decoder's own need is smaller.</summary>
-    private static long EstimatedBytes(IImageFormat format, long pixels, int orientation, bool sixteenBit)
+    private static long EstimatedBytes(IImageFormat format, long pixels, int orientation)
     {
-        // libspng keeps a 16-bit PNG whole at 8 bytes a pixel (RGBA16) beside the RGB result.
-        var decoding = format is JpegFormat ? 3 + 6 : sixteenBit ? 3 + 8 : 3 + 1;
+        var decoding = format is JpegFormat ? 3 + 6 : 3 + 1;
         var turning = orientation >= 5 ? 6 : 3;
         return pixels * Math.Max(decoding, turning);
     }

@@ -122,9 +122,6 @@ internal sealed unsafe class Spng
         }
     }
 
-    /// <summary>Whether decoding this file needs a 16-bit buffer of the whole image beside the RGB pixels.</summary>
-    public static bool SixteenBit(byte[] png) => png.Length > 24 && png[24] == 16;
-
     /// <summary>Decodes into a new RGB image, row by row, stopping with <paramref name="cancel"/> between rows.</summary>
     public Image<Rgb24> Decode(byte[] png, Configuration contiguous, string path, CancellationToken cancel)
     {
@@ -140,41 +137,55 @@ internal sealed unsafe class Spng
             var format = wide ? SPNG_FMT_RGBA16 : SPNG_FMT_RGB8;
             Check(_decodeImage(ctx.Value, null, 0, format, SPNG_DECODE_PROGRESSIVE), path);
             var image = new Image<Rgb24>(contiguous, width, height);
-            System.Buffers.IMemoryOwner<ushort>? rgba16 = null;
+            System.Buffers.IMemoryOwner<ushort>? wideRow = null;
             try
             {
                 if (!image.DangerousTryGetSinglePixelMemory(out var memory))
                     throw new InvalidOperationException("the image buffer is not contiguous");
-                var rowBytes = (long)width * (wide ? 8 : 3);
-                // 16-bit: an interlaced image visits each row in several passes, so the whole image is kept at 16 bits
-                // until the last pass, then rounded.
+                // 8-bit and less: each row straight into the image. 16-bit: each row into one RGBA16 row, whose pixels of
+                // this pass (all of them unless interlaced) are then rounded into the image.
+                var rowBytes = (long)width * 3;
                 if (wide)
-                    rgba16 = contiguous.MemoryAllocator.Allocate<ushort>(checked(width * height * 4));
+                    wideRow = contiguous.MemoryAllocator.Allocate<ushort>(checked(width * 4));
                 using var pin = memory.Pin();
-                using var widePin = rgba16 is null ? default : rgba16.Memory.Pin();
+                using var widePin = wideRow is null ? default : wideRow.Memory.Pin();
+                var pixels = (byte*)pin.Pointer;
+                var row16 = (ushort*)widePin.Pointer;
+                int rc;
+                RowInfo row;
+                do
                 {
-                    var wideBase = (ushort*)widePin.Pointer;
-                    var target = wide ? (byte*)wideBase : (byte*)pin.Pointer;
-                    int rc;
-                    RowInfo row;
-                    do
+                    cancel.ThrowIfCancellationRequested();
+                    rc = _rowInfo(ctx.Value, &row);
+                    if (rc != 0) break;
+                    if (row.RowNumber >= (uint)height || (uint)row.Pass > 6)
+                        throw new ClassifyException(ExitCode.ImageCorrupt, path, "corrupt PNG data (libspng: row out of range)");
+                    var target = pixels + row.RowNumber * rowBytes;
+                    if (!wide)
+                        rc = _decodeRow(ctx.Value, target, (nuint)rowBytes);
+                    else
                     {
-                        cancel.ThrowIfCancellationRequested();
-                        rc = _rowInfo(ctx.Value, &row);
-                        if (rc != 0) break;
-                        if (row.RowNumber >= (uint)height)
-                            throw new ClassifyException(ExitCode.ImageCorrupt, path, "corrupt PNG data (libspng: row out of range)");
-                        rc = _decodeRow(ctx.Value, target + row.RowNumber * rowBytes, (nuint)rowBytes);
+                        rc = _decodeRow(ctx.Value, row16, (nuint)width * 8);
+                        if (rc is 0 or SPNG_EOI)
+                        {
+                            var (x0, dx) = ihdr.Interlace == 0 ? (0, 1) : Adam7Columns[row.Pass];
+                            for (var x = x0; x < width; x += dx)
+                            {
+                                var s16 = row16 + 4 * x;
+                                var d8 = target + 3 * x;
+                                d8[0] = To8(s16[0]);
+                                d8[1] = To8(s16[1]);
+                                d8[2] = To8(s16[2]);
+                            }
+                        }
                     }
-                    while (rc == 0);
-                    if (rc != SPNG_EOI)
-                        Check(rc, path);
-                    // The last row can come before the end of the IDAT data: reading on to IEND checks what is left,
-                    // the CRC of the last IDAT chunk included.
-                    Check(_decodeChunks(ctx.Value), path);
-                    if (wide)
-                        Round16(new ReadOnlySpan<ushort>(wideBase, width * height * 4), memory.Span);
                 }
+                while (rc == 0);
+                if (rc != SPNG_EOI)
+                    Check(rc, path);
+                // The last row can come before the end of the IDAT data: reading on to IEND checks what is left,
+                // the CRC of the last IDAT chunk included.
+                Check(_decodeChunks(ctx.Value), path);
                 return image;
             }
             catch
@@ -184,21 +195,15 @@ internal sealed unsafe class Spng
             }
             finally
             {
-                rgba16?.Dispose();
+                wideRow?.Dispose();
             }
         }
     }
 
-    /// <summary>RGBA16 to RGB8 as round(v/257), the rounding ImageSharp and PngSuite's references use.</summary>
-    private static void Round16(ReadOnlySpan<ushort> rgba, Span<Rgb24> rgb)
-    {
-        for (var i = 0; i < rgb.Length; i++)
-        {
-            var s = rgba.Slice(i * 4, 3);
-            rgb[i] = new Rgb24(To8(s[0]), To8(s[1]), To8(s[2]));
-        }
-    }
+    /// <summary>The first column and the column step of each Adam7 pass.</summary>
+    private static readonly (int X0, int Dx)[] Adam7Columns = [(0, 8), (4, 8), (0, 4), (2, 4), (0, 2), (1, 2), (0, 1)];
 
+    /// <summary>A 16-bit sample as 8 bits, round(v/257): the rounding of ImageSharp and of PngSuite's references.</summary>
     private static byte To8(ushort v) => (byte)((v * 255 + 32895) >> 16);
 
     private void Check(int rc, string path)

@@ -54,14 +54,66 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
             }
         }, token);
 
-        var workers = Enumerable.Range(0, decodeThreads).Select(_ => Task.Factory.StartNew(() =>
+        // Decode workers, each watched (DecodeWatchdog): one whose decoder passes --decode_timeout without stopping is
+        // abandoned, its image becomes a timeout and a new worker takes its place, so no image can stall the run.
+        using var watchdog = new DecodeWatchdog();
+        var live = new List<Task>();
+        Exception? unstoppable = null;
+        void StartWorker()
         {
-            while (work.Reader.WaitToReadAsync(token).AsTask().GetAwaiter().GetResult())
+            var watch = new DecodeWatch(loader.DecodeTimeout);
+            Task? worker = null;
+            worker = new Task(() =>
             {
-                while (work.Reader.TryRead(out var item))
-                    Decode(inputs, item.Slot, item.Index, token);
+                watch.ThreadId = NativeThread.CurrentId();
+                while (work.Reader.WaitToReadAsync(token).AsTask().GetAwaiter().GetResult())
+                {
+                    while (work.Reader.TryRead(out var item))
+                        if (!Decode(inputs, item.Slot, item.Index, watch, () => Abandoned(item.Slot, item.Index, watch, worker!), token))
+                            return; // abandoned: this thread belongs to the decoder now
+                }
+                watchdog.Forget(watch);
+            }, token, TaskCreationOptions.LongRunning);
+            lock (live) live.Add(worker);
+            watchdog.Watch(watch);
+            _ = worker.ContinueWith(_ => stop.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            try
+            {
+                worker.Start(TaskScheduler.Default);
             }
-        }, token, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+            catch (InvalidOperationException) when (token.IsCancellationRequested)
+            {
+                // the run is ending: the task was cancelled before it could start
+            }
+        }
+        void Abandoned(Slot slot, int i, DecodeWatch watch, Task worker)
+        {
+            var path = inputs[slot.First + i];
+            slot.Errors[i] = ImageLoader.TimedOut(path, watch.Format, loader.DecodeTimeout);
+            ClearImage(slot, i);
+            bool replace;
+            lock (live)
+            {
+                live.Remove(worker);
+                replace = watchdog.Abandoned <= MaxAbandoned;
+            }
+            if (replace)
+                StartWorker();
+            else
+            {
+                unstoppable = new ClassifyException(ExitCode.ImageTimeout, null,
+                    $"{watchdog.Abandoned} decodes ran past --decode_timeout and could not be stopped (the last: {ClassifyException.Printable(path)}); " +
+                    "stopping rather than leave more behind: the results so far are written, and a rerun with the same --output resumes");
+                stop.Cancel();
+            }
+            slot.ImageDone();
+        }
+        for (var w = 0; w < decodeThreads; w++)
+            StartWorker();
+        Task[] Workers()
+        {
+            lock (live) return [.. live];
+        }
 
         var output = Task.Factory.StartNew(() =>
         {
@@ -87,7 +139,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
         }, token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
         // A stage that fails (a full disk under the output stage) must not leave the others blocked on its channel.
-        foreach (var stage in workers.Append(dispatcher).Append(output))
+        foreach (var stage in new[] { dispatcher, output })
             _ = stage.ContinueWith(_ => stop.Cancel(), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
         Exception? failure = null;
@@ -105,7 +157,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
         }
         // The first failure of any stage ends the others; the one to report is the one that came first, not the
         // cancellations it caused.
-        var stages = new[] { dispatcher, output }.Concat(workers).ToArray();
+        var stages = new[] { dispatcher, output }.Concat(Workers()).ToArray();
         if (failure is not null && failure is not OperationCanceledException)
             stop.Cancel();
         try
@@ -117,7 +169,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
             if (cancel.IsCancellationRequested)
             {
                 Task.WhenAll(dispatcher, output).ContinueWith(_ => { }, TaskScheduler.Default).Wait();
-                if (!Task.WhenAll(workers).ContinueWith(_ => { }, TaskScheduler.Default).Wait(StopGrace))
+                if (!Task.WhenAll(Workers()).ContinueWith(_ => { }, TaskScheduler.Default).Wait(StopGrace))
                     throw new OperationCanceledException(cancel);
             }
             Task.WaitAll(stages);
@@ -130,6 +182,8 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
                 failure = cause;
             failure ??= e.InnerExceptions[0];
         }
+        if (unstoppable is not null && !cancel.IsCancellationRequested)
+            throw unstoppable;
         if (failure is not null)
         {
             if (failure is OperationCanceledException && cancel.IsCancellationRequested)
@@ -137,6 +191,10 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
         }
     }
+
+    /// <summary>How many decodes that could not be stopped a run leaves behind before it stops itself (each holds a
+    /// thread at nice 19 and its image's share of the decode memory until its decoder returns).</summary>
+    public const int MaxAbandoned = 32;
 
     /// <summary>How long a cancelled run waits for its decode workers.</summary>
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
@@ -161,33 +219,53 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
         }
     }
 
-    private void Decode(IReadOnlyList<string> inputs, Slot slot, int i, CancellationToken token)
+    /// <summary>Decodes and preprocesses one image into its slot; false when the watchdog abandoned it (the image's
+    /// result is the watchdog's then, and the calling thread must leave the pipeline).</summary>
+    private bool Decode(IReadOnlyList<string> inputs, Slot slot, int i, DecodeWatch watch, Action onAbandoned, CancellationToken token)
     {
         var path = inputs[slot.First + i];
         var t = Stopwatch.GetTimestamp();
+        watch.Begin(onAbandoned);
         try
         {
-            loader.LoadAndUse(path, image => preprocessor.Fill(image, slot.Batch, i), token);
+            loader.LoadAndUse(path, image =>
+            {
+                if (!watch.TryUse()) throw new DecodeAbandonedException();
+                preprocessor.Fill(image, slot.Batch, i);
+            }, token, watch);
             Interlocked.Increment(ref slot.Ok);
+        }
+        catch (DecodeAbandonedException)
+        {
+            return false;
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
+            if (!watch.TryEnd()) return false;
             throw;
         }
         catch (Exception e)
         {
+            if (!watch.TryEnd()) return false;
             // A decoder bug on one crafted file must not cost the rest of the batch its results.
             slot.Errors[i] = e as ClassifyException
                 ?? new ClassifyException(ExitCode.ImageCorrupt, path, $"cannot prepare the image for the model ({e.GetType().Name}): {e.Message}", e);
-            // The slot still goes through the model with the batch; zeros keep that harmless.
-            if (slot.Batch.Floats is { } f) Array.Clear(f, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
-            else Array.Clear(slot.Batch.Bytes!, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
+            ClearImage(slot, i);
         }
         finally
         {
             timings.AddDecode(Stopwatch.GetElapsedTime(t));
         }
+        if (!watch.TryEnd()) return false;
         slot.ImageDone();
+        return true;
+    }
+
+    /// <summary>A failed image still goes through the model with its batch; zeros keep that harmless.</summary>
+    private static void ClearImage(Slot slot, int i)
+    {
+        if (slot.Batch.Floats is { } f) Array.Clear(f, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
+        else Array.Clear(slot.Batch.Bytes!, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
     }
 
     /// <summary>One batch's buffers, reused batch after batch: the input tensor, the model's output, per-image errors.</summary>
