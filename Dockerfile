@@ -24,7 +24,8 @@
 #                  (and a SIF made from it) classifies with them on nodes without internet
 #   MODEL_MIRROR   a site's copy of the catalogue's files for MODELS (CLASSIFY_MODEL_MIRROR)
 #   MODEL_CATALOG  a catalogue file in the build context instead of models/catalog.json (CLASSIFY_CATALOG)
-#   VERSION, REVISION, CREATED  values for the OCI labels
+#   VERSION, REVISION, CREATED  values for the OCI labels; VERSION and REVISION also go into the executable
+#                  (classify --version, and the classify_version of every result), so that the two agree
 
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
 ARG RUNTIME_IMAGE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
@@ -34,6 +35,9 @@ FROM ${SDK_IMAGE} AS build
 ARG AOT=true
 ARG READY_TO_RUN=true
 ARG LIBTORCH
+# The same defaults as below; the git commit is not in the build context (.dockerignore), so it comes from here.
+ARG VERSION=1.0.0
+ARG REVISION=unknown
 # Native AOT links with a C compiler, which the .NET SDK images lack.
 RUN if [ "${AOT}" = true ] && ! command -v gcc >/dev/null && ! command -v clang >/dev/null; then \
       apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*; \
@@ -48,8 +52,9 @@ COPY models/ models/
 RUN --mount=type=cache,id=classify-nuget,target=/root/.nuget/packages \
     if [ "${AOT}" = true ]; then build="-p:PublishAot=true"; \
     else build="--self-contained true -p:PublishReadyToRun=${READY_TO_RUN}"; fi \
+ && if [ "${REVISION}" != unknown ]; then build="$build -p:SourceRevisionId=${REVISION}"; fi \
  && dotnet publish src/Classify.Cli -c Release -r linux-x64 $build \
-      -p:DebugType=none -p:StripSymbols=true -p:ClassifyLibTorch="${LIBTORCH}" -o /out \
+      -p:DebugType=none -p:StripSymbols=true -p:ClassifyLibTorch="${LIBTORCH}" -p:Version="${VERSION}" -o /out \
  && rm -f /out/*.dbg /out/*.pdb \
  && test -x /out/classify && test -x /out/classify-app \
  && test -f /out/models/squeezenet1.1/model.json
@@ -114,7 +119,7 @@ RUN ln -s /opt/classify/classify /usr/local/bin/classify \
  && /opt/classify/classify --version >/dev/null
 
 # After the RUN steps: a build argument that changes (CREATED, REVISION) would otherwise rebuild them.
-ARG VERSION=0.0.0-dev
+ARG VERSION=1.0.0
 ARG REVISION=unknown
 ARG CREATED=unknown
 ARG RUNTIME_IMAGE

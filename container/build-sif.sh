@@ -22,6 +22,8 @@ Options:
       --save-only        stop after docker save (needs --archive): convert it elsewhere with
                          apptainer build classifier.sif <Singularity.def using docker-archive>
       --no-fakeroot      as a non-root user, use sudo instead of trying --fakeroot first
+      --notest           skip the definition's %test during the build (where the build cannot run it, e.g.
+                         root without every capability); run `apptainer test FILE` afterwards instead
   -h, --help             this text
 
 Environment: DOCKER (default docker), APPTAINER (path of apptainer or singularity, default: whichever is on
@@ -39,6 +41,7 @@ build=true
 archive=
 save_only=false
 try_fakeroot=true
+notest=false
 build_args=()
 
 while [ $# -gt 0 ]; do
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
         --archive) [ $# -ge 2 ] || die "$1 needs a value"; archive=$2; shift 2 ;;
         --save-only) save_only=true; shift ;;
         --no-fakeroot) try_fakeroot=false; shift ;;
+        --notest) notest=true; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -103,6 +107,7 @@ awk -v archive="$archive" '
 
 cmd=("$builder" build)
 if $force; then cmd+=(--force); fi
+if $notest; then cmd+=(--notest); fi
 cmd+=("$output" "$def")
 
 echo "==> $builder build $output (from $archive)"

@@ -51,8 +51,11 @@ fi
 
 # 2. System tests: each prints PASS/FAIL lines and ends with "N passed, N failed".
 if ! $unit_only; then
-  for script in scripts/ci/*-test.sh; do
+  # docker-test.sh first: apptainer-test.sh converts the image it builds (CLASSIFY_CI_IMAGE_BUILT tells it so).
+  for script in scripts/ci/docker-test.sh scripts/ci/*-test.sh; do
     [ -e "$script" ] || continue
+    [ "$script" = scripts/ci/docker-test.sh ] && [ -n "${docker_done:-}" ] && continue
+    [ "$script" = scripts/ci/docker-test.sh ] && docker_done=1
     echo "=== $script" >&2
     log="$logs/$(basename "$script").log"
     CI=${CI:-} bash "$script" </dev/null 2>&1 | tee "$log"
@@ -62,6 +65,9 @@ if ! $unit_only; then
       echo "test.sh: $script printed no totals (exit $rc)" >&2
       failed=$((failed + 1))
       continue
+    fi
+    if [ "$script" = scripts/ci/docker-test.sh ] && grep -q '^PASS: docker build (the repository' "$log"; then
+      export CLASSIFY_CI_IMAGE_BUILT=1
     fi
     p=$(echo "$last" | cut -d' ' -f1)
     f=$(echo "$last" | cut -d' ' -f3)
