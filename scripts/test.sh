@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # All of classify's tests: `dotnet test` on the solution (unit tests and real-process tests on the real models
-# and photos), then the system tests scripts/ci/*-test.sh (a real Docker engine, a real Slurm cluster), which
+# and photos), then the system tests scripts/ci/*-test.sh (a real Docker engine, a real Apptainer, a real Slurm cluster), which
 # install and start what they need and stop it afterwards.
 #   scripts/test.sh            everything (as root on Debian/Ubuntu: installs missing tools with apt-get)
 #   scripts/test.sh --unit     only `dotnet test`

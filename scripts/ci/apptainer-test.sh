@@ -75,17 +75,21 @@ fi
 conf=$root/etc/apptainer/apptainer.conf
 sed -i -e 's/^#\? *root default capabilities *=.*/root default capabilities = no/' \
        -e 's/^#\? *enable overlay *=.*/enable overlay = yes/' -e 's/^#\? *enable underlay *=.*/enable underlay = yes/' "$conf"
-mkdir -p "$work/bin"
+mkdir -p "$work/bin" "$work/fakedev"
 # The wrapper: Apptainer in the sid root, with this repository, $work and /tmp at their own paths. With
 # FAKE_GPU_NODE=1 the node also looks like a GPU node (device nodes and the driver's /proc file, as the
-# GPU tests fake them; no libcuda).
+# GPU tests fake them; no libcuda): /dev is then a copy of the host's plus /dev/nvidia0 and /dev/nvidiactl
+# (/dev/null's device), so that nothing is created in the host's /dev.
+had_nvidia=$(ls /dev/nvidia* 2>/dev/null | wc -l)
+cp -a /dev/. "$work/fakedev/" 2>/dev/null
+mknod -m 666 "$work/fakedev/nvidia0" c 1 3 && mknod -m 666 "$work/fakedev/nvidiactl" c 1 3
 cat >"$work/bin/apptainer" <<EOF
 #!/bin/bash
-fake=()
+dev=(--dev-bind /dev /dev)
 if [ "\${FAKE_GPU_NODE:-}" = 1 ]; then
-    fake=(--dev-bind /dev/null /dev/nvidia0 --dev-bind /dev/null /dev/nvidiactl --tmpfs /proc/driver)
+    dev=(--dev-bind "$work/fakedev" /dev --tmpfs /dev/shm --tmpfs /proc/driver)
 fi
-exec bwrap --bind "$root" / --proc /proc --dev-bind /dev /dev "\${fake[@]}" --bind /sys /sys --bind /tmp /tmp \\
+exec bwrap --bind "$root" / --proc /proc "\${dev[@]}" --bind /sys /sys --bind /tmp /tmp \\
     --bind "$repo" "$repo" --bind "$work" "$work" --chdir "\$PWD" -- /bin/sh -c '
     if [ "\${FAKE_GPU_NODE:-}" = 1 ]; then
         mkdir /proc/driver/nvidia
@@ -273,4 +277,6 @@ if "$cluster" up >"$work/cluster.log" 2>&1; then
 else
     fail "one-node Slurm cluster up" "$(tail -n 4 "$work/cluster.log" | tr '\n' ' ')"
 fi
+check "the host's /dev is as it was (the faked GPU node lived in a copy)" "$(ls -l /dev/nvidia* 2>&1 | tr '\n' ' ')" \
+    test "$(ls /dev/nvidia* 2>/dev/null | wc -l)" = "$had_nvidia"
 finish
