@@ -101,14 +101,7 @@ internal static class Placement
 {
     public static Dictionary<string, int> Measure(InferenceSession session, ModelManifest manifest)
     {
-        var batch = new InputBatch(manifest.Input, 1) { Count = 1 };
-        using (var input = batch.Floats is { } f
-                   ? OrtValue.CreateTensorValueFromMemory(f, batch.Shape(1))
-                   : OrtValue.CreateTensorValueFromMemory(batch.Bytes!, batch.Shape(1)))
-        using (var runOptions = new RunOptions())
-        using (session.Run(runOptions, [manifest.Input.Name], [input], [manifest.Output.Name]))
-        {
-        }
+        RunOnce(session, manifest);
         var file = session.EndProfiling();
         try
         {
@@ -117,6 +110,19 @@ internal static class Placement
         finally
         {
             File.Delete(file);
+        }
+    }
+
+    /// <summary>One run of a single image of zeros.</summary>
+    public static void RunOnce(InferenceSession session, ModelManifest manifest)
+    {
+        var batch = new InputBatch(manifest.Input, 1) { Count = 1 };
+        using var input = batch.Floats is { } f
+            ? OrtValue.CreateTensorValueFromMemory(f, batch.Shape(1))
+            : OrtValue.CreateTensorValueFromMemory(batch.Bytes!, batch.Shape(1));
+        using var runOptions = new RunOptions();
+        using (session.Run(runOptions, [manifest.Input.Name], [input], [manifest.Output.Name]))
+        {
         }
     }
 

@@ -27,6 +27,9 @@ internal sealed class DevicePreprocessing : IDisposable
     {
         using var pre = _graph.CreateIoBinding();
         pre.BindInput(PreprocessGraph.InputName, pixels);
+        // Host memory bound as an input is copied on a stream of its own: wait for it (ORT's CUDA IOBinding test and
+        // microsoft/onnxruntime#15438 do), rather than count on one thread being handed the same stream every run.
+        pre.SynchronizeBoundInputs();
         pre.BindOutputToDevice(PreprocessGraph.OutputName, _deviceMemory);
         _graph.RunWithBinding(run, pre);
         using var made = pre.GetOutputValues();
@@ -34,6 +37,18 @@ internal sealed class DevicePreprocessing : IDisposable
         binding.BindInput(inputName, made[0]);
         binding.BindOutput(outputName, output);
         model.RunWithBinding(run, binding);
+    }
+
+    /// <summary>pixels → graph, its output bound to <paramref name="tensor"/> in host memory: what the device makes of
+    /// the pixels, for the check against the CPU writer.</summary>
+    public void Preprocess(RunOptions run, OrtValue pixels, OrtValue tensor)
+    {
+        using var pre = _graph.CreateIoBinding();
+        pre.BindInput(PreprocessGraph.InputName, pixels);
+        pre.SynchronizeBoundInputs();
+        pre.BindOutput(PreprocessGraph.OutputName, tensor);
+        _graph.RunWithBinding(run, pre);
+        pre.SynchronizeBoundOutputs();
     }
 
     public void Dispose()

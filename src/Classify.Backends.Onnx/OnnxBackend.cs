@@ -26,7 +26,7 @@ public sealed class OnnxBackendFactory : IBackendFactory, IGpuBackendFactory
 /// ONNX Runtime on one model. Input and output tensors are views over the caller's buffers (no copies);
 /// models whose batch dimension is fixed run image by image inside <see cref="Run"/>.
 /// </summary>
-public sealed class OnnxBackend : IClassifierBackend
+public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
@@ -129,8 +129,22 @@ public sealed class OnnxBackend : IClassifierBackend
         var options = new BackendOptions { Device = DeviceRequest.Cuda, GpuIndex = gpuIndex };
         OnnxRuntimeLog.EnsureEnvironment(options);
         var r = CudaSession.TryCreate(path, manifest, options);
-        r.Session?.Dispose();
-        return (r.Device, r.Placement, r.Failure);
+        if (r.Session is null)
+            return (r.Device, r.Placement, r.Failure);
+        // "Usable" means a kernel ran: cuDNN is opened, and its workspace found, only on the first run.
+        try
+        {
+            Placement.RunOnce(r.Session, manifest);
+            return (r.Device, r.Placement, null);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            return ("cpu", null, $"the session was created on {r.Device}, but its first run failed: {e.Message.Split('\n')[0]}");
+        }
+        finally
+        {
+            r.Session.Dispose();
+        }
     }
 
     private static InferenceSession CreateOnCpu(string path, BackendOptions options)
@@ -221,8 +235,27 @@ public sealed class OnnxBackend : IClassifierBackend
             }
             using var binding = _session.CreateIoBinding();
             binding.BindInput(_inputNames[0], inValue);
+            binding.SynchronizeBoundInputs();
             binding.BindOutput(_outputNames[0], outValue);
             _session.RunWithBinding(_runOptions, binding);
+        }
+    }
+
+    /// <summary>What the device's preprocessing graph makes of a batch of pixels (FailSafeBackend's check); the
+    /// manifest's input where preprocessing is not on the device.</summary>
+    public unsafe void Preprocess(InputBatch pixels, Span<float> tensor)
+    {
+        if (_pixels is null || pixels.Bytes is not { } bytes)
+            throw new InvalidOperationException("this backend does not preprocess on its device");
+        var n = pixels.Count;
+        fixed (byte* p = bytes)
+        fixed (float* t = tensor)
+        {
+            using var inValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.UInt8,
+                pixels.Shape(n), (IntPtr)p, (long)n * pixels.ImageLength);
+            using var outValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float,
+                InputBatch.ShapeOf(_manifest.Input, n), (IntPtr)t, (long)n * pixels.ImageLength * sizeof(float));
+            _pixels.Preprocess(_runOptions, inValue, outValue);
         }
     }
 

@@ -42,7 +42,7 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
             DevicePreprocessing = ClassifyCommand.DevicePreprocessingSetting(),
             Log = line => console.Error.WriteLine($"classify: {line}"),
         };
-        using var backend = factory.Create(manifest, options);
+        using var backend = FailSafeBackend.Create(opts => factory.Create(manifest, opts), manifest, options);
         // classify's default --batch_size on this device, which the table is judged against.
         defaultBatch = ClassificationRunner.DefaultBatchSize(backend.Device);
         var preprocessor = new Preprocessor(backend.Input);

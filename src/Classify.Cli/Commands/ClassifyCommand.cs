@@ -92,7 +92,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (!tars.IsEmpty) loaderOptions = loaderOptions with { Archives = tars };
         var loader = new ImageLoader(o.JpegDctScale ? loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast } : loaderOptions);
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
-        using var backend = factory.Create(manifest, backendOptions with { ExpectedImages = inputs.Count });
+        // On a GPU: proven before the first image and watched during the run (FailSafeBackend).
+        using var backend = FailSafeBackend.Create(options => factory.Create(manifest, options), manifest, backendOptions with { ExpectedImages = inputs.Count });
         if (o.Verbose)
             console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}{(backend.Input.ElementType != manifest.Input.ElementType ? " (uint8 upload, preprocessing on the device)" : "")}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}; PNG decoder: {ImageLoader.PngDecoder}");
 
@@ -196,6 +197,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         }
 
         progress?.Finish(runner.Timings, failed);
+        if (backend is FailSafeBackend { PlacementSummary: { } where })
+            console.Error.WriteLine($"classify: the run moved to the CPU: {where}");
         if (failed == 0) return ExitCode.Success;
         return inputs.Count == 1 ? lastError!.Code : ExitCode.SomeImagesFailed;
     }

@@ -159,7 +159,19 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
         // cancellations it caused.
         var stages = new[] { dispatcher, output }.Concat(Workers()).ToArray();
         if (failure is not null && failure is not OperationCanceledException)
+        {
+            // The batches the model finished before it failed are still handed on, so that the journal has them and a
+            // rerun resumes after them (a GPU that fails mid-run under --require-gpu).
+            try
+            {
+                output.Wait();
+            }
+            catch (AggregateException)
+            {
+                // its own failure is reported below
+            }
             stop.Cancel();
+        }
         try
         {
             // A decode in flight that cannot be interrupted (libjpeg-turbo) must not hold up a Ctrl-C or Slurm's SIGTERM
