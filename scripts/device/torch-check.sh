@@ -1,11 +1,11 @@
 #!/bin/bash
 # The TorchSharp backend on the GPU device machine (see ../shared/device/README.md, docs/torch.md).
 #
-#   scripts/device/torch-check.sh prepare   HERE: publish classify (Native AOT) and classify-bench, self-contained and
-#                                           WITHOUT libtorch (-p:ClassifyLibTorch=none), into .device-app; then
-#                                           pack it with ../shared/device/pack.sh .device-app .device
+#   scripts/device/torch-check.sh prepare   HERE: the same as scripts/device/prepare.sh (its options too), where the
+#                                           device build recipe lives: publish classify (Native AOT) and classify-bench,
+#                                           self-contained, WITHOUT libtorch, into .device-app, and pack it into .device
 #   scripts/device/torch-check.sh           ON THE DEVICE, after on-device.sh stash/unpack (app in /tmp/app;
-#                                           CLASSIFY_APP=/path/to/classify otherwise), e.g. after gpu-check.sh:
+#                                           CLASSIFY_APP=/path/to/classify otherwise); TORCH_CHECK=1 gpu-check.sh runs it:
 #     1. top-5 of the bundled SqueezeNet 1.1 on tests/images with --backend torch on CUDA (fp32, fp16,
 #        fp16 + channels_last) against the same backend on the CPU, with the device's own PyTorch libtorch;
 #     2. model throughput (classify-bench: batch in host memory → scores in host memory) of the ResNet-50 that
@@ -14,15 +14,8 @@
 set -uo pipefail
 
 if [[ ${1:-} == prepare ]]; then
-  set -e
-  rm -rf .device-app
-  # classify as users get it from install.sh and the Dockerfile (Native AOT), classify-bench as .NET beside it.
-  dotnet publish src/Classify.Cli -c Release -r linux-x64 -p:PublishAot=true -p:ClassifyLibTorch=none -o .device-app -nologo -v q
-  dotnet publish scripts/device/bench -c Release -r linux-x64 --self-contained -p:ClassifyLibTorch=none -o .device-app -nologo -v q
-  ls .device-app/classify .device-app/classify-bench
-  if ls .device-app/libtorch*.so >/dev/null 2>&1; then echo "libtorch leaked into .device-app" >&2; exit 1; fi
-  du -sh .device-app
-  exit 0
+  shift
+  exec bash "$(dirname "$0")/prepare.sh" "$@"
 fi
 
 classify=${CLASSIFY_APP:-/tmp/app/classify}   # as in gpu-check.sh
