@@ -51,7 +51,9 @@ public static class ResultReader
                     : s.ValueKind == JsonValueKind.String ? s.GetString() : throw new FormatException("synset is not a string");
                 list[i++] = new Prediction(p.GetProperty("label").GetString()!, p.GetProperty("class").GetInt32(), score, synset);
             }
-            return ImageResult.Ok(name, list);
+            var device = !root.TryGetProperty("device", out var d) ? null
+                : d.ValueKind == JsonValueKind.String ? d.GetString() : throw new FormatException("device is not a string");
+            return ImageResult.Ok(name, list) with { Device = device };
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
         {

@@ -242,6 +242,8 @@ public static class JsonFormat
                 json.WriteEndObject();
             }
             json.WriteEndArray();
+            if (result.Device is { } device)
+                json.WriteString("device", device);
         }
         if (made is not null)
         {

@@ -23,6 +23,8 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
     public void Run(IReadOnlyList<string> inputs, Action<ImageResult> onResult, CancellationToken cancel)
     {
         var capacity = Math.Min(batchSize, inputs.Count);
+        // The device the run starts on; a batch run elsewhere (a GPU run that moved to the CPU) says so per result.
+        var startDevice = backend.Device;
         var batches = (inputs.Count + capacity - 1) / capacity;
         var slots = Enumerable.Range(0, Math.Min(SlotCount, batches)).Select(_ => new Slot(backend.Input, manifest.Output.Classes, capacity)).ToList();
 
@@ -130,7 +132,8 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
                         var file = inputs[slot.First + i];
                         onResult(slot.Errors[i] is { } error
                             ? ImageResult.Failed(file, error)
-                            : ImageResult.Ok(file, TopK.Select(slot.Output.AsSpan(i * classes, classes), labels, manifest.Output.Kind, topK)));
+                            : ImageResult.Ok(file, TopK.Select(slot.Output.AsSpan(i * classes, classes), labels, manifest.Output.Kind, topK))
+                                with { Device = slot.Device == startDevice ? null : slot.Device });
                     }
                     timings.AddOutput(Stopwatch.GetElapsedTime(t));
                     free.Writer.TryWrite(slot);
@@ -226,6 +229,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
             var t = Stopwatch.GetTimestamp();
             if (slot.Ok > 0)
                 backend.Run(slot.Batch, slot.Output.AsSpan(0, slot.Batch.Count * manifest.Output.Classes));
+            slot.Device = backend.Device;
             timings.AddModel(Stopwatch.GetElapsedTime(t));
             results.WriteAsync(slot, token).AsTask().GetAwaiter().GetResult();
         }
@@ -290,6 +294,8 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
         public ClassifyException?[] Errors { get; } = new ClassifyException?[capacity];
         public ManualResetEventSlim Decoded { get; } = new();
         public int First { get; private set; }
+        /// <summary>The device that ran this batch.</summary>
+        public string? Device { get; set; }
         public int Ok;
 
         public void Start(int first, int count)

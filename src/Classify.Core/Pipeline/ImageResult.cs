@@ -5,6 +5,10 @@ namespace Classify.Pipeline;
 /// <summary>What happened to one input: its predictions, or the error that stopped it.</summary>
 public sealed record ImageResult(string File, Prediction[]? Predictions, ImageError? Error)
 {
+    /// <summary>The device that ran this image when it is not the one the run started on (a GPU run that moved to
+    /// the CPU: FailSafeBackend); null otherwise. json and jsonl write it as "device".</summary>
+    public string? Device { get; init; }
+
     public static ImageResult Ok(string file, Prediction[] predictions) => new(file, predictions, null);
 
     public static ImageResult Failed(string file, ClassifyException e) =>

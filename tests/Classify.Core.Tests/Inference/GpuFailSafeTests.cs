@@ -182,6 +182,23 @@ public sealed class GpuFailSafeTests
         Assert.Equal(["warning: GPU cuda:0 failed on images 3-4 ([ErrorCode:RuntimeException] CUDNN failure 4: CUDNN_STATUS_INTERNAL_ERROR); they and the rest of the run go to the CPU"], setup.Log);
         Assert.Equal("images 1-2 on cuda:0, images 3-7 on cpu", ((FailSafeBackend)backend).PlacementSummary);
         Assert.Equal(3, setup.Gpus[0].Runs); // the probe, batch 1, batch 2 (failed); none after
+        // Each result says where it ran when that is not where the run started.
+        Assert.Equal([null, null, "cpu", "cpu", "cpu", "cpu", "cpu"], results.Select(r => r.Device));
+    }
+
+    [Fact]
+    public void A_results_device_goes_through_jsonl_and_back()
+    {
+        var moved = ImageResult.Ok("a.png", [new Prediction("tabby, tabby cat", 281, 0.5f, "n02123045")]) with { Device = "cpu" };
+        foreach (var result in (ImageResult[])[moved, moved with { Device = null }])
+        {
+            using var buffer = new MemoryStream();
+            using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+                global::Classify.Output.JsonFormat.WriteResult(json, result, exactScores: true);
+            var line = buffer.ToArray();
+            Assert.Equal(result.Device is not null, System.Text.Encoding.UTF8.GetString(line).Contains("\"device\":\"cpu\"", StringComparison.Ordinal));
+            Assert.Equal(result.Device, global::Classify.Output.ResultReader.TryParse(line)!.Device);
+        }
     }
 
     [Fact]
