@@ -79,7 +79,7 @@ public sealed class FailSafeBackend : IClassifierBackend
                 return Create(create, manifest, options with { DevicePreprocessing = false });
             }
             var onCpu = new float[onDevice.Length];
-            cpu.Run(probe, onCpu);
+            cpu.Run(cpu.Input.ElementType == device.Input.ElementType ? probe : Probe(cpu.Input, manifest.Input), onCpu);
             var gap = Gap(onDevice, onCpu, classes, manifest.Output.Kind);
             if (!(gap <= Tolerance(options, manifest)))
             {
@@ -234,6 +234,9 @@ public sealed class FailSafeBackend : IClassifierBackend
                 $"GPU {device} failed on images {_images + 1}-{_images + input.Count} ({failure}); a GPU is required, so the run stops here: the results so far are written, and a rerun with the same --output resumes");
         _log?.Invoke($"warning: GPU {device} failed on images {_images + 1}-{_images + input.Count} ({failure}); they and the rest of the run go to the CPU");
         _cpu ??= _create(_cpuOptions);
+        if (_cpu.Input.ElementType != input.Spec.ElementType)
+            throw new ClassifyException(ExitCode.GpuUnavailable, null,
+                $"GPU {device} failed on images {_images + 1}-{_images + input.Count} ({failure}), and the CPU cannot take this run's batches over; the results so far are written, and a rerun with the same --output resumes");
         var old = _current;
         _current = _cpu;
         _placement.Add((_images, _cpu.Device));
