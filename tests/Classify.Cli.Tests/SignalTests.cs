@@ -139,4 +139,25 @@ public sealed class SignalTests : IDisposable
         Assert.DoesNotContain("decode_timeout)", resumed.Stderr);
         Assert.Equal(12, File.ReadAllLines(output).Length);
     }
+
+    [Fact]
+    public async Task A_journal_of_a_run_without_jpeg_dct_scale_is_not_resumed_by_one_with_it()
+    {
+        // The lesson behind ResultSettings: a hand-kept fingerprint forgot --jpeg_dct_scale, and a resumed run mixed the
+        // two settings. Now the rerun starts over, and its output is an uninterrupted --jpeg_dct_scale run's, byte for byte.
+        var photos = await BigPhotos(Path.Combine(_dir.Path, "big"));
+        var output = _dir.File("out.jsonl");
+        string[] args = ["--image_dir", photos, "--format", "jsonl", "--output", output, "--batch_size", "1"];
+        var (_, code, _, journal) = await Interrupt(args, output, records: 2);
+        Assert.Equal(ExitCode.Cancelled, code);
+        Assert.True(journal.Length >= 3);
+
+        var rerun = ClassifyProcess.Run([.. args, "--jpeg_dct_scale", "--verbose"]);
+        Assert.True(rerun.ExitCode == 0, rerun.Stderr);
+        Assert.Contains("left by a run with another model, settings, inputs or classify build; starting over", rerun.Stderr);
+        Assert.DoesNotContain("resuming:", rerun.Stderr);
+        var reference = ClassifyProcess.Run(["--image_dir", photos, "--format", "jsonl", "--output", _dir.File("ref.jsonl"), "--batch_size", "1", "--jpeg_dct_scale"]);
+        Assert.Equal(0, reference.ExitCode);
+        Assert.Equal(File.ReadAllBytes(_dir.File("ref.jsonl")), File.ReadAllBytes(output));
+    }
 }

@@ -157,10 +157,28 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             using var file = new AtomicFile(outputPath);
             // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial. The build is
             // in the fingerprint: replayed records get this run's classify_version, so they must be this build's.
-            using var journal = ResultJournal.Open(outputPath, ResultJournal.Fingerprint(
-                [manifest.Name, manifest.Files[modelFile].Sha256 ?? "", manifest.Labels.Sha256 ?? "", manifest.Labels.SynsetsSha256 ?? manifest.Labels.Synsets ?? "",
-                 made.ClassifyVersion, factory.Name,
-                 o.NumTopPredictions.ToString(System.Globalization.CultureInfo.InvariantCulture), shard.ToString()], split.Value.InputsSha256),
+            var settings = new ResultSettings
+            {
+                Model = manifest.Name,
+                ModelFileSha256 = manifest.Files[modelFile].Sha256 ?? "",
+                LabelsSha256 = manifest.Labels.Sha256 ?? "",
+                Synsets = manifest.Labels.SynsetsSha256 ?? manifest.Labels.Synsets ?? "",
+                ClassifyVersion = made.ClassifyVersion,
+                Backend = factory.Name,
+                Device = backend.Device,
+                Half = o.Fp16,
+                ChannelsLast = o.ChannelsLast,
+                DevicePreprocessing = backend.Input.ElementType != manifest.Input.ElementType,
+                JpegDecoder = ImageLoader.JpegDecoder.Split(' ')[0],
+                PngDecoder = ImageLoader.PngDecoder.Split(' ')[0],
+                JpegDctScale = o.JpegDctScale,
+                DecodeTimeoutSeconds = loaderOptions.DecodeTimeout.TotalSeconds,
+                MaxFileBytes = loaderOptions.MaxFileBytes,
+                MaxPixels = loaderOptions.MaxPixels,
+                TopK = o.NumTopPredictions,
+                Shard = shard.ToString(),
+            };
+            using var journal = ResultJournal.Open(outputPath, settings.Fingerprint(split.Value.InputsSha256),
                 inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"), new RecordCheck(labels, o.NumTopPredictions));
             try
             {
