@@ -97,12 +97,35 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (o.Verbose)
             console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}{(backend.Input.ElementType != manifest.Input.ElementType ? " (uint8 upload, preprocessing on the device)" : "")}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}; PNG decoder: {ImageLoader.PngDecoder}");
 
-        // The hash of the file that ran, as the manifest gives it (ModelCatalog.VerifiedFile checked the file against it).
-        var made = new Provenance(manifest.Name, (manifest.Files[modelFile].Sha256 ?? "").ToLowerInvariant(), Arguments.ResultVersion);
+        // Everything that can change a result, once: the provenance on every record, the shard trailer's run fields and
+        // the resume journal's fingerprint all come from it. The model file's hash is the manifest's, which
+        // ModelCatalog.VerifiedFile checked the file against.
+        var settings = new ResultSettings
+        {
+            Model = manifest.Name,
+            ModelFileSha256 = (manifest.Files[modelFile].Sha256 ?? "").ToLowerInvariant(),
+            LabelsSha256 = manifest.Labels.Sha256 ?? "",
+            Synsets = manifest.Labels.SynsetsSha256 ?? manifest.Labels.Synsets ?? "",
+            ClassifyVersion = Arguments.ResultVersion,
+            Backend = backend.Name,
+            Device = backend.Device,
+            Half = o.Fp16,
+            ChannelsLast = o.ChannelsLast,
+            DevicePreprocessing = backend.Input.ElementType != manifest.Input.ElementType,
+            JpegDecoder = ImageLoader.JpegDecoder.Split(' ')[0],
+            PngDecoder = ImageLoader.PngDecoder.Split(' ')[0],
+            JpegDctScale = o.JpegDctScale,
+            DecodeTimeoutSeconds = loaderOptions.DecodeTimeout.TotalSeconds,
+            MaxFileBytes = loaderOptions.MaxFileBytes,
+            MaxPixels = loaderOptions.MaxPixels,
+            TopK = o.NumTopPredictions,
+            Shard = shard.ToString(),
+        };
+        var made = settings.Provenance;
         // A shard's jsonl ends with a trailer naming its split, which classify merge checks the shards against.
         // The input list is hashed once, for the trailer and the journal alike, and only when one of them needs it.
         var split = new Lazy<ShardSplit>(() => ShardSplit.Of(shard, allInputs));
-        var info = new RunInfo(made, backend.Name, backend.Device, o.NumTopPredictions, sharded ? split.Value : null);
+        var info = settings.RunInfo(sharded ? split.Value : null);
         var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
         var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, batchSize, o.Threads);
         var failed = 0;
@@ -157,27 +180,6 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             using var file = new AtomicFile(outputPath);
             // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial. The build is
             // in the fingerprint: replayed records get this run's classify_version, so they must be this build's.
-            var settings = new ResultSettings
-            {
-                Model = manifest.Name,
-                ModelFileSha256 = manifest.Files[modelFile].Sha256 ?? "",
-                LabelsSha256 = manifest.Labels.Sha256 ?? "",
-                Synsets = manifest.Labels.SynsetsSha256 ?? manifest.Labels.Synsets ?? "",
-                ClassifyVersion = made.ClassifyVersion,
-                Backend = factory.Name,
-                Device = backend.Device,
-                Half = o.Fp16,
-                ChannelsLast = o.ChannelsLast,
-                DevicePreprocessing = backend.Input.ElementType != manifest.Input.ElementType,
-                JpegDecoder = ImageLoader.JpegDecoder.Split(' ')[0],
-                PngDecoder = ImageLoader.PngDecoder.Split(' ')[0],
-                JpegDctScale = o.JpegDctScale,
-                DecodeTimeoutSeconds = loaderOptions.DecodeTimeout.TotalSeconds,
-                MaxFileBytes = loaderOptions.MaxFileBytes,
-                MaxPixels = loaderOptions.MaxPixels,
-                TopK = o.NumTopPredictions,
-                Shard = shard.ToString(),
-            };
             using var journal = ResultJournal.Open(outputPath, settings.Fingerprint(split.Value.InputsSha256),
                 inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"), new RecordCheck(labels, o.NumTopPredictions));
             try

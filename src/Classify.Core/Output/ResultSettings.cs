@@ -34,6 +34,12 @@ public sealed record ResultSettings
     /// <summary>The shard of the inputs this run classifies ("0/1" for all of them).</summary>
     public required string Shard { get; init; }
 
+    /// <summary>What every result record says about how it was made.</summary>
+    public Provenance Provenance => new(Model, ModelFileSha256, ClassifyVersion);
+
+    /// <summary>What the writers say about the run (json's header, a shard's trailer).</summary>
+    public RunInfo RunInfo(ShardSplit? split) => new(Provenance, Backend, Device, TopK, split);
+
     /// <summary>The journal's fingerprint: this record and the digest of the run's input list.</summary>
     public string Fingerprint(string inputsSha256) => ResultJournal.Fingerprint([ToString()], inputsSha256);
 }
