@@ -128,50 +128,14 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var info = settings.RunInfo(sharded ? split.Value : null);
         var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
         var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, batchSize, o.Threads);
-        var failed = 0;
-        var resumed = 0;
-        var done = 0;
-        ImageError? lastError = null;
-        ProgressReporter? progress = null;
-        var progressOptions = new ProgressOptions
+        var sink = new ResultSink(console.Error, new ProgressOptions
         {
             Terminal = console.Error == System.Console.Error && !System.Console.IsErrorRedirected,
             Interval = o.ProgressInterval,
             Quiet = o.Quiet,
             Verbose = o.Verbose,
-        };
-        void Write(ResultWriter writer, ResultJournal? journal = null)
-        {
-            journal?.Replay(result =>
-            {
-                resumed++;
-                if (result.Error is { } error)
-                {
-                    failed++;
-                    lastError = error;
-                }
-                writer.Write(result);
-            });
-            done = resumed;
-            if (inputs.Count > 1)
-                progress = new ProgressReporter(console.Error, progressOptions, inputs.Count, resumed);
-            var todo = journal is { Finished: > 0 } ? inputs.GetRange(journal.Finished, inputs.Count - journal.Finished) : inputs;
-            runner.Run(todo, result =>
-            {
-                if (result.Error is { } error)
-                {
-                    failed++;
-                    lastError = error;
-                    progress?.BeforeMessage();
-                    console.Error.WriteLine($"classify: {error.Message}");
-                }
-                journal?.Append(result);
-                writer.Write(result);
-                done++;
-                progress?.Add(result.Error is not null);
-            }, cancel);
-            writer.Complete();
-        }
+        });
+        void Write(ResultWriter writer, ResultJournal? journal = null) => sink.Run(runner, inputs, writer, journal, cancel);
 
         var single = inputs.Count == 1;
         // A device or FIFO (--output /dev/null, a named pipe) is written directly, without a resume journal.
@@ -191,7 +155,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             {
                 journal.Flush();
                 throw new ClassifyException(ExitCode.Cancelled, null,
-                    $"cancelled after {done} of {inputs.Count} images: {outputPath} was not written; {journal.Path} keeps the "
+                    $"cancelled after {sink.Done} of {inputs.Count} images: {outputPath} was not written; {journal.Path} keeps the "
                     + $"{journal.Count} finished, and the same command run again resumes after them");
             }
             file.Commit();
@@ -211,16 +175,15 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             catch (OperationCanceledException)
             {
                 throw new ClassifyException(ExitCode.Cancelled, null,
-                    $"cancelled after {done} of {inputs.Count} images (their results were written as they came; with --output FILE a rerun resumes)");
+                    $"cancelled after {sink.Done} of {inputs.Count} images (their results were written as they came; with --output FILE a rerun resumes)");
             }
             special?.Commit();
         }
 
-        progress?.Finish(runner.Timings, failed);
+        sink.Progress?.Finish(runner.Timings, sink.Failed);
         if (backend is FailSafeBackend { PlacementSummary: { } where })
             console.Error.WriteLine($"classify: the run moved to the CPU: {where}");
-        if (failed == 0) return ExitCode.Success;
-        return inputs.Count == 1 ? lastError!.Code : ExitCode.SomeImagesFailed;
+        return sink.ExitCode(inputs.Count);
     }
 
     /// <summary>Narrows <paramref name="inputs"/> to this process's shard (--shard, else Slurm's variables).</summary>

@@ -1,0 +1,68 @@
+using Classify.Output;
+
+namespace Classify.Pipeline;
+
+/// <summary>
+/// Where one run's results go, in input order: the writer, the resume journal, one "classify: FILE: problem" line per
+/// failed image, the progress line, and the counts that the exit code and the cancel message come from. A journal's
+/// finished records are replayed into the writer first (never read or classified again); the rest are classified.
+/// </summary>
+public sealed class ResultSink(TextWriter errors, ProgressOptions progressOptions)
+{
+    /// <summary>Images with an error so far, replayed ones included.</summary>
+    public int Failed { get; private set; }
+
+    /// <summary>Images whose results came from the journal.</summary>
+    public int Resumed { get; private set; }
+
+    /// <summary>Images whose results were written, replayed ones included.</summary>
+    public int Done { get; private set; }
+
+    public ImageError? LastError { get; private set; }
+
+    /// <summary>The progress line of a run of more than one image, once <see cref="Run"/> has started it.</summary>
+    public ProgressReporter? Progress { get; private set; }
+
+    /// <summary>Replays <paramref name="journal"/>'s finished records into <paramref name="writer"/>, classifies the rest of
+    /// <paramref name="inputs"/> with <paramref name="runner"/>, writing and journaling each result as it comes, and
+    /// completes the writer.</summary>
+    public void Run(ClassificationRunner runner, List<string> inputs, ResultWriter writer, ResultJournal? journal, CancellationToken cancel)
+    {
+        journal?.Replay(result =>
+        {
+            Resumed++;
+            Count(result);
+            writer.Write(result);
+        });
+        Done = Resumed;
+        if (inputs.Count > 1)
+            Progress = new ProgressReporter(errors, progressOptions, inputs.Count, Resumed);
+        var todo = journal is { Finished: > 0 } ? inputs.GetRange(journal.Finished, inputs.Count - journal.Finished) : inputs;
+        runner.Run(todo, result =>
+        {
+            if (Count(result) is { } error)
+            {
+                Progress?.BeforeMessage();
+                errors.WriteLine($"classify: {error.Message}");
+            }
+            journal?.Append(result);
+            writer.Write(result);
+            Done++;
+            Progress?.Add(result.Error is not null);
+        }, cancel);
+        writer.Complete();
+    }
+
+    private ImageError? Count(ImageResult result)
+    {
+        if (result.Error is not { } error)
+            return null;
+        Failed++;
+        LastError = error;
+        return error;
+    }
+
+    /// <summary>0 when every image has a result; else the one image's own code, or 7 for a batch.</summary>
+    public int ExitCode(int inputs) =>
+        Failed == 0 ? Classify.ExitCode.Success : inputs == 1 ? LastError!.Code : Classify.ExitCode.SomeImagesFailed;
+}

@@ -1,0 +1,67 @@
+using Classify.Backends.Onnx;
+using Classify.Images;
+using Classify.Inference;
+using Classify.Models;
+using Classify.Output;
+using Classify.Pipeline;
+
+namespace Classify.Tests.Pipeline;
+
+/// <summary>The run's result sink in-process, on the real model and photos: what it writes, journals, says on stderr
+/// and counts, and a journal's records replayed, not classified again.</summary>
+public sealed class ResultSinkTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static readonly ModelManifest Manifest = new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _);
+
+    private (ResultSink Sink, string[] Lines, string Errors) Run(List<string> inputs, ResultJournal? journal)
+    {
+        using var backend = OnnxBackend.Create(Manifest, new BackendOptions { Device = DeviceRequest.Cpu });
+        var runner = new ClassificationRunner(backend, Manifest, Labels.Load(Manifest), new ImageLoader(), topK: 1, batchSize: 2);
+        var errors = new StringWriter();
+        var output = new StringWriter();
+        var sink = new ResultSink(errors, new ProgressOptions { Quiet = true });
+        sink.Run(runner, inputs, ResultWriter.Create(OutputFormat.Jsonl, output, new RunInfo(null, "onnx", "cpu", 1), singleInput: false), journal, default);
+        return (sink, output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries), errors.ToString());
+    }
+
+    private List<string> BrokenCatCoffee()
+    {
+        var broken = _dir.File("broken.png");
+        File.WriteAllBytes(broken, File.ReadAllBytes(TestData.Coffee)[..5000]);
+        return [broken, TestData.Chelsea, TestData.Coffee];
+    }
+
+    [Fact]
+    public void Every_result_is_written_and_each_failure_is_one_line_and_counted()
+    {
+        var inputs = BrokenCatCoffee();
+        var (sink, lines, errors) = Run(inputs, journal: null);
+        Assert.Equal(3, lines.Length);
+        Assert.Equal([$"classify: {inputs[0]}: truncated PNG file (it ends before the image data does)"], errors.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal((1, 0, 3), (sink.Failed, sink.Resumed, sink.Done));
+        Assert.Equal(ExitCode.SomeImagesFailed, sink.ExitCode(3));
+        Assert.Equal(ExitCode.ImageCorrupt, sink.ExitCode(1));
+    }
+
+    [Fact]
+    public void A_journals_records_are_replayed_and_counted_not_classified_again()
+    {
+        var inputs = BrokenCatCoffee();
+        var output = _dir.File("out.jsonl");
+        using (var first = ResultJournal.Open(output, "settings", inputs, 1, _ => { }))
+            first.Append(ImageResult.Failed(inputs[0], new ClassifyException(ExitCode.ImageCorrupt, inputs[0], "truncated PNG file (it ends before the image data does)")));
+        // The broken file is replaced by a good photo: a replay keeps the journaled error, a new read would classify it.
+        File.Copy(TestData.Chelsea, inputs[0], overwrite: true);
+        using var journal = ResultJournal.Open(output, "settings", inputs, 1, _ => { });
+        Assert.Equal(1, journal.Finished);
+        var (sink, lines, errors) = Run(inputs, journal);
+        Assert.Equal(3, lines.Length);
+        Assert.Contains("\"kind\":\"ImageCorrupt\"", lines[0]);
+        Assert.Equal("", errors); // replayed errors are not said again
+        Assert.Equal((1, 1, 3), (sink.Failed, sink.Resumed, sink.Done));
+    }
+}
