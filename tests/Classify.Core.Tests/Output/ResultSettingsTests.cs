@@ -25,7 +25,9 @@ public sealed class ResultSettingsTests
         _ => throw new InvalidOperationException($"ResultSettingsTests does not know how to change a {value.GetType().Name}: add it here"),
     };
 
-    public static TheoryData<string> Members() => [.. typeof(ResultSettings).GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name)];
+    /// <summary>The record's settings: its init properties (the derived ones, Provenance, follow from them).</summary>
+    public static TheoryData<string> Members() =>
+        [.. typeof(ResultSettings).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => p.Name)];
 
     [Theory]
     [MemberData(nameof(Members))]
@@ -43,6 +45,6 @@ public sealed class ResultSettingsTests
     {
         Assert.Equal(Base.Fingerprint("inputs"), (Base with { }).Fingerprint("inputs"));
         Assert.NotEqual(Base.Fingerprint("inputs"), Base.Fingerprint("other inputs"));
-        Assert.True(typeof(ResultSettings).GetProperties().Length >= 18, "the record lost members");
+        Assert.True(typeof(ResultSettings).GetProperties().Count(p => p.CanWrite) >= 18, "the record lost members");
     }
 }
