@@ -1,4 +1,7 @@
 using System.Buffers.Binary;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
 
 namespace Classify.Images;
 
@@ -88,5 +91,21 @@ public static class ExifOrientation
             return value is >= 1 and <= 8 ? value : Upright;
         }
         return Upright;
+    }
+
+    /// <summary>EXIF orientation 2-8 to upright, as PIL's ImageOps.exif_transpose does.</summary>
+    public static void Apply(Image<Rgb24> image, int orientation)
+    {
+        if (orientation <= 1) return;
+        image.Mutate(x => _ = orientation switch
+        {
+            2 => x.Flip(FlipMode.Horizontal),
+            3 => x.Rotate(RotateMode.Rotate180),
+            4 => x.Flip(FlipMode.Vertical),
+            5 => x.Rotate(RotateMode.Rotate90).Flip(FlipMode.Horizontal), // transpose
+            6 => x.Rotate(RotateMode.Rotate90),
+            7 => x.Rotate(RotateMode.Rotate90).Flip(FlipMode.Vertical), // transverse
+            _ => x.Rotate(RotateMode.Rotate270),
+        });
     }
 }

@@ -8,7 +8,6 @@ using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
 
 namespace Classify.Images;
 
@@ -155,7 +154,7 @@ public sealed class ImageLoader
         try
         {
             if (!decode.Wait(_options.DecodeTimeout + DecodeWatch.Slack, cancel))
-                throw TimedOut(path, watch.Format, _options.DecodeTimeout);
+                throw DecodeErrors.TimedOut(path, watch.Format, _options.DecodeTimeout);
         }
         catch (AggregateException)
         {
@@ -182,7 +181,7 @@ public sealed class ImageLoader
             throw ImageFile.TooLarge(path, bytes.Length, _options.MaxFileBytes);
         var format = Image.DetectFormat(_configuration, bytes);
         if (format is null)
-            throw TruncatedHeader(bytes) is { } name
+            throw DecodeErrors.TruncatedHeader(bytes) is { } name
                 ? new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {name} file: its {bytes.Length} bytes end inside the header")
                 : new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image in a supported format ({SupportedFormats})");
         if (watch is not null) watch.Format = format.Name;
@@ -282,7 +281,7 @@ public sealed class ImageLoader
             }
             try
             {
-                Orient(image, orientation);
+                ExifOrientation.Apply(image, orientation);
             }
             catch
             {
@@ -299,48 +298,15 @@ public sealed class ImageLoader
         }
         catch (OperationCanceledException) when (!inUse && !cancel.IsCancellationRequested)
         {
-            throw TimedOut(path, format.Name, _options.DecodeTimeout);
+            throw DecodeErrors.TimedOut(path, format.Name, _options.DecodeTimeout);
         }
         catch (Exception e) when (!inUse && e is not (ClassifyException or OperationCanceledException or DecodeAbandonedException))
         {
             // Whatever a decoder throws on a crafted file is about that file: a message for the user, with the
             // decoder's own words after a colon (ImageSharp reports some corrupt streams with internal exceptions, an
             // index out of range in a Huffman table or a null reference, whose text means nothing to a user).
-            throw DecoderFailure(e, format.Name, path);
+            throw DecodeErrors.DecoderFailure(e, format.Name, path);
         }
-    }
-
-    /// <summary>The error of an image whose decode passed --decode_timeout: the same words whether the decoder stopped
-    /// at its token or the watchdog abandoned it, so that a file's record does not depend on which came first.</summary>
-    public static ClassifyException TimedOut(string path, string? format, TimeSpan timeout) =>
-        new(ExitCode.ImageTimeout, path,
-            $"decoding {format ?? "the image"} took over {timeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s (--decode_timeout)");
-
-    /// <summary>The exit code and message for a decoder's exception: memory it could not have is a too-large image,
-    /// a variant it does not implement an unsupported one, anything else corrupt data.</summary>
-    internal static ClassifyException DecoderFailure(Exception e, string format, string path) => e switch
-    {
-        InvalidMemoryOperationException or OutOfMemoryException or ImageFormatException { InnerException: InvalidMemoryOperationException or OutOfMemoryException }
-            => new(ExitCode.ImageTooLarge, path, $"cannot decode {format}: it needs more memory than one image may have ({e.Message})"),
-        NotSupportedException => new(ExitCode.ImageUnsupported, path, $"an unsupported kind of {format}: {e.Message}"),
-        ImageFormatException => new(ExitCode.ImageCorrupt, path, $"cannot decode {format}: {e.Message}"),
-        _ => new(ExitCode.ImageCorrupt, path, $"corrupt {format} data (the decoder failed: {e.GetType().Name})"),
-    };
-
-    /// <summary>The format whose signature a file too short for ImageSharp's detection starts with (a download or
-    /// copy cut after a few bytes is a truncated image, not a file of another kind), or null.</summary>
-    private static string? TruncatedHeader(ReadOnlySpan<byte> bytes)
-    {
-        ReadOnlySpan<byte> png = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
-        if (bytes.Length >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8 && (bytes.Length == 2 || bytes[2] == 0xFF))
-            return "JPEG";
-        if (bytes.Length >= 4 && png.StartsWith(bytes[..Math.Min(bytes.Length, 8)]))
-            return "PNG";
-        if (bytes.Length < 13 && bytes.StartsWith("GIF8"u8))
-            return "GIF";
-        if (bytes.Length < 30 && bytes.StartsWith("RIFF"u8) && (bytes.Length < 12 || bytes[8..12].SequenceEqual("WEBP"u8)))
-            return "WebP";
-        return null;
     }
 
     private (int Width, int Height) ScaledSize(TurboJpeg turbo, int width, int height, int orientation)
@@ -367,21 +333,5 @@ public sealed class ImageLoader
         var decoding = format is JpegFormat ? 3 + 6 : 3 + 1;
         var turning = orientation >= 5 ? 6 : 3;
         return pixels * Math.Max(decoding, turning);
-    }
-
-    /// <summary>EXIF orientation 2-8 to upright, as PIL's ImageOps.exif_transpose does.</summary>
-    private static void Orient(Image<Rgb24> image, int orientation)
-    {
-        if (orientation <= 1) return;
-        image.Mutate(x => _ = orientation switch
-        {
-            2 => x.Flip(FlipMode.Horizontal),
-            3 => x.Rotate(RotateMode.Rotate180),
-            4 => x.Flip(FlipMode.Vertical),
-            5 => x.Rotate(RotateMode.Rotate90).Flip(FlipMode.Horizontal), // transpose
-            6 => x.Rotate(RotateMode.Rotate90),
-            7 => x.Rotate(RotateMode.Rotate90).Flip(FlipMode.Vertical), // transverse
-            _ => x.Rotate(RotateMode.Rotate270),
-        });
     }
 }

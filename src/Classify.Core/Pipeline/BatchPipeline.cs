@@ -26,15 +26,15 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
         // The device the run starts on; a batch run elsewhere (a GPU run that moved to the CPU) says so per result.
         var startDevice = backend.Device;
         var batches = (inputs.Count + capacity - 1) / capacity;
-        var slots = Enumerable.Range(0, Math.Min(SlotCount, batches)).Select(_ => new Slot(backend.Input, manifest.Output.Classes, capacity)).ToList();
+        var slots = Enumerable.Range(0, Math.Min(SlotCount, batches)).Select(_ => new BatchSlot(backend.Input, manifest.Output.Classes, capacity)).ToList();
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var token = stop.Token;
-        var free = Channel.CreateBounded<Slot>(slots.Count);
+        var free = Channel.CreateBounded<BatchSlot>(slots.Count);
         foreach (var slot in slots) free.Writer.TryWrite(slot);
-        var ordered = Channel.CreateBounded<Slot>(slots.Count);        // dispatched batches, in input order
-        var work = Channel.CreateBounded<(Slot Slot, int Index)>(2 * capacity);
-        var results = Channel.CreateBounded<Slot>(slots.Count);        // batches the model has run, in order
+        var ordered = Channel.CreateBounded<BatchSlot>(slots.Count);        // dispatched batches, in input order
+        var work = Channel.CreateBounded<(BatchSlot BatchSlot, int Index)>(2 * capacity);
+        var results = Channel.CreateBounded<BatchSlot>(slots.Count);        // batches the model has run, in order
 
         var dispatcher = Task.Run(async () =>
         {
@@ -71,7 +71,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
                 while (work.Reader.WaitToReadAsync(token).AsTask().GetAwaiter().GetResult())
                 {
                     while (work.Reader.TryRead(out var item))
-                        if (!Decode(inputs, item.Slot, item.Index, watch, () => Abandoned(item.Slot, item.Index, watch, worker!), token))
+                        if (!Decode(inputs, item.BatchSlot, item.Index, watch, () => Abandoned(item.BatchSlot, item.Index, watch, worker!), token))
                             return; // abandoned: this thread belongs to the decoder now
                 }
                 watchdog.Forget(watch);
@@ -88,10 +88,10 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
                 // the run is ending: the task was cancelled before it could start
             }
         }
-        void Abandoned(Slot slot, int i, DecodeWatch watch, Task worker)
+        void Abandoned(BatchSlot slot, int i, DecodeWatch watch, Task worker)
         {
             var path = inputs[slot.First + i];
-            slot.Errors[i] = ImageLoader.TimedOut(path, watch.Format, loader.DecodeTimeout);
+            slot.Errors[i] = DecodeErrors.TimedOut(path, watch.Format, loader.DecodeTimeout);
             ClearImage(slot, i);
             bool replace;
             lock (live)
@@ -214,7 +214,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
     /// <summary>How long a cancelled run waits for its decode workers.</summary>
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
 
-    private void RunModel(ChannelReader<Slot> ordered, ChannelWriter<Slot> results, CancellationToken token)
+    private void RunModel(ChannelReader<BatchSlot> ordered, ChannelWriter<BatchSlot> results, CancellationToken token)
     {
         while (true)
         {
@@ -237,7 +237,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
 
     /// <summary>Decodes and preprocesses one image into its slot; false when the watchdog abandoned it (the image's
     /// result is the watchdog's then, and the calling thread must leave the pipeline).</summary>
-    private bool Decode(IReadOnlyList<string> inputs, Slot slot, int i, DecodeWatch watch, Action onAbandoned, CancellationToken token)
+    private bool Decode(IReadOnlyList<string> inputs, BatchSlot slot, int i, DecodeWatch watch, Action onAbandoned, CancellationToken token)
     {
         var path = inputs[slot.First + i];
         var t = Stopwatch.GetTimestamp();
@@ -278,40 +278,9 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
     }
 
     /// <summary>A failed image still goes through the model with its batch; zeros keep that harmless.</summary>
-    private static void ClearImage(Slot slot, int i)
+    private static void ClearImage(BatchSlot slot, int i)
     {
         if (slot.Batch.Floats is { } f) Array.Clear(f, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
         else Array.Clear(slot.Batch.Bytes!, i * slot.Batch.ImageLength, slot.Batch.ImageLength);
-    }
-
-    /// <summary>One batch's buffers, reused batch after batch: the input tensor, the model's output, per-image errors.</summary>
-    private sealed class Slot(InputSpec input, int classes, int capacity)
-    {
-        private int _remaining;
-
-        public InputBatch Batch { get; } = new(input, capacity);
-        public float[] Output { get; } = new float[capacity * classes];
-        public ClassifyException?[] Errors { get; } = new ClassifyException?[capacity];
-        public ManualResetEventSlim Decoded { get; } = new();
-        public int First { get; private set; }
-        /// <summary>The device that ran this batch.</summary>
-        public string? Device { get; set; }
-        public int Ok;
-
-        public void Start(int first, int count)
-        {
-            First = first;
-            Batch.Count = count;
-            Ok = 0;
-            Array.Clear(Errors);
-            Decoded.Reset();
-            _remaining = count;
-        }
-
-        public void ImageDone()
-        {
-            if (Interlocked.Decrement(ref _remaining) == 0)
-                Decoded.Set();
-        }
     }
 }
