@@ -95,6 +95,12 @@ public sealed class ImageLoader
     /// <summary>Which library decodes PNG in this process, and where it was found or why it was not.</summary>
     public static string PngDecoder => Spng.Status;
 
+    /// <summary>The libraries alone ("libjpeg-turbo", "libspng", "ImageSharp"): they decide pixels and errors, so a
+    /// result's settings name them (ResultSettings).</summary>
+    public static string JpegLibrary => NativeDecoder.Library(JpegDecoder);
+
+    public static string PngLibrary => NativeDecoder.Library(PngDecoder);
+
     private readonly Lock _prefetchGate = new();
     private (string Path, Task<Image<Rgb24>> Image, DecodeWatch Watch)? _prefetched;
 

@@ -40,7 +40,8 @@ internal sealed unsafe class Spng
         public byte Filter;
     }
 
-    private static readonly Lazy<Spng?> Loaded = new(Load);
+    private static readonly Lazy<(Spng? Api, string Status)> Loaded = new(() =>
+        NativeDecoder.Load("CLASSIFY_LIBSPNG", Soname, "libspng", "libspng 0.7", "install libspng0 for the conformant, stoppable decoder", lib => new Spng(lib)));
 
     private readonly delegate* unmanaged<int, nint> _new;
     private readonly delegate* unmanaged<nint, void> _free;
@@ -68,45 +69,10 @@ internal sealed unsafe class Spng
     }
 
     /// <summary>The library, or null when it is not installed or turned off; <see cref="Status"/> says which.</summary>
-    public static Spng? Instance => Loaded.Value;
+    public static Spng? Instance => Loaded.Value.Api;
 
-    /// <summary>One line for --verbose: the library's path, or why ImageSharp decodes PNG instead.</summary>
-    public static string Status
-    {
-        get
-        {
-            _ = Loaded.Value;
-            return _status;
-        }
-    }
-
-    private static string _status = "";
-
-    private static Spng? Load()
-    {
-        if (Environment.GetEnvironmentVariable("CLASSIFY_LIBSPNG") is "off" or "0" or "false")
-        {
-            _status = "ImageSharp (CLASSIFY_LIBSPNG=off)";
-            return null;
-        }
-        var lib = NativeLibraryLoader.Instance.Load(Soname);
-        if (!lib.Loaded)
-        {
-            _status = $"ImageSharp ({Soname}: {lib.Error}; install libspng0 for the conformant, stoppable decoder)";
-            return null;
-        }
-        try
-        {
-            var api = new Spng(lib.Handle);
-            _status = $"libspng ({lib.Path ?? Soname})";
-            return api;
-        }
-        catch (EntryPointNotFoundException e)
-        {
-            _status = $"ImageSharp ({lib.Path ?? Soname} lacks the libspng 0.7 API: {e.Message})";
-            return null;
-        }
-    }
+    /// <summary>One line for --verbose: the library's path, or why ImageSharp decodes instead.</summary>
+    public static string Status => Loaded.Value.Status;
 
     /// <summary>Width and height from the IHDR chunk, which libspng checks (sizes, depth and colour type, CRC); a
     /// header it refuses is a corrupt file.</summary>

@@ -23,7 +23,8 @@ internal sealed unsafe class TurboJpeg
 
     private const string CorruptPrefix = "Corrupt JPEG data: ";
 
-    private static readonly Lazy<TurboJpeg?> Loaded = new(Load);
+    private static readonly Lazy<(TurboJpeg? Api, string Status)> Loaded = new(() =>
+        NativeDecoder.Load("CLASSIFY_TURBOJPEG", Soname, "libjpeg-turbo", "TurboJPEG 2", "install libturbojpeg0 for arithmetic-coded JPEG and damaged-data checks", lib => new TurboJpeg(lib)));
 
     private readonly delegate* unmanaged<nint> _init;
     private readonly delegate* unmanaged<nint, byte*, nuint, int*, int*, int*, int*, int> _header;
@@ -75,45 +76,10 @@ internal sealed unsafe class TurboJpeg
     }
 
     /// <summary>The library, or null when it is not installed or turned off; <see cref="Status"/> says which.</summary>
-    public static TurboJpeg? Instance => Loaded.Value;
+    public static TurboJpeg? Instance => Loaded.Value.Api;
 
-    /// <summary>One line for --verbose: the library's path, or why ImageSharp decodes JPEG instead.</summary>
-    public static string Status
-    {
-        get
-        {
-            _ = Loaded.Value;
-            return _status;
-        }
-    }
-
-    private static string _status = "";
-
-    private static TurboJpeg? Load()
-    {
-        if (Environment.GetEnvironmentVariable("CLASSIFY_TURBOJPEG") is "off" or "0" or "false")
-        {
-            _status = "ImageSharp (CLASSIFY_TURBOJPEG=off)";
-            return null;
-        }
-        var lib = NativeLibraryLoader.Instance.Load(Soname);
-        if (!lib.Loaded)
-        {
-            _status = $"ImageSharp ({Soname}: {lib.Error}; install libturbojpeg0 for arithmetic-coded JPEG and damaged-data checks)";
-            return null;
-        }
-        try
-        {
-            var api = new TurboJpeg(lib.Handle);
-            _status = $"libjpeg-turbo ({lib.Path ?? Soname})";
-            return api;
-        }
-        catch (EntryPointNotFoundException e)
-        {
-            _status = $"ImageSharp ({lib.Path ?? Soname} lacks the TurboJPEG 2 API: {e.Message})";
-            return null;
-        }
-    }
+    /// <summary>One line for --verbose: the library's path, or why ImageSharp decodes instead.</summary>
+    public static string Status => Loaded.Value.Status;
 
     /// <summary>Width, height and whether this decoder takes the file (not CMYK/YCCK, which ImageSharp converts
     /// as PIL does); null when the header cannot be read (the caller's ImageSharp path then reports why).</summary>

@@ -33,7 +33,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
         var free = Channel.CreateBounded<BatchSlot>(slots.Count);
         foreach (var slot in slots) free.Writer.TryWrite(slot);
         var ordered = Channel.CreateBounded<BatchSlot>(slots.Count);        // dispatched batches, in input order
-        var work = Channel.CreateBounded<(BatchSlot BatchSlot, int Index)>(2 * capacity);
+        var work = Channel.CreateBounded<(BatchSlot Slot, int Index)>(2 * capacity);
         var results = Channel.CreateBounded<BatchSlot>(slots.Count);        // batches the model has run, in order
 
         var dispatcher = Task.Run(async () =>
@@ -71,7 +71,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
                 while (work.Reader.WaitToReadAsync(token).AsTask().GetAwaiter().GetResult())
                 {
                     while (work.Reader.TryRead(out var item))
-                        if (!Decode(inputs, item.BatchSlot, item.Index, watch, () => Abandoned(item.BatchSlot, item.Index, watch, worker!), token))
+                        if (!Decode(inputs, item.Slot, item.Index, watch, () => Abandoned(item.Slot, item.Index, watch, worker!), token))
                             return; // abandoned: this thread belongs to the decoder now
                 }
                 watchdog.Forget(watch);
