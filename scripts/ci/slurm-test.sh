@@ -190,14 +190,16 @@ else
 fi
 
 # --- sharding from Slurm's environment ----------------------------------------------------------------------
-# Array tasks without --shard: the shard comes from SLURM_ARRAY_TASK_ID/COUNT.
+# Array tasks without --shard: the shard comes from SLURM_ARRAY_TASK_ID/COUNT, and each task writes its own tagged file
+# although all share one --output (the job's one command line).
 env_out=$work/env-array
 mkdir -p "$env_out"
 if run_job --array=0-2 -o "$logs/env-array-%a.out" --wrap \
-    "$classify --image_dir $images --recursive --format jsonl --output $env_out/r.shard-\$SLURM_ARRAY_TASK_ID-of-3.jsonl; [ \$? -le 7 ]" >/dev/null \
-    && "$classify" merge --output "$env_out/merged.jsonl" "$env_out"/r.shard-{0,1,2}-of-3.jsonl 2>/dev/null \
-    && cmp -s "$env_out/merged.jsonl" "$reference" && grep -q "shard 1/3 from Slurm" "$logs/env-array-1.out"; then
-    pass "array tasks without --shard take their shard from SLURM_ARRAY_TASK_ID; merged equals the single run"
+    "$classify --image_dir $images --recursive --format jsonl --output $env_out/r.jsonl; [ \$? -le 7 ]" >/dev/null \
+    && [[ ! -e $env_out/r.jsonl ]] \
+    && "$classify" merge --output "$env_out/merged.jsonl" "$env_out"/r.shard-000{0,1,2}-of-0003.jsonl 2>/dev/null \
+    && cmp -s "$env_out/merged.jsonl" "$reference" && grep -q "shard 1/3 from Slurm.*results to $env_out/r.shard-0001-of-0003.jsonl" "$logs/env-array-1.out"; then
+    pass "array tasks without --shard, one --output: each writes FILE.shard-I-of-N (named on stderr); merged equals the single run"
 else
     fail "array tasks take their shard from the environment" "$(cat "$logs"/env-array-*.out | tail -n 4 | tr '\n' ' ')"
 fi

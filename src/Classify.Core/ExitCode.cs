@@ -40,6 +40,9 @@ public static class ExitCode
     /// <summary>A catalogue model could not be downloaded (no network, HTTP error, timeout), or it is not downloaded and
     /// CLASSIFY_OFFLINE=1 forbids it.</summary>
     public const int DownloadFailed = 16;
+    /// <summary>The image file exists but could not be read for a reason outside the file: permission denied, too many
+    /// open files, an I/O error, a stale NFS handle, no memory. Not final: a resumed run reads it again.</summary>
+    public const int ImageUnreadable = 17;
     /// <summary>A GPU was required (--require-gpu or --device cuda) but none is usable.</summary>
     public const int GpuUnavailable = 20;
     /// <summary>classify merge: a shard file is missing, empty, truncated, edited, not classify's jsonl or without its

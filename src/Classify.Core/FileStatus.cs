@@ -12,7 +12,7 @@ internal static partial class FileStatus
         CharDevice = 0x2000, Fifo = 0x1000;
 
     /// <summary><see cref="Type"/> is one of the constants above.</summary>
-    public readonly record struct Info(ushort Type, ulong Size, uint Owner);
+    public readonly record struct Info(ushort Type, ulong Size, uint Owner, ulong Inode, ulong Device);
 
     /// <summary>The status of an open descriptor, or null (errno in Marshal.GetLastPInvokeError).</summary>
     public static Info? OfDescriptor(int fd) => Call(fd, [0], AT_EMPTY_PATH);
@@ -26,18 +26,21 @@ internal static partial class FileStatus
     private static Info? Call(int dirfd, byte[] path, int flags)
     {
         var st = new StatX();
-        return StatXCall(dirfd, path, flags, STATX_TYPE | STATX_SIZE | STATX_UID, ref st) == 0 ? new Info((ushort)(st.Mode & TypeMask), st.Size, st.Uid) : null;
+        return StatXCall(dirfd, path, flags, STATX_TYPE | STATX_SIZE | STATX_UID | STATX_INO, ref st) == 0 ? new Info((ushort)(st.Mode & TypeMask), st.Size, st.Uid, st.Inode, ((ulong)st.DevMajor << 32) | st.DevMinor) : null;
     }
 
     private const int AT_EMPTY_PATH = 0x1000, AT_FDCWD = -100;
-    private const uint STATX_TYPE = 0x1, STATX_UID = 0x8, STATX_SIZE = 0x200;
+    private const uint STATX_TYPE = 0x1, STATX_UID = 0x8, STATX_INO = 0x100, STATX_SIZE = 0x200;
 
     [StructLayout(LayoutKind.Explicit, Size = 256)]
     private struct StatX
     {
         [FieldOffset(20)] public uint Uid;
         [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Inode;
         [FieldOffset(40)] public ulong Size;
+        [FieldOffset(136)] public uint DevMajor;
+        [FieldOffset(140)] public uint DevMinor;
     }
 
     /// <summary>The effective user id of this process.</summary>

@@ -61,6 +61,23 @@ public sealed class ClassifyShardTests : IDisposable
     }
 
     [Fact]
+    public void Array_tasks_sharing_one_output_each_write_their_own_tagged_file_that_merge_joins()
+    {
+        // Every task of sbatch --array=0-1 runs the same command line: one --output must not keep only the last task's.
+        var output = _dir.File("arr.jsonl");
+        var task0 = ClassifyProcess.Run([.. Folder, "--output", output], env: new Dictionary<string, string?>(ArrayTask1) { ["SLURM_ARRAY_TASK_ID"] = "0" });
+        var task1 = ClassifyProcess.Run([.. Folder, "--output", output], env: ArrayTask1);
+
+        Assert.Equal((0, 0), (task0.ExitCode, task1.ExitCode));
+        Assert.False(File.Exists(output));
+        Assert.EndsWith($"; results to {_dir.File("arr.shard-0001-of-0002.jsonl")}\n", task1.Stderr);
+        var merged = _dir.File("merged.jsonl");
+        var merge = ClassifyProcess.Run(["merge", "--output", merged, _dir.File("arr.shard-0000-of-0002.jsonl"), _dir.File("arr.shard-0001-of-0002.jsonl")]);
+        Assert.Equal(0, merge.ExitCode);
+        Assert.Equal(ClassifyProcess.Run(Folder).Stdout, File.ReadAllText(merged));
+    }
+
+    [Fact]
     public void An_explicit_shard_overrides_Slurm()
     {
         var r = ClassifyProcess.Run([.. Folder, "--shard", "0/1"], env: ArrayTask1);

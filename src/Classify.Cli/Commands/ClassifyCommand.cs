@@ -85,9 +85,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (inputs.Count == 0)
             console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList ?? string.Join(", ", o.Paths)}");
         var allInputs = inputs;
-        var (shard, sharded) = SelectShard(o, inputs.Count, launcher, o.Device == DeviceRequest.Cpu ? "the CPU (--device cpu)" : $"GPU {gpu} ({gpuWhy})", ref inputs);
-        if (outputPath is not null)
-            outputPath = shard.NameOutput(outputPath, insertTag: o.Shard is null && launcher is not null);
+        var (shard, sharded) = SelectShard(o, inputs.Count, launcher, o.Device == DeviceRequest.Cpu ? "the CPU (--device cpu)" : $"GPU {gpu} ({gpuWhy})", ref inputs, ref outputPath);
 
         if (!tars.IsEmpty) loaderOptions = loaderOptions with { Archives = tars };
         var loader = new ImageLoader(o.JpegDctScale ? loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast } : loaderOptions);
@@ -134,7 +132,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             Interval = o.ProgressInterval,
             Quiet = o.Quiet,
             Verbose = o.Verbose,
-        });
+        }) { RetryFailed = o.RetryFailed };
         void Write(ResultWriter writer, ResultJournal? journal = null) => sink.Run(runner, inputs, writer, journal, cancel);
 
         var single = inputs.Count == 1;
@@ -151,6 +149,11 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 using (var text = ResultWriter.OpenText(file.Stream))
                     Write(ResultWriter.Create(format, text, info, single), journal);
             }
+            catch (ClassifyException e) when (e.ExitCode == ExitCode.OutputFailed && journal.Count > 0 && journal.TryFlush())
+            {
+                throw new ClassifyException(ExitCode.OutputFailed, e.File,
+                    $"{e.Message}; {journal.Path} keeps the {journal.Count} finished, and the same command run again resumes after them", e);
+            }
             catch (OperationCanceledException)
             {
                 journal.Flush();
@@ -166,9 +169,10 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             using var special = outputPath is null ? null : new AtomicFile(outputPath);
             try
             {
-                // Names that are not UTF-8 go to standard output as their bytes too (Console.Out would write U+FFFD).
+                // Standard output gets the bytes an --output file would (names as their bytes whatever the locale), and a
+                // reader that goes away (| head -1) or a full disk behind it stops the run with exit 14.
                 using var text = special is not null ? ResultWriter.OpenText(special.Stream)
-                    : console.Out == System.Console.Out && inputs.Any(FileNames.HasEscapes) ? ResultWriter.OpenText(System.Console.OpenStandardOutput(), autoFlush: true)
+                    : console.Out == System.Console.Out ? ResultWriter.OpenText(OutputFaults.OpenStandardOutput(), autoFlush: true)
                     : null;
                 Write(ResultWriter.Create(format, text ?? console.Out, info, single));
             }
@@ -186,14 +190,17 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         return sink.ExitCode(inputs.Count);
     }
 
-    /// <summary>Narrows <paramref name="inputs"/> to this process's shard (--shard, else Slurm's variables).</summary>
     /// <summary>The part of the inputs this process classifies: --shard, else a Slurm array task's share, split again
     /// among the ranks of an MPI launch or an srun step. Where it came from the environment, it is said every time: a
     /// job that classifies its files in an array or under mpirun for another reason would otherwise be puzzled by
     /// its missing results.</summary>
     /// <returns>The shard, and whether the run is one of a split (a --shard, a Slurm array task or a launcher's rank,
     /// even one of a single shard: its output is then a shard file that merge takes).</returns>
-    private (Shard Shard, bool Sharded) SelectShard(ClassifyOptions o, int total, Launcher? launcher, string device, ref List<string> inputs)
+    /// <remarks>Every shard taken from the environment (a Slurm array task, an srun or MPI rank) writes its own tagged
+    /// file, FILE.shard-IIII-of-NNNN.EXT: the tasks of one job share its command line, and one --output would keep only
+    /// the last of them. A {shard} in the name is replaced by the tag in any case.</remarks>
+    private (Shard Shard, bool Sharded) SelectShard(ClassifyOptions o, int total, Launcher? launcher, string device, ref List<string> inputs,
+        ref string? outputPath)
     {
         Shard shard;
         var sharded = o.Shard is not null || launcher is not null;
@@ -214,12 +221,16 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 from.Add($"{launcher.Name} rank {launcher.Rank} of {launcher.Size}" + (launcher.LocalRank is { } l ? $" (local rank {l})" : ""));
             }
         }
+        var given = outputPath;
+        if (outputPath is not null)
+            outputPath = shard.NameOutput(outputPath, insertTag: o.Shard is null && sharded);
+        var to = outputPath != given ? $"; results to {outputPath}" : "";
         if (from.Count > 0)
         {
             var (start, length) = shard.RangeOf(total);
             console.Error.WriteLine(launcher is null
-                ? $"classify: shard {shard} from Slurm's environment: images {start + 1}-{start + length} of {total} (--shard 0/1 classifies all)"
-                : $"classify: {string.Join(", ", from)}: shard {shard}, {(length == 0 ? "no images" : $"images {start + 1}-{start + length}")} of {total}, on {device} (--shard 0/1 classifies all)");
+                ? $"classify: shard {shard} from Slurm's environment: images {start + 1}-{start + length} of {total} (--shard 0/1 classifies all){to}"
+                : $"classify: {string.Join(", ", from)}: shard {shard}, {(length == 0 ? "no images" : $"images {start + 1}-{start + length}")} of {total}, on {device} (--shard 0/1 classifies all){to}");
         }
         else if (launcher is not null)
         {

@@ -102,6 +102,10 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     [Option("decode_timeout", Default = 20.0, HelpText = "Stop decoding one image after this many seconds and report it (exit 9).")]
     public double DecodeTimeoutSeconds { get; set; } = 20;
 
+    [Help("Output")]
+    [Option("retry_failed", HelpText = "When resuming from FILE.partial, read every image whose failure it recorded again (failures outside the file, exit 17, are always read again).")]
+    public bool RetryFailed { get; set; }
+
     [Help("Output", "SECONDS")]
     [Option("progress_interval", HelpText = "Seconds between progress lines on standard error when it is not a terminal (a Slurm log); on a terminal one line is updated in place. Setting it also asks for the summary. Default: 30.")]
     public double? ProgressInterval { get; set; }

@@ -7,12 +7,12 @@ namespace Classify.Cli.Commands;
 internal sealed class MergeOptions
 {
     [Help("Options", "FILE")]
-    [Option("output", Required = true, HelpText = "The merged file, written atomically (it appears only when complete).")]
+    [Option("output", Required = true, HelpText = "The merged file, written atomically (it appears only when complete); - for standard output. Not one of the shards.")]
     public string Output { get; set; } = "";
 
     [Help("Options", "jsonl|json|csv|text")]
-    [Option("format", Default = OutputFormat.Jsonl, HelpText = "jsonl, json, csv or text: what one run with that --format writes.")]
-    public OutputFormat Format { get; set; }
+    [Option("format", HelpText = "jsonl, json, csv or text: what one run with that --format writes. Default: from --output's extension (.jsonl, .json, .csv, .txt), else jsonl.")]
+    public OutputFormat? Format { get; set; }
 
     [Value(0, MetaName = "SHARD.jsonl", Min = 1, HelpText = "Shard files, e.g. out/results.shard-*-of-*.jsonl (a complete set; each file once).")]
     public IEnumerable<string> Shards { get; set; } = [];

@@ -13,6 +13,9 @@ internal static class OutputFormats
         [".txt"] = OutputFormat.Text,
     };
 
+    /// <summary>Whether <paramref name="output"/>'s extension names a format.</summary>
+    public static bool Implies(string output) => ByExtension.ContainsKey(Path.GetExtension(output));
+
     public static OutputFormat Resolve(OutputFormat? format, string? output)
     {
         OutputFormat? implied = output is not null && ByExtension.TryGetValue(Path.GetExtension(output), out var f) ? f : null;

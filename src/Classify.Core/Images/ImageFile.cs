@@ -26,7 +26,7 @@ public static class ImageFile
         }
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
         if (FileStatus.OfDescriptor(fd) is not { } st)
-            throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            throw OpenError(path, Marshal.GetLastPInvokeError());
         var kind = KindOf(st.Type);
         if (kind == "a directory")
             throw new ClassifyException(ExitCode.ImageNotFound, path, "is a directory, not an image file (use --image_dir for folders)");
@@ -67,7 +67,7 @@ public static class ImageFile
             }
             catch (IOException e)
             {
-                throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {e.Message}");
+                throw new ClassifyException(Unreadable(e.HResult) ? ExitCode.ImageUnreadable : ExitCode.ImageNotFound, path, $"cannot read: {e.Message}");
             }
             if (n == 0)
                 break; // it shrank: the decoder sees a truncated file and says so
@@ -84,8 +84,14 @@ public static class ImageFile
     private static ClassifyException OpenError(string path, int errno) => errno switch
     {
         NativeFile.ENOENT or NativeFile.ENOTDIR => new ClassifyException(ExitCode.ImageNotFound, path, "no such file"),
-        _ => new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {Marshal.GetPInvokeErrorMessage(errno)}"),
+        _ => new ClassifyException(Unreadable(errno) ? ExitCode.ImageUnreadable : ExitCode.ImageNotFound, path,
+            $"cannot read: {Marshal.GetPInvokeErrorMessage(errno)}"),
     };
+
+    /// <summary>Whether a failed open or read says something about the machine rather than the file (exit 17,
+    /// ImageUnreadable): EPERM, EIO, EAGAIN, ENOMEM, EACCES, ENFILE, EMFILE, ETIMEDOUT, ESTALE, ENOLINK, EREMOTEIO.
+    /// A resumed run reads such files again instead of replaying the failure.</summary>
+    public static bool Unreadable(int errno) => errno is 1 or 5 or 11 or 12 or 13 or 23 or 24 or 110 or 116 or 67 or 121;
 
     private static byte[] ReadPortable(string path, long maxBytes)
     {
@@ -100,7 +106,7 @@ public static class ImageFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ClassifyException(ExitCode.ImageNotFound, path, $"cannot read: {e.Message}");
+            throw new ClassifyException(ExitCode.ImageUnreadable, path, $"cannot read: {e.Message}");
         }
     }
 }

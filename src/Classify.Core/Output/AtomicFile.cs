@@ -89,7 +89,10 @@ public sealed class AtomicFile : IDisposable
     /// <summary>The temporary file, or null when <see cref="Path"/> is written directly (a device or FIFO).</summary>
     public string? TempPath { get; }
 
-    public Stream Stream => _stream;
+    /// <summary>The file's stream: a failed write (a full disk) is exit 14 naming <see cref="Path"/>.</summary>
+    public Stream Stream => _guarded ??= OutputFaults.Guard(_stream, Path);
+
+    private Stream? _guarded;
 
     /// <summary>Whether <paramref name="path"/> exists and is a character or block device, a FIFO or a socket
     /// (symbolic links followed): such an output cannot be replaced, nor resumed.</summary>
@@ -114,13 +117,15 @@ public sealed class AtomicFile : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ClassifyException(ExitCode.OutputFailed, Path, $"cannot write: {e.Message}");
+            throw OutputFaults.Of(e, Path);
         }
     }
 
     public void Dispose()
     {
-        _stream.Dispose();
+        // An uncommitted file's buffered bytes may not fit (the full disk that stopped the run): they are dropped, and
+        // the temporary file goes with them.
+        try { _stream.Dispose(); } catch (IOException) when (!_committed) { }
         if (!_committed && TempPath is not null)
         {
             try { File.Delete(TempPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }

@@ -20,7 +20,7 @@ public sealed class RecordCheck(Labels labels, int topK)
     {
         if (result.Error is { } error)
         {
-            if (error.Code is not (ExitCode.ImageNotFound or ExitCode.ImageUnsupported or ExitCode.ImageCorrupt or ExitCode.ImageTooLarge or ExitCode.ImageTimeout)
+            if (error.Code is not (ExitCode.ImageNotFound or ExitCode.ImageUnreadable or ExitCode.ImageUnsupported or ExitCode.ImageCorrupt or ExitCode.ImageTooLarge or ExitCode.ImageTimeout)
                 || ExitCodeNames.Of(error.Code) != error.Kind)
                 return $"error code {error.Code} ({error.Kind}) is not an image error classify reports";
             return error.Message.Length == 0 ? "an error without a message" : null;

@@ -21,11 +21,12 @@ public sealed class ResultJournal : IDisposable
     private readonly int _flushEvery;
     private int _unflushed;
 
-    private ResultJournal(string path, FileStream stream, int finished, int flushEvery)
+    private ResultJournal(string path, FileStream stream, int finished, List<(int, int)> failures, int flushEvery)
     {
         Path = path;
         _stream = stream;
         Finished = finished;
+        Failures = failures;
         _flushEvery = Math.Max(1, flushEvery);
     }
 
@@ -33,6 +34,9 @@ public sealed class ResultJournal : IDisposable
 
     /// <summary>How many of the run's first inputs already had a result in the journal when it was opened.</summary>
     public int Finished { get; }
+
+    /// <summary>The <see cref="Finished"/> records that are failures: their input's index and exit code.</summary>
+    public IReadOnlyList<(int Index, int Code)> Failures { get; }
 
     /// <summary>How many results the journal holds now: <see cref="Finished"/> and those appended since.</summary>
     public int Count => Finished + _appended;
@@ -59,10 +63,12 @@ public sealed class ResultJournal : IDisposable
         var path = System.IO.Path.GetFullPath(outputPath) + Suffix;
         try
         {
-            var stream = OpenWithoutFollowing(path);
+            var stream = OpenLocked(path, outputPath, note);
             try
             {
-                var (finished, keep) = Recover(stream, fingerprint, inputs, path, note, check);
+                var failures = new List<(int, int)>();
+                var (finished, keep) = Recover(stream, fingerprint, inputs, path, note, check, failures);
+                failures.RemoveAll(f => f.Item1 >= finished);
                 if (keep == 0)
                 {
                     stream.SetLength(0);
@@ -85,7 +91,7 @@ public sealed class ResultJournal : IDisposable
                 stream.Flush();
                 if (finished > 0)
                     note($"{outputPath}: resuming: {finished} of {inputs.Count} images already done (from {path})");
-                return new ResultJournal(path, stream, finished, flushEvery);
+                return new ResultJournal(path, stream, finished, failures, flushEvery);
             }
             catch
             {
@@ -101,7 +107,7 @@ public sealed class ResultJournal : IDisposable
 
     /// <returns>The number of reusable records and the byte length that holds them (0: start afresh).</returns>
     private static (int Finished, long Keep) Recover(FileStream stream, string fingerprint, IReadOnlyList<string> inputs, string path, Action<string> note,
-        RecordCheck? check)
+        RecordCheck? check, List<(int, int)> failures)
     {
         if (stream.Length == 0)
             return (0, 0);
@@ -125,6 +131,8 @@ public sealed class ResultJournal : IDisposable
                 note($"{path}: record {finished + 1} {(problem.StartsWith("is ", StringComparison.Ordinal) ? problem : "does not fit this run: " + problem)}; resuming only the {finished} before it");
                 break;
             }
+            if (result!.Error is { } error)
+                failures.Add((finished, error.Code));
             finished++;
             keep = lines.Offset;
         }
@@ -164,16 +172,17 @@ public sealed class ResultJournal : IDisposable
         }
     }
 
-    /// <summary>Hands the journal's <see cref="Finished"/> results to <paramref name="onResult"/>, in order.</summary>
-    public void Replay(Action<ImageResult> onResult)
+    /// <summary>Hands the journal's <see cref="Finished"/> results to <paramref name="onResult"/>, in order, with their index.</summary>
+    public void Replay(Action<int, ImageResult> onResult)
     {
         if (Finished == 0)
             return;
-        using var reader = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        // Opened without .NET's own flock (FileStream by path takes a shared one, which the run's exclusive lock refuses).
+        using var reader = NativeFile.OpenRead(Path);
         var lines = new LineScanner(reader);
         lines.TryRead(out _, out _);
         for (var i = 0; i < Finished && lines.TryRead(out var line, out _); i++)
-            onResult(ResultReader.TryParse(line.Span) ?? throw new InvalidOperationException($"{Path}: record {i + 1} changed while resuming"));
+            onResult(i, ResultReader.TryParse(line.Span) ?? throw new InvalidOperationException($"{Path}: record {i + 1} changed while resuming"));
     }
 
     public void Append(ImageResult result)
@@ -182,7 +191,8 @@ public sealed class ResultJournal : IDisposable
         using (var json = new Utf8JsonWriter(_line, JsonFormat.Options))
             JsonFormat.WriteResult(json, result, exactScores: true);
         _line.WriteByte((byte)'\n');
-        _stream.Write(_line.GetBuffer(), 0, (int)_line.Length);
+        try { _stream.Write(_line.GetBuffer(), 0, (int)_line.Length); }
+        catch (IOException e) { throw OutputFaults.Of(e, Path); }
         _appended++;
         // Whole batches reach the file, so a killed run loses at most the batch in flight.
         if (++_unflushed >= _flushEvery)
@@ -191,15 +201,33 @@ public sealed class ResultJournal : IDisposable
 
     public void Flush()
     {
-        _stream.Flush();
+        try { _stream.Flush(); }
+        catch (IOException e) { throw OutputFaults.Of(e, Path); }
         _unflushed = 0;
+    }
+
+    /// <summary><see cref="Flush"/>, for a run that is failing anyway: false where the journal could not keep its records
+    /// either (the same full disk).</summary>
+    public bool TryFlush()
+    {
+        try
+        {
+            _stream.Flush();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The run's output is complete: the journal is no longer needed.</summary>
     public void Delete()
     {
-        _stream.Dispose();
+        // Removed while still locked: a second run that opened it meanwhile sees, once it has the lock, that the name
+        // no longer leads to the file it locked, and starts over (OpenLocked).
         try { File.Delete(Path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        _stream.Dispose();
     }
 
     public void Dispose()
@@ -213,6 +241,37 @@ public sealed class ResultJournal : IDisposable
     /// plant FILE.partial as a link to a file of yours, which the journal would then truncate and overwrite. A new
     /// journal gets the output's permissions (0666 less the umask). Anything but a regular file is refused.
     /// </summary>
+    private static FileStream OpenLocked(string path, string outputPath, Action<string> note)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var stream = OpenWithoutFollowing(path);
+            if (!OperatingSystem.IsLinux())
+                return stream;
+            try
+            {
+                var fd = (int)stream.SafeFileHandle.DangerousGetHandle();
+                if (!JournalLock.Take(fd, path, outputPath))
+                {
+                    note($"{path}: warning: this file system cannot lock the resume journal; two runs on the same --output would not be noticed");
+                    return stream;
+                }
+                // The run that held it may have finished and removed it between the open and the lock.
+                if (attempt < 5 && FileStatus.OfPath(path)?.Inode != FileStatus.OfDescriptor(fd)?.Inode)
+                {
+                    stream.Dispose();
+                    continue;
+                }
+                return stream;
+            }
+            catch
+            {
+                stream.Dispose();
+                throw;
+            }
+        }
+    }
+
     private static FileStream OpenWithoutFollowing(string path)
     {
         if (!OperatingSystem.IsLinux())

@@ -20,11 +20,14 @@ public static partial class ShardMerge
     private static partial Regex ShardName();
 
     /// <returns>The number of results merged.</returns>
-    public static long Merge(IReadOnlyList<string> shards, string output, OutputFormat format)
+    /// <param name="output">The merged file, or null for <paramref name="standardOutput"/>.</param>
+    public static long Merge(IReadOnlyList<string> shards, string? output, OutputFormat format, TextWriter? standardOutput = null)
     {
         if (shards.Count == 0)
             throw new ClassifyException(ExitCode.Usage, null, "merge: no shard files given");
         RefuseRepeats(shards);
+        if (output is not null)
+            RefuseOverwritingAShard(shards, output);
         foreach (var shard in shards)
         {
             if (!File.Exists(shard))
@@ -41,11 +44,12 @@ public static partial class ShardMerge
         string Common(Func<ShardTrailer, string> field) => split.Select(s => field(s.Trailer)).Distinct().Count() == 1 ? field(trailer) : "mixed";
         var info = new RunInfo(made?.Made, Common(t => t.Backend), Common(t => t.Device), trailer.TopK);
 
-        using var file = new AtomicFile(output);
+        using var file = output is null ? null : new AtomicFile(output);
         long count = 0;
         using var names = new NameDigest();
-        using (var text = ResultWriter.OpenText(file.Stream))
+        using (var owned = file is null ? null : ResultWriter.OpenText(file.Stream))
         {
+            var text = owned ?? standardOutput ?? throw new ArgumentNullException(nameof(standardOutput));
             var writer = ResultWriter.Create(format, text, info, singleInput: trailer.Inputs == 1);
             foreach (var (shard, t) in split)
                 count += Guard(shard, () => Copy(shard, t, writer, made, names));
@@ -55,8 +59,22 @@ public static partial class ShardMerge
         if (names.Finish() != trailer.InputsSha256)
             throw new ClassifyException(ExitCode.ShardInvalid, split[0].Path,
                 $"the {split.Count} shards together hold other images, or the same in another order, than the split of {trailer.Inputs} inputs their trailers name: a shard's records were replaced");
-        file.Commit();
+        file?.Commit();
         return count;
+    }
+
+    /// <summary>An --output that is one of the shards (by name, link or hard link) would replace it with the merge,
+    /// and a rerun of the merge would then find that shard gone.</summary>
+    private static void RefuseOverwritingAShard(IReadOnlyList<string> shards, string output)
+    {
+        var target = FileStatus.OfPath(output);
+        foreach (var shard in shards)
+        {
+            if (Path.GetFullPath(shard) == Path.GetFullPath(output)
+                || (target is { Type: FileStatus.Regular } t && FileStatus.OfPath(shard) is { } s && s.Inode == t.Inode && s.Device == t.Device))
+                throw new ClassifyException(ExitCode.Usage, output,
+                    $"--output is the shard {shard} given to merge: the merge would overwrite it; write the merged file elsewhere");
+        }
     }
 
     /// <summary>Runs <paramref name="read"/> on one shard, turning a read failure into an error that names it.</summary>

@@ -28,15 +28,40 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
     /// completes the writer.</summary>
     public void Run(ClassificationRunner runner, List<string> inputs, ResultWriter writer, ResultJournal? journal, CancellationToken cancel)
     {
-        journal?.Replay(result =>
+        // Failures the journal holds that said nothing about the file (a permission, too many open files: exit 17), or
+        // all of them with --retry_failed, are read again before the rest is replayed in order around them.
+        var retry = journal?.Failures.Where(f => RetryFailed || f.Code == Classify.ExitCode.ImageUnreadable).Select(f => f.Index).ToList() ?? [];
+        var again = new Dictionary<int, ImageResult>();
+        if (retry.Count > 0)
         {
+            var next = 0;
+            runner.Run(retry.ConvertAll(i => inputs[i]), result => again[retry[next++]] = result, cancel);
+        }
+        journal?.Replay((index, result) =>
+        {
+            if (again.Remove(index, out var retried))
+            {
+                Retried++;
+                _retriedFailed.Add(retried.Error is not null);
+                if (Count(retried) is { } error)
+                    errors.WriteLine($"classify: {error.Message}");
+                writer.Write(retried);
+                return;
+            }
             Resumed++;
-            Count(result);
+            if (Count(result) is not null)
+                ReplayedFailures++;
             writer.Write(result);
         });
-        Done = Resumed;
+        Done = Resumed + Retried;
+        if (ReplayedFailures > 0)
+            errors.WriteLine($"classify: {ReplayedFailures} of the {Resumed} results resumed from {journal!.Path} are recorded failures, replayed as they were (--retry_failed reads them again)");
         if (inputs.Count > 1)
+        {
             Progress = new ProgressReporter(errors, progressOptions, inputs.Count, Resumed);
+            foreach (var failed in _retriedFailed)
+                Progress.Add(failed);
+        }
         var todo = journal is { Finished: > 0 } ? inputs.GetRange(journal.Finished, inputs.Count - journal.Finished) : inputs;
         runner.Run(todo, result =>
         {
@@ -52,6 +77,17 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
         }, cancel);
         writer.Complete();
     }
+
+    /// <summary>Read again every failure the journal holds, not only those that said nothing about the file (--retry_failed).</summary>
+    public bool RetryFailed { get; init; }
+
+    private readonly List<bool> _retriedFailed = [];
+
+    /// <summary>Failures from the journal that were read again (and their new results written).</summary>
+    public int Retried { get; private set; }
+
+    /// <summary>Failures from the journal replayed as they were.</summary>
+    public int ReplayedFailures { get; private set; }
 
     private ImageError? Count(ImageResult result)
     {

@@ -27,7 +27,7 @@ public sealed class ResultJournalTests : IDisposable
     private static List<ImageResult> Replayed(ResultJournal journal)
     {
         var results = new List<ImageResult>();
-        journal.Replay(results.Add);
+        journal.Replay((_, r) => results.Add(r));
         return results;
     }
 
