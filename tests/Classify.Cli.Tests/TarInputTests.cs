@@ -125,7 +125,7 @@ public sealed class TarInputTests : IDisposable
         File.WriteAllBytes(garbage, [.. Enumerable.Repeat((byte)'x', 4096)]);
         var both = ClassifyProcess.Run(garbage, tar, "-f", "csv", "-n", "1");
         Assert.Equal(7, both.ExitCode);
-        Assert.Contains("garbage.tar: not a valid tar archive", both.Stdout);
+        Assert.Contains("garbage.tar: is not a tar archive", both.Stdout);
         Assert.Contains(TestData.EgyptianCat, both.Stdout);
     }
 
@@ -136,5 +136,49 @@ public sealed class TarInputTests : IDisposable
         var run = ClassifyProcess.Run("--image_tar", GnuTar("gnu"), "--max_file_size", "1", "-f", "csv", "-n", "1");
         Assert.Equal(7, run.ExitCode);
         Assert.Contains(run.StdoutLines, l => l.Contains("/huge.png,") && l.Contains(",6,ImageTooLarge,", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Hard_and_symbolic_link_members_are_classified_as_their_targets_and_a_dangling_one_is_an_error_naming_it()
+    {
+        // GNU tar stores a second name of a file as a hard link member and a symbolic link as itself; both used to be
+        // skipped without a word.
+        var tree = Path.Combine(_dir.Path, "links");
+        Directory.CreateDirectory(Path.Combine(tree, "sub"));
+        File.Copy(TestData.Chelsea, Path.Combine(tree, "cat.png"));
+        File.Copy(TestData.Coffee, Path.Combine(tree, "sub", "coffee.png"));
+        Run("ln", Path.Combine(tree, "cat.png"), Path.Combine(tree, "hard.png"));
+        File.CreateSymbolicLink(Path.Combine(tree, "sym.png"), "sub/coffee.png");
+        File.CreateSymbolicLink(Path.Combine(tree, "sub", "up.png"), "../cat.png");
+        File.CreateSymbolicLink(Path.Combine(tree, "chain.png"), "sym.png");
+        File.CreateSymbolicLink(Path.Combine(tree, "dangling.png"), "missing.png");
+        var tar = Path.Combine(_dir.Path, "links.tar");
+        Run("tar", "-cf", tar, "-C", tree, "cat.png", "sub/coffee.png", "hard.png", "sym.png", "sub/up.png", "chain.png", "dangling.png");
+
+        var run = ClassifyProcess.Run(tar, "-f", "jsonl", "-n", "1");
+
+        Assert.Equal(ExitCode.SomeImagesFailed, run.ExitCode);
+        var rows = run.StdoutLines.Select(l => JsonNode.Parse(l)!).ToDictionary(r => r["file"]!.GetValue<string>()[(tar.Length + 1)..],
+            r => r["error"]?["message"]?.GetValue<string>() ?? r["predictions"]![0]!["label"]!.GetValue<string>());
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["cat.png"] = TestData.EgyptianCat, ["sub/coffee.png"] = TestData.Espresso, ["hard.png"] = TestData.EgyptianCat,
+            ["sym.png"] = TestData.Espresso, ["sub/up.png"] = TestData.EgyptianCat, ["chain.png"] = TestData.Espresso,
+            ["dangling.png"] = $"{tar}/dangling.png: a symbolic link to 'missing.png', which names no file in this archive",
+        }, rows);
+        Assert.Equal($"classify: {tar}/dangling.png: a symbolic link to 'missing.png', which names no file in this archive\n", run.Stderr);
+    }
+
+    [Theory]
+    [InlineData(0, "is empty (0 bytes), not a tar archive")]
+    [InlineData(10240, "is a tar archive without members")]
+    public void An_empty_archive_is_an_error_naming_it(int zeros, string problem)
+    {
+        var tar = Path.Combine(_dir.Path, "empty.tar");
+        File.WriteAllBytes(tar, new byte[zeros]); // 10240 zero bytes: what tar -cf x.tar -T /dev/null writes
+        var run = ClassifyProcess.Run("--image_tar", tar, "-f", "jsonl");
+        Assert.Equal(ExitCode.ImageCorrupt, run.ExitCode);
+        Assert.Equal($"classify: {tar}: {problem}\n", run.Stderr);
+        Assert.Single(run.StdoutLines);
     }
 }
