@@ -53,6 +53,7 @@ public static class Program
     {
         try
         {
+            ResourceLimits.RaiseOpenFiles();
             // Verbs are dispatched here, not by ParseArguments<A, B>: with several verb types CommandLineParser
             // 2.9.1 ignores AllowMultiInstance for the default verb (commandlineparser/commandline#922).
             if (args is ["doctor", .. var doctorArgs])
@@ -76,6 +77,12 @@ public static class Program
         {
             console.Error.WriteLine("classify: cancelled before any result was written");
             return ExitCode.Cancelled;
+        }
+        catch (OutOfMemoryException e)
+        {
+            var error = ResourceLimits.OutOfMemory(e);
+            console.Error.WriteLine($"classify: {error.OneLine}");
+            return error.ExitCode;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("CLASSIFY_DEBUG") is not "1")
         {

@@ -43,6 +43,9 @@ public static class ExitCode
     /// <summary>The image file exists but could not be read for a reason outside the file: permission denied, too many
     /// open files, an I/O error, a stale NFS handle, no memory. Not final: a resumed run reads it again.</summary>
     public const int ImageUnreadable = 17;
+    /// <summary>The system refused a resource the run needs: memory (ulimit -v, an allocation that failed) or open files
+    /// (a hard ulimit -n below 64).</summary>
+    public const int ResourceExhausted = 18;
     /// <summary>A GPU was required (--require-gpu or --device cuda) but none is usable.</summary>
     public const int GpuUnavailable = 20;
     /// <summary>classify merge: a shard file is missing, empty, truncated, edited, not classify's jsonl or without its

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using Classify.Output;
 
 namespace Classify.Models.Zoo;
 
@@ -154,7 +155,15 @@ public sealed class ModelDownloader(DownloadSettings settings, Action<string> lo
                     file.SetLength(0);
                     throw new ClassifyException(ExitCode.ModelCorrupt, url.ToString(), $"the server sent more than the {entry.Bytes} bytes the catalogue pins; nothing installed");
                 }
-                await file.WriteAsync(buffer.AsMemory(0, n), cancel).ConfigureAwait(false);
+                try
+                {
+                    await file.WriteAsync(buffer.AsMemory(0, n), cancel).ConfigureAwait(false);
+                }
+                catch (IOException e)
+                {
+                    // The disk, not the network: exit 14 at once, not retried and not blamed on the connection.
+                    throw OutputFaults.Of(e, partial);
+                }
                 hash.AppendData(buffer, 0, n);
                 have += n;
                 progress?.Invoke(have, entry.Bytes);
@@ -169,8 +178,15 @@ public sealed class ModelDownloader(DownloadSettings settings, Action<string> lo
             throw new ClassifyException(ExitCode.ModelCorrupt, url.ToString(),
                 $"checksum mismatch: the download hashes to sha256 {actual}, the catalogue pins {entry.Sha256}; nothing installed (a wrong mirror file, or a proxy that altered it)");
         }
-        await file.FlushAsync(cancel).ConfigureAwait(false);
-        file.Flush(flushToDisk: true);
+        try
+        {
+            await file.FlushAsync(cancel).ConfigureAwait(false);
+            file.Flush(flushToDisk: true);
+        }
+        catch (IOException e)
+        {
+            throw OutputFaults.Of(e, partial);
+        }
     }
 
     private static async Task HashPrefix(FileStream file, long length, IncrementalHash hash, CancellationToken cancel)

@@ -1,3 +1,5 @@
+using Classify.Output;
+
 namespace Classify.Models.Zoo;
 
 /// <summary>
@@ -18,6 +20,21 @@ public sealed class ModelPuller(ZooCatalogue catalogue, ModelCache cache, ModelD
 
     /// <summary>The manifest path of <paramref name="entry"/>, pulled first if it is not in the cache.</summary>
     public string Pull(ZooEntry entry, CancellationToken cancel, bool force = false)
+    {
+        try
+        {
+            return PullInto(entry, cancel, force);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The network's failures are DownloadFailed already: what is left is the cache itself (a full disk, a
+            // read-only or mistyped CLASSIFY_CACHE).
+            throw new ClassifyException(ExitCode.OutputFailed, Cache.Root,
+                $"cannot write the model cache ({ModelCache.Variable}): {OutputFaults.Of(e, Cache.Root).Message.Replace("cannot write: ", "", StringComparison.Ordinal)}", e);
+        }
+    }
+
+    private string PullInto(ZooEntry entry, CancellationToken cancel, bool force)
     {
         if (!force && Cache.Installed(entry) is { } ready) return ready;
         if (downloader.Settings.Offline)

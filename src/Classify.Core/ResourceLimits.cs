@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Classify;
+
+/// <summary>
+/// The process limits a run depends on. The soft limit on open files is raised to the hard one at start (as Go's runtime
+/// and systemd advise): a run opens a file per image in flight, the model, ONNX Runtime's libraries and, on a GPU,
+/// CUDA's; a soft limit left low by a login shell would turn into "too many open files" halfway through. Under a hard
+/// limit too small to run at all, and when memory runs out, the run ends with exit 18 (ResourceExhausted) and one line
+/// naming the limit, instead of a runtime's stack trace.
+/// </summary>
+public static partial class ResourceLimits
+{
+    /// <summary>Files a run needs open at least: the standard streams, the runtime's and ONNX Runtime's libraries, the
+    /// model, the output, its journal and the images in flight.</summary>
+    public const ulong MinimumOpenFiles = 64;
+
+    private const int RLIMIT_NOFILE = 7, RLIMIT_AS = 9;
+    private const ulong Infinity = ulong.MaxValue;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RLimit
+    {
+        public ulong Soft;
+        public ulong Hard;
+    }
+
+    /// <summary>Raises the soft open-file limit to the hard one.</summary>
+    /// <exception cref="ClassifyException">The hard limit is below <see cref="MinimumOpenFiles"/>.</exception>
+    public static void RaiseOpenFiles()
+    {
+        if (!OperatingSystem.IsLinux() || getrlimit(RLIMIT_NOFILE, out var limit) != 0)
+            return;
+        if (limit.Soft < limit.Hard)
+        {
+            var raised = limit with { Soft = limit.Hard };
+            if (setrlimit(RLIMIT_NOFILE, in raised) == 0)
+                limit = raised;
+        }
+        if (limit.Soft < MinimumOpenFiles)
+            throw new ClassifyException(ExitCode.ResourceExhausted, null,
+                $"the open-file limit is {limit.Soft} (ulimit -n), below the {MinimumOpenFiles} a run needs; raise it with ulimit -n 1024 (or ask for a higher hard limit)");
+    }
+
+    /// <summary>The address-space limit (ulimit -v) in words, or "" where there is none.</summary>
+    public static string AddressSpace()
+    {
+        if (!OperatingSystem.IsLinux() || getrlimit(RLIMIT_AS, out var limit) != 0 || limit.Soft == Infinity)
+            return "";
+        return $"; the address space is limited to {(limit.Soft >> 20).ToString(CultureInfo.InvariantCulture)} MiB (ulimit -v {(limit.Soft >> 10).ToString(CultureInfo.InvariantCulture)}), "
+            + "and ONNX Runtime and the .NET runtime reserve more than they use: raise or lift it";
+    }
+
+    /// <summary>The one-line error for memory that ran out.</summary>
+    public static ClassifyException OutOfMemory(Exception e) =>
+        new(ExitCode.ResourceExhausted, null, $"out of memory ({ClassifyException.Fold(e.Message)}){AddressSpace()}", e);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getrlimit(int resource, out RLimit limit);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setrlimit(int resource, in RLimit limit);
+}
