@@ -11,6 +11,13 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (ResourceLimits.RaiseOpenFiles() is { } tooFew)
+        {
+            // Written with write(2): System.Console cannot open standard error without a descriptor to spare.
+            using var stderr = Output.OutputFaults.OpenStandardError();
+            stderr.Write(System.Text.Encoding.UTF8.GetBytes($"classify: {tooFew.OneLine}\n"));
+            return tooFew.ExitCode;
+        }
         Console.InitializeWithoutKeypadMode();
         args = RawArguments.Recover(args);
         using var cancel = new CancellationTokenSource();
@@ -53,7 +60,6 @@ public static class Program
     {
         try
         {
-            ResourceLimits.RaiseOpenFiles();
             // Verbs are dispatched here, not by ParseArguments<A, B>: with several verb types CommandLineParser
             // 2.9.1 ignores AllowMultiInstance for the default verb (commandlineparser/commandline#922).
             if (args is ["doctor", .. var doctorArgs])
@@ -78,7 +84,7 @@ public static class Program
             console.Error.WriteLine("classify: cancelled before any result was written");
             return ExitCode.Cancelled;
         }
-        catch (OutOfMemoryException e)
+        catch (Exception e) when (ResourceLimits.IsOutOfMemory(e))
         {
             var error = ResourceLimits.OutOfMemory(e);
             console.Error.WriteLine($"classify: {error.OneLine}");

@@ -26,21 +26,35 @@ public static partial class ResourceLimits
         public ulong Hard;
     }
 
-    /// <summary>Raises the soft open-file limit to the hard one.</summary>
-    /// <exception cref="ClassifyException">The hard limit is below <see cref="MinimumOpenFiles"/>.</exception>
-    public static void RaiseOpenFiles()
+    /// <summary>Raises the soft open-file limit to the hard one. Called first thing in Main: System.Console itself needs
+    /// a descriptor (it dups standard error), and under ulimit -n 8 the runtime has used them all by then.</summary>
+    /// <returns>Null, or the one-line error where the hard limit is below <see cref="MinimumOpenFiles"/>.</returns>
+    public static ClassifyException? RaiseOpenFiles()
     {
         if (!OperatingSystem.IsLinux() || getrlimit(RLIMIT_NOFILE, out var limit) != 0)
-            return;
+            return null;
         if (limit.Soft < limit.Hard)
         {
             var raised = limit with { Soft = limit.Hard };
             if (setrlimit(RLIMIT_NOFILE, in raised) == 0)
                 limit = raised;
         }
-        if (limit.Soft < MinimumOpenFiles)
-            throw new ClassifyException(ExitCode.ResourceExhausted, null,
-                $"the open-file limit is {limit.Soft} (ulimit -n), below the {MinimumOpenFiles} a run needs; raise it with ulimit -n 1024 (or ask for a higher hard limit)");
+        return limit.Soft >= MinimumOpenFiles ? null : new ClassifyException(ExitCode.ResourceExhausted, null,
+            $"the open-file limit is {limit.Soft} (ulimit -n), below the {MinimumOpenFiles} a run needs; raise it with ulimit -n 1024 (or ask for a higher hard limit)");
+    }
+
+    /// <summary>Whether <paramref name="e"/> or an exception inside it (a type initializer's, a task's) is memory that
+    /// ran out.</summary>
+    public static bool IsOutOfMemory(Exception? e)
+    {
+        for (var depth = 0; e is not null && depth < 16; depth++, e = e.InnerException)
+        {
+            if (e is OutOfMemoryException or InsufficientExecutionStackException)
+                return true;
+            if (e is AggregateException a && a.InnerExceptions.Any(IsOutOfMemory))
+                return true;
+        }
+        return false;
     }
 
     /// <summary>The address-space limit (ulimit -v) in words, or "" where there is none.</summary>
@@ -54,7 +68,7 @@ public static partial class ResourceLimits
 
     /// <summary>The one-line error for memory that ran out.</summary>
     public static ClassifyException OutOfMemory(Exception e) =>
-        new(ExitCode.ResourceExhausted, null, $"out of memory ({ClassifyException.Fold(e.Message)}){AddressSpace()}", e);
+        new(ExitCode.ResourceExhausted, null, $"out of memory{(e is OutOfMemoryException ? "" : $" (in a {e.GetType().Name})")}{AddressSpace()}", e);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int getrlimit(int resource, out RLimit limit);

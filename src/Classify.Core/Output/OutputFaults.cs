@@ -45,6 +45,9 @@ public static partial class OutputFaults
     /// error wrote to the same file in <c>&gt; log 2&gt;&amp;1</c>). Names are written as their bytes whatever the locale.</summary>
     public static Stream OpenStandardOutput() => new Guarded(new DescriptorStream(1), StandardOutput);
 
+    /// <summary>Standard error as bytes, with write(2) (for messages when System.Console cannot be set up).</summary>
+    public static Stream OpenStandardError() => new DescriptorStream(2);
+
     /// <summary><paramref name="inner"/>, with every failed write or flush reported by <see cref="Of"/>.</summary>
     public static Stream Guard(Stream inner, string target) => new Guarded(inner, target);
 
