@@ -149,7 +149,7 @@ public sealed class CommandLineTests
         var merge = ClassifyProcess.Run("merge", "--help");
         Assert.Equal(0, merge.ExitCode);
         Assert.Contains("Usage: classify merge --output FILE SHARD.jsonl...", merge.Stdout);
-        Assert.Contains("(default: jsonl)", merge.Stdout);
+        Assert.Matches(@"Default: from --output.s extension \(\.jsonl, \.json, \.csv, \.txt\), else\s+jsonl\.", merge.Stdout);
         foreach (var flag in new[] { "--version", "-V" })
         {
             var r = ClassifyProcess.Run(flag);
