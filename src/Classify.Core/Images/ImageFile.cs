@@ -11,10 +11,10 @@ namespace Classify.Images;
 /// </summary>
 public static class ImageFile
 {
-    public static byte[] Read(string path, long maxBytes)
+    public static byte[] Read(string path, long maxBytes, Action<long>? reserve = null)
     {
         if (!OperatingSystem.IsLinux())
-            return ReadPortable(path, maxBytes);
+            return ReadPortable(path, maxBytes, reserve);
         var fd = NativeFile.Open(path, NativeFile.ReadOnly | NativeFile.NonBlock | NativeFile.CloseOnExec);
         if (fd < 0)
         {
@@ -32,7 +32,7 @@ public static class ImageFile
             throw new ClassifyException(ExitCode.ImageNotFound, path, "is a directory, not an image file (use --image_dir for folders)");
         if (kind is not null)
             throw new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image file: {kind}");
-        return ReadBounded(handle, path, (long)st.Size, maxBytes);
+        return ReadBounded(handle, path, (long)st.Size, maxBytes, reserve);
     }
 
     private static string? KindOf(ushort type) => type switch
@@ -46,7 +46,7 @@ public static class ImageFile
         _ => "not a regular file",
     };
 
-    private static byte[] ReadBounded(SafeFileHandle handle, string path, long size, long maxBytes)
+    private static byte[] ReadBounded(SafeFileHandle handle, string path, long size, long maxBytes, Action<long>? reserve)
     {
         if (size > maxBytes)
             throw TooLarge(path, size, maxBytes);
@@ -56,6 +56,7 @@ public static class ImageFile
                 $"file is {Mib(size)} MiB, over the {Mib(Array.MaxLength)} MiB that one image file can be read into");
         // A file that grows while it is read (a download in progress) is read up to its size at open, never
         // without end; one that shrinks gives what is left, which the structure checks then call truncated.
+        reserve?.Invoke(size);
         var bytes = new byte[size];
         long done = 0;
         while (done < size)
@@ -93,12 +94,12 @@ public static class ImageFile
     /// A resumed run reads such files again instead of replaying the failure.</summary>
     public static bool Unreadable(int errno) => errno is 1 or 5 or 11 or 12 or 13 or 23 or 24 or 110 or 116 or 67 or 121;
 
-    private static byte[] ReadPortable(string path, long maxBytes)
+    private static byte[] ReadPortable(string path, long maxBytes, Action<long>? reserve)
     {
         try
         {
             using var handle = File.OpenHandle(path);
-            return ReadBounded(handle, path, RandomAccess.GetLength(handle), maxBytes);
+            return ReadBounded(handle, path, RandomAccess.GetLength(handle), maxBytes, reserve);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

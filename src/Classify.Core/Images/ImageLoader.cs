@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Bmp;
@@ -11,36 +12,6 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace Classify.Images;
 
-public sealed record ImageLoaderOptions
-{
-    public static readonly ImageLoaderOptions Default = new();
-
-    /// <summary>PIL's decompression-bomb limit: larger images are refused before decoding.</summary>
-    public long MaxPixels { get; init; } = 178_956_970;
-
-    /// <summary>Files larger than this are refused without being read (--max_file_size).</summary>
-    public long MaxFileBytes { get; init; } = 256L << 20;
-
-    /// <summary>One image's decode is stopped after this long (--decode_timeout).</summary>
-    public TimeSpan DecodeTimeout { get; init; } = TimeSpan.FromSeconds(20);
-
-    /// <summary>Memory all decode workers together may use for pixels (README: Memory). With the model and the
-    /// runtime this keeps a run of the default model under 2 GB whatever the images and the number of cores.</summary>
-    public long DecodeBudgetBytes { get; init; } = 1280L << 20;
-
-    /// <summary>Upper bound of one ImageSharp allocation, so a hostile header cannot exhaust memory.</summary>
-    public int AllocationLimitMegabytes { get; init; } = 1024;
-
-    /// <summary>The size an upright image of the given size must keep for what comes next (the model's resize), or
-    /// null for the full size (the default, and classify decode's). With it (--jpeg_dct_scale), a JPEG decoded by
-    /// libjpeg-turbo is scaled in the DCT domain to the smallest size that is still twice that; every image of a run
-    /// gets the same treatment, so results do not depend on batching or sharding.</summary>
-    public Func<int, int, (int Width, int Height)>? DecodeAtLeast { get; init; }
-
-    /// <summary>The tar archives whose members are inputs (ARCHIVE/MEMBER names); null: files only.</summary>
-    public Inputs.TarShards? Archives { get; init; }
-}
-
 /// <summary>
 /// Decodes a photo to upright RGB: only JPEG, PNG, BMP, GIF and WebP (ImageSharp 2.1's TIFF decoder has
 /// unfixed advisories), read with bounds (<see cref="ImageFile"/>), structure checked to the end of the image
@@ -48,11 +19,12 @@ public sealed record ImageLoaderOptions
 /// memory bounded, EXIF orientation applied, grayscale/CMYK/palette/alpha converted to RGB (alpha dropped, as
 /// PIL's convert("RGB") does). Metadata is not decoded at all (<see cref="ExifOrientation"/> says why).
 /// </summary>
-public sealed class ImageLoader
+public sealed partial class ImageLoader
 {
     private readonly Configuration _configuration;
     private readonly ImageLoaderOptions _options;
     private readonly DecodeBudget _budget;
+    private readonly DecodeBudget _files;
     private readonly Configuration _contiguous;
 
     /// <summary>libjpeg-turbo cannot be stopped by --decode_timeout, so it gets only JPEGs whose work is bounded:
@@ -66,6 +38,7 @@ public sealed class ImageLoader
     {
         _options = options ?? ImageLoaderOptions.Default;
         _budget = new DecodeBudget(_options.DecodeBudgetBytes);
+        _files = new DecodeBudget(_options.FileBudgetBytes);
         _configuration = new Configuration(
             new JpegConfigurationModule(), new PngConfigurationModule(), new BmpConfigurationModule(),
             new GifConfigurationModule(), new WebpConfigurationModule())
@@ -101,85 +74,13 @@ public sealed class ImageLoader
 
     public static string PngLibrary => NativeDecoder.Library(PngDecoder);
 
-    private readonly Lock _prefetchGate = new();
-    private (string Path, Task<Image<Rgb24>> Image, DecodeWatch Watch)? _prefetched;
-
-    /// <summary>
-    /// Starts decoding <paramref name="path"/> on the thread pool; the next <see cref="Load"/> of that path takes
-    /// the result. A short run uses this to decode its first image (and compile the decoder's code) while the
-    /// model loads, the two largest costs of a cold start, on different cores.
-    /// </summary>
-    public void Prefetch(string path)
-    {
-        var watch = new DecodeWatch(_options.DecodeTimeout);
-        lock (_prefetchGate) _prefetched = (path, Task.Run(() => DecodeCore(Read(path), path, CancellationToken.None, use: null, watch)!), watch);
-    }
-
-    public Image<Rgb24> Load(string path, CancellationToken cancel = default) =>
-        TakePrefetched(path) is { } prefetched ? prefetched.Image.GetAwaiter().GetResult() : LoadNow(path, cancel);
-
-    private (Task<Image<Rgb24>> Image, DecodeWatch Watch)? TakePrefetched(string path)
-    {
-        lock (_prefetchGate)
-        {
-            if (_prefetched is not { } p || p.Path != path)
-                return null;
-            _prefetched = null;
-            return (p.Image, p.Watch);
-        }
-    }
-
-    /// <summary>
-    /// Decodes <paramref name="path"/>, hands the image to <paramref name="use"/> and disposes it, all while holding
-    /// the image's share of the decode budget: a batch of huge photos then never holds one photo's pixels beyond the
-    /// budget while the next one decodes (a 24-photo batch of 13000x13000 JPEGs peaked at 2.06 GB before).
-    /// </summary>
-    /// <remarks>With <paramref name="watch"/>, its clock is paused while the image waits for memory (see
-    /// <see cref="DecodeWatch"/>).</remarks>
-    public void LoadAndUse(string path, Action<Image<Rgb24>> use, CancellationToken cancel = default, DecodeWatch? watch = null)
-    {
-        if (TakePrefetched(path) is { } prefetched)
-        {
-            watch?.Follow(prefetched.Watch);
-            using var image = prefetched.Image.GetAwaiter().GetResult();
-            use(image);
-            return;
-        }
-        DecodeCore(Read(path), path, cancel, use, watch);
-    }
-
-    /// <summary>
-    /// <see cref="Load"/> for a command that decodes one image and exits (classify decode): never longer than
-    /// --decode_timeout plus <see cref="DecodeWatch.Slack"/>, even when the decoder cannot be stopped; such a decode is
-    /// left behind on its thread, which ends with the process.
-    /// </summary>
-    public Image<Rgb24> LoadBounded(string path, CancellationToken cancel)
-    {
-        var watch = new DecodeWatch(_options.DecodeTimeout);
-        var decode = Task.Run(() => DecodeCore(Read(path), path, cancel, use: null, watch)!, CancellationToken.None);
-        try
-        {
-            if (!decode.Wait(_options.DecodeTimeout + DecodeWatch.Slack, cancel))
-                throw DecodeErrors.TimedOut(path, watch.Format, _options.DecodeTimeout);
-        }
-        catch (AggregateException)
-        {
-            // its own exception, below
-        }
-        return decode.GetAwaiter().GetResult();
-    }
-
-    private Image<Rgb24> LoadNow(string path, CancellationToken cancel) =>
-        Decode(Read(path), path, cancel);
-
-    private byte[] Read(string path) => _options.Archives?.TryRead(path, _options.MaxFileBytes) ?? ImageFile.Read(path, _options.MaxFileBytes);
-
     public Image<Rgb24> Decode(byte[] bytes, string path, CancellationToken cancel = default) =>
         DecodeCore(bytes, path, cancel, use: null, watch: null)!;
 
     /// <summary>Returns the image, or with <paramref name="use"/> runs it on the image under the budget lease,
     /// disposes the image and returns null.</summary>
-    private Image<Rgb24>? DecodeCore(byte[] bytes, string path, CancellationToken cancel, Action<Image<Rgb24>>? use, DecodeWatch? watch)
+    private Image<Rgb24>? DecodeCore(byte[] bytes, string path, CancellationToken cancel, Action<Image<Rgb24>>? use, DecodeWatch? watch,
+        StrongBox<DecodeBudget.Lease>? keep = null)
     {
         if (bytes.Length == 0)
             throw new ClassifyException(ExitCode.ImageUnsupported, path, "is empty (0 bytes), not an image");
@@ -270,7 +171,9 @@ public sealed class ImageLoader
             // once it has its share, so a batch of bombs cannot time its neighbours out.
             timeout.Token.ThrowIfCancellationRequested();
             watch?.Pause();
-            using var lease = _budget.Acquire(EstimatedBytes(format, pixels, orientation), cancel);
+            // A prefetched image keeps its share until it is used (keep): held outside the budget, a 13000x13000
+            // photo's 507 MB of pixels let the next photo's decode take the whole budget beside it (2 GB peaks).
+            using var lease = new KeptLease(_budget.Acquire(EstimatedBytes(format, pixels, orientation), cancel), keep);
             watch?.Resume();
             timeout.CancelAfter(_options.DecodeTimeout);
             stream.Position = 0;
@@ -295,7 +198,10 @@ public sealed class ImageLoader
                 throw;
             }
             if (use is null)
+            {
+                lease.Keep();
                 return image;
+            }
             // The caller's errors are its own, not the decoder's: the handlers below must not rename them.
             inUse = true;
             using (image)

@@ -127,7 +127,7 @@ public sealed class TarShards
     }
 
     /// <summary>The bytes of member <paramref name="name"/>, or null when it is not a member of a listed archive.</summary>
-    public byte[]? TryRead(string name, long maxBytes)
+    public byte[]? TryRead(string name, long maxBytes, Action<long>? reserve = null)
     {
         if (!_members.TryGetValue(name, out var m))
             return null;
@@ -137,6 +137,7 @@ public sealed class TarShards
             throw Images.ImageFile.TooLarge(name, m.Length, maxBytes);
         if (m.Length > Array.MaxLength)
             throw new ClassifyException(ExitCode.ImageTooLarge, name, "member is over the 2 GiB that one image can be read into");
+        reserve?.Invoke(m.Length);
         var bytes = new byte[m.Length];
         try
         {

@@ -17,13 +17,13 @@ public sealed class ResultSinkTests : IDisposable
 
     private static readonly ModelManifest Manifest = new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _);
 
-    private (ResultSink Sink, string[] Lines, string Errors) Run(List<string> inputs, ResultJournal? journal)
+    private (ResultSink Sink, string[] Lines, string Errors) Run(List<string> inputs, ResultJournal? journal, bool retryFailed = false)
     {
         using var backend = OnnxBackend.Create(Manifest, new BackendOptions { Device = DeviceRequest.Cpu });
         var runner = new ClassificationRunner(backend, Manifest, Labels.Load(Manifest), new ImageLoader(), topK: 1, batchSize: 2);
         var errors = new StringWriter();
         var output = new StringWriter();
-        var sink = new ResultSink(errors, new ProgressOptions { Quiet = true });
+        var sink = new ResultSink(errors, new ProgressOptions { Quiet = true }) { RetryFailed = retryFailed };
         sink.Run(runner, inputs, ResultWriter.Create(OutputFormat.Jsonl, output, new RunInfo(null, "onnx", "cpu", 1), singleInput: false), journal, default);
         return (sink, output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries), errors.ToString());
     }
@@ -61,7 +61,33 @@ public sealed class ResultSinkTests : IDisposable
         var (sink, lines, errors) = Run(inputs, journal);
         Assert.Equal(3, lines.Length);
         Assert.Contains("\"kind\":\"ImageCorrupt\"", lines[0]);
-        Assert.Equal("", errors); // replayed errors are not said again
+        // Replayed errors are not said again, only counted, with the way to read them again.
+        Assert.Equal($"classify: 1 of the 1 results resumed from {journal.Path} are recorded failures, replayed as they were (--retry_failed reads them again)\n", errors);
         Assert.Equal((1, 1, 3), (sink.Failed, sink.Resumed, sink.Done));
+    }
+
+    [Theory]
+    [InlineData(ExitCode.ImageUnreadable, false)] // "Too many open files" said nothing about the file: always read again
+    [InlineData(ExitCode.ImageCorrupt, true)] // final, unless --retry_failed
+    public void A_journaled_failure_that_may_pass_now_is_read_again_in_its_place(int code, bool retryFailed)
+    {
+        var inputs = BrokenCatCoffee();
+        var output = _dir.File("out.jsonl");
+        using (var first = ResultJournal.Open(output, "settings", inputs, 1, _ => { }))
+        {
+            first.Append(ImageResult.Failed(inputs[0], new ClassifyException(code, inputs[0], "cannot read: Too many open files")));
+            first.Append(ImageResult.Failed(inputs[1], new ClassifyException(ExitCode.ImageUnsupported, inputs[1], "not an image in a supported format")));
+        }
+        File.Copy(TestData.Chelsea, inputs[0], overwrite: true);
+        using var journal = ResultJournal.Open(output, "settings", inputs, 1, _ => { });
+
+        var (sink, lines, errors) = Run(inputs, journal, retryFailed);
+
+        Assert.Equal(3, lines.Length);
+        Assert.Contains($"\"label\":\"{TestData.EgyptianCat}\"", lines[0]); // read again, in its place
+        Assert.Contains(retryFailed ? $"\"label\":\"{TestData.EgyptianCat}\"" : "\"kind\":\"ImageUnsupported\"", lines[1]);
+        Assert.Contains($"\"label\":\"{TestData.Espresso}\"", lines[2]);
+        Assert.Equal(retryFailed ? (0, 2, 0) : (1, 1, 1), (sink.Failed, sink.Retried, sink.Resumed));
+        Assert.Equal(retryFailed ? "" : $"classify: 1 of the 1 results resumed from {journal.Path} are recorded failures, replayed as they were (--retry_failed reads them again)\n", errors);
     }
 }
