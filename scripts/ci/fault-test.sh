@@ -87,6 +87,33 @@ else
   skip "full disk under --output, standard output and merge" "cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)"
 fi
 
+# --- The model cache: unwritable (a path under a regular file), and a full disk during a pull (from a mirror on 127.0.0.1).
+touch "$work/not-a-folder"
+CLASSIFY_CACHE=$work/not-a-folder/cache "$app" models pull resnet50-v1-12-int8 2>"$work/cache-bad.err"; code=$?
+if [ "$code" = 14 ] && one_line "$work/cache-bad.err" && grep -q "cannot write the model cache (CLASSIFY_CACHE)" "$work/cache-bad.err"; then
+  pass "an unwritable CLASSIFY_CACHE: exit 14, one line naming the cache"
+else
+  fail "an unwritable CLASSIFY_CACHE" "exit $code: $(head -c 300 "$work/cache-bad.err")"
+fi
+if tmpfs cachefs 512; then
+  mirror=$work/mirror/onnxmodelzoo/legacy_models/resolve/main/validated/vision/classification/resnet/model
+  mkdir -p "$mirror"
+  head -c 25816052 /dev/zero >"$mirror/resnet50-v1-12-int8.onnx" # the catalogue's size; the disk fills long before the hash matters
+  port=$((20000 + RANDOM % 20000))
+  (cd "$work/mirror" && exec python3 -m http.server "$port" --bind 127.0.0.1) >/dev/null 2>&1 &
+  server=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  CLASSIFY_CACHE=$work/cachefs/cache CLASSIFY_MODEL_MIRROR=http://127.0.0.1:$port/ "$app" models pull resnet50-v1-12-int8 2>"$work/pull-full.err"; code=$?
+  kill "$server" 2>/dev/null
+  if [ "$code" = 14 ] && grep -q '^classify: .*no space left on device' "$work/pull-full.err" && ! grep -qi 'internet\|retrying' "$work/pull-full.err"; then
+    pass "a full disk during models pull: exit 14, '$(grep -o 'no space left on device' "$work/pull-full.err" | head -1)', not retried, not blamed on the network"
+  else
+    fail "a full disk during models pull" "exit $code: $(head -c 400 "$work/pull-full.err")"
+  fi
+else
+  skip "a full disk during models pull" "cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)"
+fi
+
 # kill_after RUN_ERR PATTERN PID: SIGTERM to PID once RUN_ERR holds PATTERN (60 s at most).
 kill_after() {
   for _ in $(seq 600); do grep -q "$2" "$1" 2>/dev/null && break; sleep 0.1; done
