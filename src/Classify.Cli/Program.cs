@@ -18,6 +18,9 @@ public static class Program
             stderr.Write(System.Text.Encoding.UTF8.GetBytes($"classify: {tooFew.OneLine}\n"));
             return tooFew.ExitCode;
         }
+        // A thread the runtime starts for itself (the thread pool's) has no handler of ours: memory that runs out there
+        // would end the process with a stack trace and 134.
+        AppDomain.CurrentDomain.UnhandledException += (_, e) => LastWords(e.ExceptionObject as Exception);
         Console.InitializeWithoutKeypadMode();
         args = RawArguments.Recover(args);
         using var cancel = new CancellationTokenSource();
@@ -40,6 +43,31 @@ public static class Program
             catch (AggregateException) { } // a missing or broken ORT is reported by the backend that needs it
         }
     }
+
+    /// <summary>One line and a documented exit code for an exception on a thread outside every command's handler.</summary>
+    private static void LastWords(Exception? e)
+    {
+        if (e is null || (Environment.GetEnvironmentVariable("CLASSIFY_DEBUG") is "1" && !ResourceLimits.IsOutOfMemory(e)))
+            return;
+        var (code, line) = ResourceLimits.IsOutOfMemory(e)
+            ? (ExitCode.ResourceExhausted, ResourceLimits.OutOfMemory(e).OneLine)
+            : (ExitCode.InternalError, $"internal error: {ClassifyException.Fold(e.GetType().Name + ": " + e.Message)} (set CLASSIFY_DEBUG=1 for the stack trace)");
+        try
+        {
+            using var stderr = Output.OutputFaults.OpenStandardError();
+            stderr.Write(System.Text.Encoding.UTF8.GetBytes($"classify: {line}\n"));
+        }
+        catch (Exception)
+        {
+            // nothing left to say it with
+        }
+        // _exit(2), not Environment.Exit: with no memory left the runtime's orderly exit can fail in turn (exit 1). What
+        // the journal flushed stays; a rerun resumes after it.
+        Exit(code);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "_exit")]
+    private static extern void Exit(int status);
 
     /// <summary>A guess from the raw arguments, before parsing: false where the run cannot need ONNX Runtime (other
     /// verbs, help, TorchSharp by --backend or by a .pt model). A wrong guess only costs or saves the preload.</summary>

@@ -154,6 +154,11 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
                 throw new ClassifyException(ExitCode.OutputFailed, e.File,
                     $"{e.Message}; {journal.Path} keeps the {journal.Count} finished, and the same command run again resumes after them", e);
             }
+            catch (Exception e) when (ResourceLimits.IsOutOfMemory(e) && journal.Count > 0 && journal.TryFlush())
+            {
+                throw new ClassifyException(ExitCode.ResourceExhausted, null,
+                    $"{ResourceLimits.OutOfMemory(e).Message}; {journal.Path} keeps the {journal.Count} finished, and the same command run again resumes after them", e);
+            }
             catch (OperationCanceledException)
             {
                 journal.Flush();

@@ -47,8 +47,10 @@ internal sealed partial class CleanMemoryAllocator(long singleBufferLimitBytes) 
             _length = length;
             _bytes = (nuint)bytes;
             _address = Mmap(null, _bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            // Within the single-buffer limit, a mapping the system refuses is the machine out of memory (ulimit -v, a
+            // cgroup), not an image too large: the run stops (exit 18) instead of failing every image after it.
             if (_address == (void*)-1)
-                throw new InvalidMemoryOperationException($"Cannot map {bytes} bytes: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+                throw new OutOfMemoryException($"Cannot map {bytes} bytes: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         }
 
         public override Span<T> GetSpan()

@@ -17,7 +17,7 @@ internal static class DecodeErrors
     /// a variant it does not implement an unsupported one, anything else corrupt data.</summary>
     public static ClassifyException DecoderFailure(Exception e, string format, string path) => e switch
     {
-        InvalidMemoryOperationException or OutOfMemoryException or ImageFormatException { InnerException: InvalidMemoryOperationException or OutOfMemoryException }
+        InvalidMemoryOperationException or ImageFormatException { InnerException: InvalidMemoryOperationException }
             => new(ExitCode.ImageTooLarge, path, $"cannot decode {format}: it needs more memory than one image may have ({e.Message})"),
         NotSupportedException => new(ExitCode.ImageUnsupported, path, $"an unsupported kind of {format}: {e.Message}"),
         ImageFormatException => new(ExitCode.ImageCorrupt, path, $"cannot decode {format}: {e.Message}"),

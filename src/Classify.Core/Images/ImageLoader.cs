@@ -212,7 +212,9 @@ public sealed partial class ImageLoader
         {
             throw DecodeErrors.TimedOut(path, format.Name, _options.DecodeTimeout);
         }
-        catch (Exception e) when (!inUse && e is not (ClassifyException or OperationCanceledException or DecodeAbandonedException))
+        // Memory that ran out (OutOfMemoryException) is the machine's, not the file's: it ends the run (exit 18) rather
+        // than being journaled as this image's final failure.
+        catch (Exception e) when (!inUse && e is not (ClassifyException or OperationCanceledException or DecodeAbandonedException) && !ResourceLimits.IsOutOfMemory(e))
         {
             // Whatever a decoder throws on a crafted file is about that file: a message for the user, with the
             // decoder's own words after a colon (ImageSharp reports some corrupt streams with internal exceptions, an

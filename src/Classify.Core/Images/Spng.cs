@@ -176,9 +176,12 @@ internal sealed unsafe class Spng
     {
         if (rc == 0) return;
         var words = Marshal.PtrToStringUTF8((nint)_strerror(rc)) ?? $"error {rc}";
+        // Within the limits set on the context, a failed malloc is the machine's memory, not the file's (exit 18).
+        if (rc == SPNG_EMEM)
+            throw new OutOfMemoryException($"libspng: {words}");
         throw rc switch
         {
-            SPNG_EMEM or SPNG_EOVERFLOW or SPNG_ECHUNK_LIMITS =>
+            SPNG_EOVERFLOW or SPNG_ECHUNK_LIMITS =>
                 new ClassifyException(ExitCode.ImageTooLarge, path, $"cannot decode PNG: it needs more memory than one image may have (libspng: {words})"),
             SPNG_EIDAT_TOO_SHORT => new ClassifyException(ExitCode.ImageCorrupt, path, "corrupt PNG: its image data ends before the image does"),
             SPNG_EIDAT_STREAM or SPNG_EZLIB => new ClassifyException(ExitCode.ImageCorrupt, path, "corrupt PNG image data (the zlib stream is damaged)"),

@@ -22,6 +22,9 @@ public static partial class OutputFaults
         _ => new ClassifyException(ExitCode.OutputFailed, target == StandardOutput ? null : target, $"cannot write: {e.Message}", e),
     };
 
+    /// <summary>A write that failed for the disk's sake: full, over quota, read-only, a file too large, an I/O error.</summary>
+    public static bool IsDiskError(IOException e) => e.HResult is ENOSPC or EDQUOT or EROFS or EFBIG or EIO;
+
     /// <summary>.NET's IOException on Unix carries the errno as its HResult.</summary>
     private static string Why(int errno, string message, string target)
     {

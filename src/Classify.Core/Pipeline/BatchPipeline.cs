@@ -260,7 +260,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
             if (!watch.TryEnd()) return false;
             throw;
         }
-        catch (Exception e)
+        catch (Exception e) when (!ResourceLimits.IsOutOfMemory(e))
         {
             if (!watch.TryEnd()) return false;
             // A decoder bug on one crafted file must not cost the rest of the batch its results.

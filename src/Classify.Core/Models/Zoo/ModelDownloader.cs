@@ -71,6 +71,11 @@ public sealed class ModelDownloader(DownloadSettings settings, Action<string> lo
             {
                 throw new ClassifyException(ExitCode.DownloadFailed, url.ToString(), e.Message);
             }
+            catch (IOException e) when (OutputFaults.IsDiskError(e))
+            {
+                // The disk, not the network (a full cache, a quota): exit 14 at once, not retried.
+                throw OutputFaults.Of(e, partial);
+            }
             catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException || (e is OperationCanceledException && !cancel.IsCancellationRequested))
             {
                 last = e;
