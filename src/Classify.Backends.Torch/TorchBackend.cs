@@ -15,6 +15,7 @@ public sealed class TorchBackendFactory(Func<GpuRequirements, GpuReport>? probe 
 {
     public string Name => "torch";
     public string FileFormat => TorchBackend.FileFormat;
+    public bool ConvertsToHalf => true;
     public GpuRequirements GpuRequirements => TorchDevice.Requirements;
 
     public IClassifierBackend Create(ModelManifest manifest, BackendOptions options) =>

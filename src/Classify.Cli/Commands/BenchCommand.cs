@@ -25,21 +25,17 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
             throw new ClassifyException(ExitCode.Usage, null, "--seconds must be above 0");
         if (o.Threads < 0)
             throw new ClassifyException(ExitCode.Usage, null, "--threads must be 0 (all cores) or more");
-        if (!backends.TryGetValue(o.Backend, out var factory))
-            throw new ClassifyException(ExitCode.Usage, null, $"unknown backend '{o.Backend}'; available: {string.Join(", ", backends.Keys)}");
         if (o.Images is { } dir && !Directory.Exists(dir))
             throw new ClassifyException(ExitCode.ImageNotFound, dir, "no such folder (--images)");
 
-        var catalog = ModelSetup.Catalog(o.ModelDir, console);
-        var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat, cancel);
-        if (o.Device == DeviceRequest.Cpu && (o.Fp16 || o.ChannelsLast))
-            throw new ClassifyException(ExitCode.Usage, null, $"{(o.Fp16 ? "--fp16" : "--channels_last")} applies to CUDA only and contradicts --device cpu");
+        var request = new ModelRequest { Model = o.Model, Backend = o.Backend, Device = o.Device, Half = o.Fp16, ChannelsLast = o.ChannelsLast, Gpu = o.Gpu };
+        var plan = ModelPlan.Make(request, ModelSetup.Catalog(o.ModelDir, console), backends, cancel);
+        var (manifest, factory) = (plan.Manifest, plan.Factory);
         // A long run's settings (cuDNN's exhaustive algorithm search): the table is for sizing long jobs.
-        var options = new BackendOptions
+        var options = plan.Options(request, o.Threads, Environment.GetEnvironmentVariable) with
         {
-            Device = o.Device, GpuIndex = o.Gpu, IntraOpThreads = o.Threads, Half = o.Fp16, ChannelsLast = o.ChannelsLast,
-            ModelFile = ClassifyCommand.ModelFile(o.Fp16, factory, manifest, fileFormat), ExpectedImages = int.MaxValue,
-            DevicePreprocessing = ClassifyCommand.DevicePreprocessingSetting(),
+            GpuIndex = o.Gpu,
+            ExpectedImages = int.MaxValue,
             Log = line => console.Error.WriteLine($"classify: {line}"),
         };
         using var backend = FailSafeBackend.Create(opts => factory.Create(manifest, opts), manifest, options);

@@ -29,33 +29,19 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var loaderOptions = ImageLimits.LoaderOptions(o);
         var outputPath = o.Output == "-" ? null : o.Output;
         var format = OutputFormats.Resolve(o.Format, outputPath);
-        if (o.Gpu is < 0)
-            throw new ClassifyException(ExitCode.Usage, null, "--gpu must be 0 or more (an index among the visible GPUs)");
-        // Options for a device the run was told not to use would be ignored without a word.
-        if (o.Device == DeviceRequest.Cpu && (o.Fp16 || o.ChannelsLast || o.Gpu > 0))
-            throw new ClassifyException(ExitCode.Usage, null,
-                $"{(o.Fp16 ? "--fp16" : o.ChannelsLast ? "--channels_last" : $"--gpu {o.Gpu}")} applies to CUDA only and contradicts --device cpu; see classify --help");
-
         var launcher = Launcher.Detect(Environment.GetEnvironmentVariable);
         var (gpu, gpuWhy) = o.Gpu is { } chosen ? (chosen, "--gpu")
             : launcher?.Gpu(Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES")) ?? (0, "the default");
 
         var clock = Stopwatch.StartNew();
-        var catalog = ModelSetup.Catalog(o.ModelDir, console);
-        var manifest = catalog.Resolve(o.Model ?? ModelCatalog.DefaultModel, out var fileFormat, cancel);
-        var factory = PickBackend(o, manifest, fileFormat);
-        var modelFile = ModelFile(o.Fp16, factory, manifest, fileFormat);
+        var request = new ModelRequest { Model = o.Model, Backend = o.Backend, Device = o.Device, Half = o.Fp16, ChannelsLast = o.ChannelsLast, Gpu = o.Gpu };
+        var plan = ModelPlan.Make(request, ModelSetup.Catalog(o.ModelDir, console), backends, cancel);
+        var (manifest, factory, modelFile) = (plan.Manifest, plan.Factory, plan.ModelFile);
         var labels = Labels.Load(manifest);
         var modelCheckedMs = clock.ElapsedMilliseconds;
-        var backendOptions = new BackendOptions
+        var backendOptions = plan.Options(request, o.Threads, Environment.GetEnvironmentVariable) with
         {
-            Device = o.Device,
             GpuIndex = gpu,
-            IntraOpThreads = o.Threads,
-            Half = o.Fp16,
-            ChannelsLast = o.ChannelsLast,
-            ModelFile = modelFile,
-            DevicePreprocessing = DevicePreprocessingSetting(),
             RequireGpu = o.RequireGpu,
             Verbose = o.Verbose,
             Log = line => console.Error.WriteLine($"classify: {line}"),
@@ -244,49 +230,5 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (!shard.IsWhole)
             inputs = [.. shard.Slice(inputs)];
         return (shard, sharded);
-    }
-
-    /// <summary>CLASSIFY_GPU_PREPROCESS=off keeps the cast, normalisation and layout on the CPU on a GPU run too (a
-    /// way around a device or driver that mishandles it; README, GPU); otherwise the backend decides.</summary>
-    internal static bool? DevicePreprocessingSetting() =>
-        Environment.GetEnvironmentVariable("CLASSIFY_GPU_PREPROCESS") is "off" or "0" or "false" ? false : null;
-
-    /// <summary>The manifest's key of the file to run. --fp16 on ONNX Runtime runs the model's fp16 copy (ONNX
-    /// Runtime does not convert a model), so a run that asked for half precision never silently runs float32;
-    /// TorchSharp converts the float32 weights itself.</summary>
-    internal static string ModelFile(bool fp16, IBackendFactory factory, ModelManifest manifest, string? fileFormat)
-    {
-        if (fileFormat is not null)
-        {
-            if (ModelFormats.Engine(fileFormat) != factory.FileFormat)
-                throw new ClassifyException(ExitCode.Usage, null, $"--model names a {fileFormat} file, which backend {factory.Name} does not run; see --backend");
-            if (fp16 && factory.Name != "torch" && !ModelFormats.IsFp16(fileFormat))
-                throw new ClassifyException(ExitCode.Usage, null,
-                    $"--fp16 runs the model's {ModelFormats.Fp16(factory.FileFormat)} file, and --model names its {fileFormat} file: give the model's name or its fp16 file");
-            return fileFormat;
-        }
-        if (!fp16 || factory.Name == "torch")
-            return factory.FileFormat;
-        var half = ModelFormats.Fp16(factory.FileFormat);
-        if (!manifest.Files.ContainsKey(half))
-            throw new ClassifyException(ExitCode.ModelNotFound, Path.Combine(manifest.Directory, ModelManifest.FileName),
-                $"model '{manifest.Name}' has no {half} file, which --fp16 runs on ONNX Runtime (it has: {string.Join(", ", manifest.Files.Keys)}); add one to \"files\", or use --backend torch, which converts the weights itself");
-        return half;
-    }
-
-    private IBackendFactory PickBackend(ClassifyOptions o, ModelManifest manifest, string? fileFormat)
-    {
-        if (!backends.TryGetValue(o.Backend, out var factory))
-            throw new ClassifyException(ExitCode.Usage, null, $"unknown backend '{o.Backend}'; available: {string.Join(", ", backends.Keys)}");
-        // A model file given by path decides the engine: a .pt runs on TorchSharp even without --backend torch.
-        if (fileFormat is not null && ModelFormats.Engine(fileFormat) != factory.FileFormat)
-        {
-            factory = backends.Values.FirstOrDefault(f => f.FileFormat == ModelFormats.Engine(fileFormat))
-                ?? throw new ClassifyException(ExitCode.BackendUnavailable, o.Model, $"no backend in this build runs {fileFormat} models");
-        }
-        if (!manifest.Files.ContainsKey(factory.FileFormat))
-            throw new ClassifyException(ExitCode.ModelNotFound, Path.Combine(manifest.Directory, ModelManifest.FileName),
-                $"model '{manifest.Name}' has no {factory.FileFormat} file for backend '{factory.Name}' (it has: {string.Join(", ", manifest.Files.Keys)})");
-        return factory;
     }
 }

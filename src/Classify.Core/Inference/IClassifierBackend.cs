@@ -32,6 +32,10 @@ public interface IBackendFactory
     /// <summary>The manifest's key of the model file this backend runs ("onnx", "torchscript").</summary>
     string FileFormat { get; }
 
+    /// <summary>Whether the engine converts float32 weights to half precision itself (TorchSharp); one that does not
+    /// (ONNX Runtime) runs a model's fp16 file for --fp16.</summary>
+    bool ConvertsToHalf => false;
+
     IClassifierBackend Create(ModelManifest manifest, BackendOptions options);
 }
 
