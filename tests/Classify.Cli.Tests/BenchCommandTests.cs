@@ -45,7 +45,8 @@ public sealed class BenchCommandTests
     {
         var cpu = ClassifyProcess.Run("bench", "--device", "cpu", "--fp16", "--seconds", "0.1");
         Assert.Equal(ExitCode.Usage, cpu.ExitCode);
-        Assert.Equal("classify: --fp16 applies to CUDA only and contradicts --device cpu", cpu.Stderr.Trim());
+        // The same rule, in the same words, as classify's (ModelPlan).
+        Assert.Equal("classify: --fp16 applies to CUDA only and contradicts --device cpu; see classify --help", cpu.Stderr.Trim());
 
         // No GPU here: the fp16 file loads, then the run that landed on the CPU is stopped, as classify's is.
         var auto = ClassifyProcess.Run("bench", "--fp16", "--seconds", "0.1", "--batch_sizes", "1");
