@@ -33,8 +33,7 @@ ldconfig -p 2>/dev/null | grep -q 'libspng\.so\.0 ' || need+=(libspng0)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}" >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$logs/apt.log" 2>&1 \
-      || { echo "test.sh: apt-get install ${need[*]} failed:" >&2; tail -20 "$logs/apt.log" >&2; }
+    apt_install "$logs/apt.log" "${need[@]}" || { echo "test.sh: apt-get install ${need[*]} failed:" >&2; tail -20 "$logs/apt.log" >&2; }
   else
     echo "test.sh: missing ${need[*]}; some tests will fail or skip without them" >&2
   fi

@@ -56,7 +56,7 @@ for tool in bwrap:bubblewrap debootstrap:debootstrap mpirun:openmpi-bin dockerd:
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$work/apt.log" 2>&1 \
+    apt_install "$work/apt.log" "${need[@]}" \
         || { fail "install ${need[*]}" "$(tail -n 3 "$work/apt.log" | tr '\n' ' ')"; finish; }
 fi
 if [ ! -x "$root/usr/bin/apptainer" ]; then

@@ -9,9 +9,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if ! command -v shellcheck >/dev/null && [ "$(id -u)" = 0 ]; then
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck; } >/dev/null 2>&1
-fi
+command -v shellcheck >/dev/null || apt_install /dev/null shellcheck
 if shellcheck "$repo"/scripts/device/*.sh >"$work/shellcheck.log" 2>&1; then
     pass "shellcheck scripts/device/*.sh"
 else

@@ -20,7 +20,6 @@ cleanup() {
 trap cleanup EXIT
 # shellcheck source=scripts/ci/lib.sh
 . "$repo/scripts/ci/lib.sh"
-skip() { echo "SKIP: $1: $2"; }
 
 app=${CLASSIFY_FAULT_APP:-}
 if [ -z "$app" ]; then

@@ -16,9 +16,7 @@ trap 'rm -rf "$work"' EXIT
 # Debian's Python with PIL writes the seed images (the generator's output then depends only on the seed).
 py=/usr/bin/python3
 if ! "$py" -c 'import PIL' 2>/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-pil; } >"$work/apt.log" 2>&1
-  fi
+  apt_install "$work/apt.log" python3 python3-pil
   "$py" -c 'import PIL' 2>/dev/null || { fail "python3-pil for the fuzz corpus" "not installed: $(tail -3 "$work/apt.log" 2>/dev/null)"; finish; }
 fi
 

@@ -10,11 +10,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d /tmp/classify-mpi-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-if ! command -v mpirun >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openmpi-bin; } >"$work/apt.log" 2>&1
-    fi
-fi
+command -v mpirun >/dev/null || apt_install "$work/apt.log" openmpi-bin
 if ! command -v mpirun >/dev/null; then
     fail "Open MPI" "mpirun not found and openmpi-bin could not be installed: $(tail -n 3 "$work/apt.log" 2>/dev/null | tr '\n' ' ')"
     finish

@@ -55,9 +55,7 @@ fi
 # A foreign libtorch: Debian's libtorch 1.13 (the real package), found through LD_LIBRARY_PATH or CLASSIFY_LIBTORCH_DIR
 # as libtorch-dev's links would give it. Before, the loader's "undefined symbol: _ZNK3c105Error4whatEv" was all.
 debian=/usr/lib/x86_64-linux-gnu
-if [ ! -e "$debian/libtorch.so.1.13" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libtorch1.13; } >"$work/apt.log" 2>&1
-fi
+[ -e "$debian/libtorch.so.1.13" ] || apt_install "$work/apt.log" libtorch1.13
 if [ -e "$debian/libtorch.so.1.13" ]; then
   mkdir -p "$work/foreign"
   for l in libtorch libc10 libtorch_cpu; do ln -s "$debian/$l.so.1.13" "$work/foreign/$l.so"; done
