@@ -29,7 +29,8 @@ internal static class Arguments
         typeof(T).GetProperties().Where(p => p.PropertyType != typeof(bool))
             .Select(p => p.GetCustomAttribute<OptionAttribute>()?.LongName).OfType<string>().ToHashSet(StringComparer.Ordinal);
 
-    /// <summary>Short forms to long ones, and each long option to its declared spelling; nothing after "--". An option
+    /// <summary>Short forms to long ones (a value attached as getopt allows: -n1, -fcsv), and each long option to its
+    /// declared spelling; nothing after "--". An option
     /// that takes a value takes the next argument whatever it starts with, as getopt does: `--image_file -x.png` and
     /// `--image_file --help.png` name files (they are passed on as `--image_file=...`, which the parser cannot misread).</summary>
     internal static string[] Respell(string[] args, IReadOnlyList<string> longNames, IReadOnlySet<string>? valued = null)
@@ -48,6 +49,13 @@ internal static class Arguments
             }
             if (Short.TryGetValue(a, out var full))
                 a = full;
+            // getopt's attached value: -n1, -fcsv, -oout.csv.
+            else if (a.Length > 2 && a[0] == '-' && a[1] != '-' && Short.TryGetValue(a[..2], out var valuedFull)
+                && valued?.Contains(valuedFull[2..]) == true)
+            {
+                result.Add($"{valuedFull}={a[2..]}");
+                continue;
+            }
             if (a.StartsWith("--", StringComparison.Ordinal) && a.Length > 2)
             {
                 var eq = a.IndexOf('=');

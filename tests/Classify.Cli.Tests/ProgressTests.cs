@@ -54,4 +54,24 @@ public sealed partial class ProgressTests
         Assert.Matches(Summary(), summary);
         Assert.DoesNotContain("\u001b[?1h", tty);
     }
+
+    [Fact]
+    public void Results_and_progress_on_one_terminal_never_share_a_line()
+    {
+        // classify photos/ on a terminal: each result line starts on a cleared line, never after the progress text
+        // ("classify: 17/200 images (8.5%), 14.1 img/s, ETA 0:12, 0 failedjpeg200/img00017.jpg,1,Egyptian cat,...").
+        var (exitCode, tty) = ClassifyProcess.RunOnTerminal($"--image_dir {Photos} --format csv -n 1 --batch_size 1 --threads 1 --progress_interval 0.01");
+        Assert.Equal(0, exitCode);
+        var lines = tty.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        Assert.Contains(lines, l => l.Contains("\u001b[K", StringComparison.Ordinal)); // the progress line was drawn
+        var results = lines.Where(l => l.Contains(".jpg,1,", StringComparison.Ordinal)).ToList();
+        Assert.Equal(18, results.Count);
+        // What the terminal keeps of a line: the text after its last carriage return, a leading line clear dropped.
+        static string Shown(string line)
+        {
+            var text = line[(line.LastIndexOf('\r') + 1)..];
+            return text.StartsWith("\u001b[K", StringComparison.Ordinal) ? text[3..] : text;
+        }
+        Assert.All(results, l => Assert.StartsWith(Photos, Shown(l)));
+    }
 }

@@ -115,6 +115,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var sink = new ResultSink(console.Error, new ProgressOptions
         {
             Terminal = console.Error == System.Console.Error && !System.Console.IsErrorRedirected,
+            ResultsOnTerminal = outputPath is null && console.Out == System.Console.Out && !System.Console.IsOutputRedirected,
             Interval = o.ProgressInterval,
             Quiet = o.Quiet,
             Verbose = o.Verbose,

@@ -12,6 +12,10 @@ public sealed record ProgressOptions
     /// <summary>Seconds between lines in a log (not a terminal); null: the default, 30 s.</summary>
     public double? Interval { get; init; }
 
+    /// <summary>The results go to the same terminal (standard output is one too): the progress line is cleared before
+    /// each result, or the two would share a line.</summary>
+    public bool ResultsOnTerminal { get; init; }
+
     /// <summary>--quiet: no progress and no summary.</summary>
     public bool Quiet { get; init; }
 

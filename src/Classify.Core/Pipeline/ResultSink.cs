@@ -71,6 +71,8 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
                 errors.WriteLine($"classify: {error.Message}");
             }
             journal?.Append(result);
+            if (progressOptions.ResultsOnTerminal)
+                Progress?.BeforeMessage();
             writer.Write(result);
             Done++;
             Progress?.Add(result.Error is not null);
