@@ -69,7 +69,13 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (noInputGiven)
             inputs.Add(Path.Combine(AppContext.BaseDirectory, "examples", "cat.png"));
         if (inputs.Count == 0)
-            console.Error.WriteLine($"classify: warning: no images found in {o.ImageDir ?? o.ImageList ?? string.Join(", ", o.Paths)}");
+        {
+            // Images only in subfolders: say how to reach them.
+            var folders = o.Paths.Append(o.ImageDir).OfType<string>().Where(Directory.Exists).ToList();
+            var deeper = !o.Recursive && folders.Any(f => Directory.EnumerateDirectories(f).Any());
+            console.Error.WriteLine($"classify: warning: no images found in {string.Join(", ", o.Paths.Concat(o.ImageTars).Append(o.ImageDir ?? o.ImageList).OfType<string>())}"
+                + (deeper ? " (its subfolders were not searched: add --recursive)" : ""));
+        }
         var allInputs = inputs;
         var (shard, sharded) = SelectShard(o, inputs.Count, launcher, o.Device == DeviceRequest.Cpu ? "the CPU (--device cpu)" : $"GPU {gpu} ({gpuWhy})", ref inputs, ref outputPath);
 

@@ -26,6 +26,16 @@ internal static class DecodeErrors
 
     /// <summary>The format whose signature a file too short for ImageSharp's detection starts with (a download or
     /// copy cut after a few bytes is a truncated image, not a file of another kind), or null.</summary>
+    /// <summary>What a compressed file or archive is, from its magic bytes ("a gzip-compressed file"), or null.</summary>
+    public static string? Archive(ReadOnlySpan<byte> b) =>
+        b.StartsWith((ReadOnlySpan<byte>)[0x1f, 0x8b]) ? "a gzip-compressed file (.gz, .tgz)"
+        : b.StartsWith("BZh"u8) ? "a bzip2-compressed file"
+        : b.StartsWith((ReadOnlySpan<byte>)[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) ? "an xz-compressed file"
+        : b.StartsWith((ReadOnlySpan<byte>)[0x28, 0xb5, 0x2f, 0xfd]) ? "a zstd-compressed file"
+        : b.StartsWith("PK\x03\x04"u8) ? "a zip archive"
+        : b.StartsWith((ReadOnlySpan<byte>)[0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c]) ? "a 7-zip archive"
+        : null;
+
     public static string? TruncatedHeader(ReadOnlySpan<byte> bytes)
     {
         ReadOnlySpan<byte> png = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];

@@ -90,7 +90,9 @@ public sealed partial class ImageLoader
         if (format is null)
             throw DecodeErrors.TruncatedHeader(bytes) is { } name
                 ? new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {name} file: its {bytes.Length} bytes end inside the header")
-                : new ClassifyException(ExitCode.ImageUnsupported, path, $"not an image in a supported format ({SupportedFormats})");
+                : new ClassifyException(ExitCode.ImageUnsupported, path, DecodeErrors.Archive(bytes) is { } archive
+                    ? $"{archive}, not an image: classify reads images ({SupportedFormats}) and uncompressed .tar archives; unpack it, or decompress it to a .tar"
+                    : $"not an image in a supported format ({SupportedFormats})");
         if (watch is not null) watch.Format = format.Name;
         if (ImageStructure.IsTruncated(format, bytes))
             throw new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {format.Name} file (it ends before the image data does)");

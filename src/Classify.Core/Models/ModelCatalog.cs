@@ -100,8 +100,14 @@ public sealed class ModelCatalog
         {
             var known = Names();
             var catalogue = Zoo?.Catalogue.Entries.Select(e => e.Name).ToList() ?? [];
+            // --model_dir (classify_image.py's flag) naming a folder that is not there: say that, not "available: none".
+            if (ModelDirs.FirstOrDefault(d => !Directory.Exists(d) && d != ModelDirs[^1]) is { } missing)
+                throw new ClassifyException(ExitCode.ModelNotFound, missing, $"no such model folder (--model_dir or {ModelDirVariable}), so no model '{nameOrPath}' in it");
+            var all = known.Concat(catalogue).ToList();
+            var near = all.FirstOrDefault(n => n.StartsWith(nameOrPath, StringComparison.OrdinalIgnoreCase))
+                ?? Suggestions.Closest(nameOrPath, all, maxDistance: 3);
             throw new ClassifyException(ExitCode.ModelNotFound, null,
-                $"unknown model '{nameOrPath}'; available: {(known.Count == 0 ? "none" : string.Join(", ", known))}" +
+                $"unknown model '{nameOrPath}'{(near is null ? "" : $" (did you mean {near}?)")}; available: {(known.Count == 0 ? "none" : string.Join(", ", known))}" +
                 (catalogue.Count > 0 ? $"; to download: {string.Join(", ", catalogue)}" : "") + " (classify models list)");
         }
         return Load(manifestPath);

@@ -1,0 +1,73 @@
+namespace Classify.Tests;
+
+/// <summary>A new user's first mistakes, through the binary: getopt habits work, and each error says the fix in one
+/// line (issue 29).</summary>
+public sealed class HintTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Getopt_short_options_take_an_attached_value()
+    {
+        var attached = ClassifyProcess.Run("-n1", "-fcsv", TestData.Chelsea);
+        var separate = ClassifyProcess.Run("-n", "1", "-f", "csv", TestData.Chelsea);
+        Assert.Equal((0, ""), (attached.ExitCode, attached.Stderr));
+        Assert.Equal(separate.Stdout, attached.Stdout);
+        Assert.Equal(2, attached.StdoutLines.Length); // the csv header and one prediction
+    }
+
+    [Fact]
+    public void A_folder_with_images_only_in_subfolders_suggests_recursive()
+    {
+        var top = Path.Combine(_dir.Path, "top");
+        Directory.CreateDirectory(Path.Combine(top, "sub"));
+        File.Copy(TestData.Chelsea, Path.Combine(top, "sub", "cat.png"));
+        var r = ClassifyProcess.Run(top);
+        Assert.Equal($"classify: warning: no images found in {top} (its subfolders were not searched: add --recursive)\n", r.Stderr);
+        Assert.Contains(TestData.EgyptianCat, ClassifyProcess.Run(top, "--recursive").Stdout);
+    }
+
+    [Theory]
+    [InlineData("squeezenet", "squeezenet1.1")]
+    [InlineData("squeezenet1.2", "squeezenet1.1")]
+    [InlineData("resnet", "resnet50-v1-12")]
+    public void A_mistyped_model_name_gets_the_nearest_one(string typed, string meant)
+    {
+        var r = ClassifyProcess.Run("-m", typed, TestData.Chelsea);
+        Assert.Equal(ExitCode.ModelNotFound, r.ExitCode);
+        Assert.StartsWith($"classify: unknown model '{typed}' (did you mean {meant}?); available: ", r.Stderr);
+    }
+
+    [Fact]
+    public void A_model_dir_that_does_not_exist_is_named()
+    {
+        var missing = _dir.File("imagenet");
+        var r = ClassifyProcess.Run("--model_dir", missing, TestData.Chelsea);
+        Assert.Equal(ExitCode.ModelNotFound, r.ExitCode);
+        Assert.Equal($"classify: {missing}: no such model folder (--model_dir or CLASSIFY_MODEL_DIR), so no model 'squeezenet1.1' in it\n", r.Stderr);
+    }
+
+    [Fact]
+    public void A_compressed_archive_says_to_unpack_it()
+    {
+        var tgz = _dir.File("photos.tar.gz");
+        using (var gz = new System.IO.Compression.GZipStream(File.Create(tgz), System.IO.Compression.CompressionLevel.Fastest))
+            gz.Write(File.ReadAllBytes(TestData.Chelsea));
+        var r = ClassifyProcess.Run(tgz);
+        Assert.Equal(ExitCode.ImageUnsupported, r.ExitCode);
+        Assert.Equal($"classify: {tgz}: a gzip-compressed file (.gz, .tgz), not an image: classify reads images (JPEG, PNG, BMP, GIF, WebP) and uncompressed .tar archives; unpack it, or decompress it to a .tar\n", r.Stderr);
+    }
+
+    [Fact]
+    public void An_output_extension_that_names_no_format_needs_format()
+    {
+        var tsv = _dir.File("out.tsv");
+        var r = ClassifyProcess.Run(TestData.Chelsea, "-o", tsv);
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal($"classify: --output {tsv}: .tsv names no output format (.jsonl, .json, .csv, .txt); add --format jsonl|json|csv|text, or name the file for its format\n", r.Stderr);
+        Assert.False(File.Exists(tsv));
+        Assert.Equal(0, ClassifyProcess.Run(TestData.Chelsea, "-o", tsv, "-f", "csv").ExitCode);
+    }
+}
