@@ -265,6 +265,55 @@ else
     skip "classify-mpi.sbatch" "no mpirun (openmpi-bin; scripts/ci/mpi-test.sh installs it)"
 fi
 
+# --- job scripts that adapt themselves ----------------------------------------------------------------------
+# OUTPUT=photos.csv without FORMAT: the format follows the extension (it used to fail after the queue wait).
+csv_out=$work/photos.csv
+if run_job --cpus-per-task=1 -o "$logs/csv.out" --export="ALL,OUTPUT=$csv_out" "$slurm/classify-gpu.sbatch" "$many" >/dev/null \
+    && [[ $(head -n 1 "$csv_out") == file,rank,label,* && $(lines "$csv_out") -eq $((many_total * 5 + 1)) ]]; then
+    pass "OUTPUT=photos.csv sbatch classify-gpu.sbatch: a csv of $many_total images x 5 predictions, FORMAT taken from the name"
+else
+    fail "OUTPUT=photos.csv without FORMAT" "$(tail -n 3 "$logs/csv.out" | tr '\n' ' ')"
+fi
+
+# A 1-based array (--array=1-3) runs shards 0..2 of 3, whose merge is the single run.
+ob=$work/one-based
+if run_job --array=1-3 --cpus-per-task=1 -o "$logs/one-based-%a.out" --export="ALL,OUT_DIR=$ob" "$slurm/classify-array.sbatch" "$images" >/dev/null \
+    && "$classify" merge --output "$ob/merged.jsonl" "$ob"/results.shard-000{0,1,2}-of-0003.jsonl 2>/dev/null \
+    && cmp -s "$ob/merged.jsonl" "$reference"; then
+    pass "sbatch --array=1-3 classify-array.sbatch: shards 0-2 of 3, merge byte-equal to the single run"
+else
+    fail "a 1-based array" "$(cat "$logs"/one-based-*.out 2>/dev/null | tail -n 4 | tr '\n' ' ')"
+fi
+
+# MODULES under Lmod, whose scripts read unset variables: module load must not meet set -u (TACC/Lmod#839).
+# shellcheck disable=SC2317,SC2329 # exported to the job's bash
+module() { : "$CLASSIFY_TEST_UNSET_BY_LMOD"; }
+export -f module
+lmod_out=$work/lmod.jsonl
+if run_job --cpus-per-task=1 -o "$logs/lmod.out" --export="ALL,MODULES=classify-test,OUTPUT=$lmod_out" "$slurm/classify-gpu.sbatch" "$many" >/dev/null \
+    && cmp -s "$lmod_out" "$work/many-reference.jsonl"; then
+    pass "MODULES with an Lmod-like module function that reads an unset variable: the job runs"
+else
+    fail "module load under set -u" "$(tail -n 3 "$logs/lmod.out" | tr '\n' ' ')"
+fi
+unset -f module
+
+# A failed array task: the afterok merge is cancelled (--kill-on-invalid-dep in its header), not left pending.
+bad_id=$(run_job --array=0-1 --cpus-per-task=1 -o "$logs/bad-%a.out" --export="ALL,OUT_DIR=$work/bad,MODEL=no-such-model" \
+    "$slurm/classify-array.sbatch" "$images")
+orphan=$(sbatch --parsable --dependency="afterok:$bad_id" -o "$logs/orphan.out" --export="ALL,OUT_DIR=$work/bad" "$slurm/classify-merge.sbatch" 2>>"$work/sbatch.err")
+for _ in $(seq 150); do
+    [[ -z $(squeue -h -j "$orphan" 2>/dev/null) ]] && break
+    sleep 0.2
+done
+state=$(scontrol show job "$orphan" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | head -n 1)
+if [[ -z $(squeue -h -j "$orphan" 2>/dev/null) && $state != JobState=COMPLETED ]]; then
+    pass "a failed array task: the dependent merge is cancelled, not pending for ever ($state)"
+else
+    fail "the merge after a failed array" "still queued or ran: $state $(squeue -h -j "$orphan" -o '%T %r' 2>/dev/null)"
+    scancel "$orphan" 2>/dev/null
+fi
+
 # --- GPUs ------------------------------------------------------------------------------------------------
 gres_out=$logs/gres.out
 # shellcheck disable=SC2016 # expanded in the job, not here
