@@ -92,7 +92,7 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
         (int Images, double Seconds, string Timings)? endToEnd, string? folder, int defaultBatch)
     {
         var w = console.Out;
-        w.WriteLine(F($"classify bench: model {manifest.Name}, backend {backend.Name} on {backend.Device}, {Environment.ProcessorCount} CPU cores"));
+        w.WriteLine(F($"classify bench: model {manifest.Name}, backend {backend.Name} on {backend.Device}, {Environment.ProcessorCount} CPU core{(Environment.ProcessorCount == 1 ? "" : "s")}"));
         w.WriteLine("  batch      img/s   ms/batch");
         foreach (var (batch, ips, ms) in results)
             w.WriteLine(F($"  {batch,5} {ips,10:F1} {ms,10:F2}"));

@@ -14,7 +14,7 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     [Option("image_file", HelpText = "Image to classify (repeatable). Without any input: the bundled example cat.")]
     public IEnumerable<string> ImageFiles { get; set; } = [];
 
-    [Help("Input", "TAR")]
+    [Help("Inputs", "TAR")]
     [Option("image_tar", HelpText = "Uncompressed tar archive (repeatable; a positional *.tar too): its image members, in archive order, classified without extracting; results name them ARCHIVE/MEMBER.")]
     public IEnumerable<string> ImageTars { get; set; } = [];
 

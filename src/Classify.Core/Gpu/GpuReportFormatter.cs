@@ -54,7 +54,7 @@ public static class GpuReportFormatter
             w.WriteString("kind", r.Diagnosis.Kind.ToString());
             w.WriteString("problem", r.Diagnosis.Problem);
             w.WriteString("fix", r.Diagnosis.Fix);
-            w.WriteString("verdict", r.Diagnosis.Verdict);
+            w.WriteString("verdict", r.Diagnosis.Verdict["verdict: ".Length..]); // the field names it already
             w.WriteEndObject();
             w.WriteString("driver_version", r.DriverVersion);
             if (r.CudaDriverVersion is int v) w.WriteNumber("cuda_driver_version", v); else w.WriteNull("cuda_driver_version");

@@ -42,6 +42,8 @@ public sealed class DoctorCommandTests
         using var doc = JsonDocument.Parse(r.Stdout);
         Assert.Equal(1, doc.RootElement.GetProperty("diagnosis").GetProperty("number").GetInt32());
         Assert.False(doc.RootElement.GetProperty("gpu_usable").GetBoolean());
+        // The field's name says it is the verdict: its value starts with what the verdict is.
+        Assert.StartsWith("no usable GPU: ", doc.RootElement.GetProperty("verdict").GetString());
         Assert.Equal(ExitCode.GpuUnavailable, r.ExitCode);
     }
 
