@@ -70,4 +70,32 @@ public sealed class HintTests : IDisposable
         Assert.False(File.Exists(tsv));
         Assert.Equal(0, ClassifyProcess.Run(TestData.Chelsea, "-o", tsv, "-f", "csv").ExitCode);
     }
+
+    [Fact]
+    public void An_output_in_a_folder_that_takes_no_files_names_the_output_not_the_temporary_file()
+    {
+        var r = ClassifyProcess.Run(TestData.Chelsea, "-o", "/proc/out.csv");
+        Assert.Equal(ExitCode.OutputFailed, r.ExitCode);
+        Assert.StartsWith("classify: /proc/out.csv: cannot create a file in /proc: ", r.Stderr);
+        Assert.DoesNotContain(".tmp", r.Stderr);
+    }
+
+    [Fact]
+    public void Decode_writes_ppm_only_into_a_ppm_file()
+    {
+        var png = _dir.File("cat.png");
+        var r = ClassifyProcess.Run("decode", TestData.Chelsea, "-o", png);
+        Assert.Equal(ExitCode.Usage, r.ExitCode);
+        Assert.Equal($"classify: --output {png}: decode writes a PPM image (P6); name the file .ppm (or .pnm)\n", r.Stderr);
+        Assert.False(File.Exists(png));
+    }
+
+    [Fact]
+    public void Decode_to_standard_output_on_a_terminal_is_refused()
+    {
+        var (exitCode, tty) = ClassifyProcess.RunOnTerminal($"decode {TestData.Chelsea} --output -");
+        Assert.Equal(ExitCode.Usage, exitCode);
+        Assert.Contains("classify: decode writes a binary PPM image, not for a terminal: redirect it (> picture.ppm) or give --output FILE.ppm", tty);
+        Assert.DoesNotContain("P6", tty);
+    }
 }

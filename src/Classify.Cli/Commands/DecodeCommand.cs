@@ -14,6 +14,11 @@ internal sealed class DecodeCommand(Console console)
 {
     public int Run(DecodeOptions o, CancellationToken cancel)
     {
+        // What is written is a binary PPM (P6): not into a file named for another format, nor onto a terminal.
+        if (o.Output == "-" && console.Out == System.Console.Out && !System.Console.IsOutputRedirected)
+            throw new ClassifyException(ExitCode.Usage, null, "decode writes a binary PPM image, not for a terminal: redirect it (> picture.ppm) or give --output FILE.ppm");
+        if (o.Output != "-" && !AtomicFile.IsSpecialFile(o.Output) && Path.GetExtension(o.Output).ToLowerInvariant() is not (".ppm" or ".pnm"))
+            throw new ClassifyException(ExitCode.Usage, null, $"--output {o.Output}: decode writes a PPM image (P6); name the file .ppm (or .pnm)");
         var loader = new ImageLoader(ImageLimits.LoaderOptions(o));
         // The model is resolved first: a wrong name is a usage error before any decoding.
         var input = o.Model is null ? null : ModelSetup.Catalog(o.ModelDir, console).Resolve(o.Model, out _, cancel).Input;
@@ -22,7 +27,7 @@ internal sealed class DecodeCommand(Console console)
         var image = resized ?? decoded;
         if (o.Output == "-")
         {
-            using var stdout = System.Console.OpenStandardOutput();
+            using var stdout = OutputFaults.OpenStandardOutput();
             WritePpm(image, stdout);
             return ExitCode.Success;
         }

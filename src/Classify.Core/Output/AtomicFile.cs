@@ -43,7 +43,11 @@ public sealed class AtomicFile : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ClassifyException(ExitCode.OutputFailed, path, $"cannot write: {e.Message}");
+            // .NET's message names the hidden temporary file, which the user never asked for: the reason alone.
+            var why = e is UnauthorizedAccessException ? "permission denied"
+                : e is FileNotFoundException or DirectoryNotFoundException ? "No such file or directory (it takes no new files)"
+                : e.HResult is > 0 and < 4096 ? System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(e.HResult) : e.Message;
+            throw new ClassifyException(ExitCode.OutputFailed, path, $"cannot create a file in {dir}: {why}");
         }
     }
 

@@ -43,7 +43,7 @@ public sealed class DoctorCommandTests
         Assert.Equal(1, doc.RootElement.GetProperty("diagnosis").GetProperty("number").GetInt32());
         Assert.False(doc.RootElement.GetProperty("gpu_usable").GetBoolean());
         // The field's name says it is the verdict: its value starts with what the verdict is.
-        Assert.StartsWith("no usable GPU: ", doc.RootElement.GetProperty("verdict").GetString());
+        Assert.StartsWith("no usable GPU: ", doc.RootElement.GetProperty("diagnosis").GetProperty("verdict").GetString());
         Assert.Equal(ExitCode.GpuUnavailable, r.ExitCode);
     }
 
