@@ -92,7 +92,8 @@ internal sealed class ModelsCommand(Console console)
 
     private int Pull(ModelsPullOptions o, CancellationToken cancel)
     {
-        var (puller, entries) = Entries(o.Names);
+        var (found, entries) = Entries(o.Names);
+        var puller = found.ForPull();
         foreach (var entry in entries)
         {
             var manifest = puller.Pull(entry, cancel, o.Force);

@@ -71,6 +71,15 @@ public sealed class ModelDownloader(DownloadSettings settings, Action<string> lo
             {
                 throw new ClassifyException(ExitCode.DownloadFailed, url.ToString(), e.Message);
             }
+            catch (HttpRequestException e) when (e.InnerException is System.Net.Sockets.SocketException
+                {
+                    SocketErrorCode: System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.NoData or System.Net.Sockets.SocketError.TryAgain
+                        or System.Net.Sockets.SocketError.NetworkUnreachable or System.Net.Sockets.SocketError.HostUnreachable
+                })
+            {
+                // No name or no route: retrying in a few seconds changes nothing, and a job should not wait 7 s to learn it.
+                throw new ClassifyException(ExitCode.DownloadFailed, url.ToString(), $"{url.Host}: {Reason(e)} (no network, or no route to it from here)");
+            }
             catch (IOException e) when (OutputFaults.IsDiskError(e))
             {
                 // The disk, not the network (a full cache, a quota): exit 14 at once, not retried.
@@ -133,6 +142,14 @@ public sealed class ModelDownloader(DownloadSettings settings, Action<string> lo
                     throw new HttpRequestException(message);
                 throw new Permanent(message);
             }
+        }
+        // A server that sends another size than the catalogue pins serves another file: said at once, not retried as a
+        // dropped connection.
+        if (response?.Content.Headers.ContentLength is long sent && sent != entry.Bytes - have)
+        {
+            file.SetLength(0);
+            throw new ClassifyException(ExitCode.ModelCorrupt, url.ToString(),
+                $"the server sends a file of {have + sent} bytes, and the catalogue pins {entry.Bytes}: not the pinned file (a wrong mirror path, or a page instead of the file); nothing installed");
         }
         await HashPrefix(file, have, hash, cancel).ConfigureAwait(false);
         var buffer = new byte[1 << 16];

@@ -12,6 +12,12 @@ public sealed class ModelPuller(ZooCatalogue catalogue, ModelCache cache, ModelD
     public ZooCatalogue Catalogue { get; } = catalogue;
     public ModelCache Cache { get; } = cache;
 
+    /// <summary>Run by `classify models pull` itself: its failure does not advise running `classify models pull`.</summary>
+    public bool ForPullCommand { get; private init; }
+
+    /// <summary>This puller, for `classify models pull`.</summary>
+    public ModelPuller ForPull() => new(Catalogue, Cache, downloader, log) { Check = Check, ForPullCommand = true };
+
     /// <summary>Loads a freshly downloaded model before it is installed; throws if it cannot run.</summary>
     public Action<ModelManifest>? Check { get; init; }
 
@@ -52,8 +58,9 @@ public sealed class ModelPuller(ZooCatalogue catalogue, ModelCache cache, ModelD
             }
             catch (ClassifyException e) when (e.ExitCode == ExitCode.DownloadFailed)
             {
-                throw new ClassifyException(e.ExitCode, e.File,
-                    $"{e.Message}; without internet, run '{PullCommand(entry.Name)}' on a login node (same {ModelCache.Variable}), or set {DownloadSettings.MirrorVariable} to a site copy");
+                throw new ClassifyException(e.ExitCode, e.File, ForPullCommand
+                    ? $"{e.Message}; where this machine has no internet (a compute node), pull on one that has (a login node, same {ModelCache.Variable}), or set {DownloadSettings.MirrorVariable} to a site copy"
+                    : $"{e.Message}; without internet, run '{PullCommand(entry.Name)}' on a login node (same {ModelCache.Variable}), or set {DownloadSettings.MirrorVariable} to a site copy");
             }
             var manifest = Cache.Install(entry, file, Check);
             log($"installed {entry.Name} in {Path.GetDirectoryName(manifest)}");
