@@ -210,20 +210,6 @@ public sealed class ModelZooTests : IDisposable
     }
 
     [Fact]
-    public void A_host_name_that_does_not_resolve_fails_at_once_naming_the_host()
-    {
-        // .invalid never resolves (RFC 6761): no retries, and models pull does not advise running models pull.
-        var clock = Stopwatch.StartNew();
-        var pull = Classify(Env("http://classify-test.invalid", attempts: 4), "models", "pull", Name);
-        Assert.Equal(ExitCode.DownloadFailed, pull.ExitCode);
-        Assert.Contains("classify-test.invalid: ", pull.Stderr);
-        Assert.Contains("(no network, or no route to it from here)", pull.Stderr);
-        Assert.DoesNotContain("retrying", pull.Stderr);
-        Assert.DoesNotContain("run 'classify models pull", pull.Stderr);
-        Assert.InRange(clock.Elapsed.TotalSeconds, 0, 15);
-    }
-
-    [Fact]
     public void No_route_to_the_server_fails_within_seconds_naming_the_command_for_a_login_node()
     {
         // Port 1 on the loopback: nothing listens, the connection is refused, as on a node whose network is cut off.
