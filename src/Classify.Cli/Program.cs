@@ -14,8 +14,7 @@ public static class Program
         if (ResourceLimits.RaiseOpenFiles() is { } tooFew)
         {
             // Written with write(2): System.Console cannot open standard error without a descriptor to spare.
-            using var stderr = Output.OutputFaults.OpenStandardError();
-            stderr.Write(System.Text.Encoding.UTF8.GetBytes($"classify: {tooFew.OneLine}\n"));
+            WriteRawError(tooFew.OneLine);
             return tooFew.ExitCode;
         }
         // A thread the runtime starts for itself (the thread pool's) has no handler of ours: memory that runs out there
@@ -54,8 +53,7 @@ public static class Program
             : (ExitCode.InternalError, $"internal error: {ClassifyException.Fold(e.GetType().Name + ": " + e.Message)} (set CLASSIFY_DEBUG=1 for the stack trace)");
         try
         {
-            using var stderr = Output.OutputFaults.OpenStandardError();
-            stderr.Write(System.Text.Encoding.UTF8.GetBytes($"classify: {line}\n"));
+            WriteRawError(line);
         }
         catch (Exception)
         {
@@ -64,6 +62,13 @@ public static class Program
         // _exit(2), not Environment.Exit: with no memory left the runtime's orderly exit can fail in turn (exit 1). What
         // the journal flushed stays; a rerun resumes after it.
         Exit(code);
+    }
+
+    /// <summary>"classify: LINE" on standard error with write(2), for when System.Console cannot be used.</summary>
+    private static void WriteRawError(string line)
+    {
+        using var stderr = Output.OutputFaults.OpenStandardError();
+        stderr.Write(System.Text.Encoding.UTF8.GetBytes($"classify: {line}\n"));
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "_exit")]

@@ -20,7 +20,7 @@ internal static class OutputFormats
     {
         OutputFormat? implied = output is not null && ByExtension.TryGetValue(Path.GetExtension(output), out var f) ? f : null;
         // out.tsv would silently get text: an extension that names no format needs --format.
-        if (format is null && implied is null && output is not null && Path.GetExtension(output) is { Length: > 1 } unknown && !AtomicFileIsDevice(output))
+        if (format is null && implied is null && output is not null && Path.GetExtension(output) is { Length: > 1 } unknown && !IsDeviceOrPipe(output))
             throw new ClassifyException(ExitCode.Usage, null,
                 $"--output {output}: {unknown} names no output format (.jsonl, .json, .csv, .txt); add --format jsonl|json|csv|text, or name the file for its format");
         if (format is { } given && implied is { } fromName && given != fromName)
@@ -29,7 +29,7 @@ internal static class OutputFormats
         return format ?? implied ?? OutputFormat.Text;
     }
 
-    private static bool AtomicFileIsDevice(string output) => output.StartsWith("/dev/", StringComparison.Ordinal) || Output.AtomicFile.IsSpecialFile(output);
+    private static bool IsDeviceOrPipe(string output) => output.StartsWith("/dev/", StringComparison.Ordinal) || Output.AtomicFile.IsSpecialFile(output);
 
     private static string Name(OutputFormat f) => f.ToString().ToLowerInvariant();
 }

@@ -44,9 +44,7 @@ public sealed class AtomicFile : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // .NET's message names the hidden temporary file, which the user never asked for: the reason alone.
-            var why = e is UnauthorizedAccessException ? "permission denied"
-                : e is FileNotFoundException or DirectoryNotFoundException ? "No such file or directory (it takes no new files)"
-                : e.HResult is > 0 and < 4096 ? System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(e.HResult) : e.Message;
+            var why = OutputFaults.Reason(e) + (e is FileNotFoundException or DirectoryNotFoundException ? " (it takes no new files)" : "");
             throw new ClassifyException(ExitCode.OutputFailed, path, $"cannot create a file in {dir}: {why}");
         }
     }

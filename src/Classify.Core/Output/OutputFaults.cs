@@ -18,30 +18,30 @@ public static partial class OutputFaults
     public static ClassifyException Of(Exception e, string target) => e switch
     {
         ClassifyException c => c,
-        IOException io => new ClassifyException(ExitCode.OutputFailed, target == StandardOutput ? null : target, Why(io.HResult, io.Message, target), e),
-        _ => new ClassifyException(ExitCode.OutputFailed, target == StandardOutput ? null : target, $"cannot write: {e.Message}", e),
+        IOException { HResult: EPIPE } => new ClassifyException(ExitCode.OutputFailed, target == StandardOutput ? null : target, target == StandardOutput
+            ? "standard output was closed by its reader (broken pipe): the run stopped; write to a file with --output FILE to keep every result"
+            : "cannot write: the reader went away (broken pipe)", e),
+        _ => new ClassifyException(ExitCode.OutputFailed, target == StandardOutput ? null : target,
+            $"{(target == StandardOutput ? "standard output" : "cannot write")}: {Reason(e)}", e),
     };
 
     /// <summary>A write that failed for the disk's sake: full, over quota, read-only, a file too large, an I/O error.</summary>
     public static bool IsDiskError(IOException e) => e.HResult is ENOSPC or EDQUOT or EROFS or EFBIG or EIO;
 
-    /// <summary>.NET's IOException on Unix carries the errno as its HResult.</summary>
-    private static string Why(int errno, string message, string target)
+    /// <summary>Why a write or a create failed, in words without the path .NET puts in its messages (a hidden temporary
+    /// file's, say). .NET's IOException on Unix carries the errno as its HResult.</summary>
+    public static string Reason(Exception e) => e switch
     {
-        var what = target == StandardOutput ? "standard output" : "cannot write";
-        return errno switch
-        {
-            EPIPE => target == StandardOutput
-                ? "standard output was closed by its reader (broken pipe): the run stopped; write to a file with --output FILE to keep every result"
-                : "cannot write: the reader went away (broken pipe)",
-            ENOSPC => $"{what}: no space left on device",
-            EDQUOT => $"{what}: disk quota exceeded",
-            EFBIG => $"{what}: file too large",
-            EROFS => $"{what}: read-only file system",
-            EIO => $"{what}: input/output error",
-            _ => $"{what}: {message}",
-        };
-    }
+        UnauthorizedAccessException => "permission denied",
+        FileNotFoundException or DirectoryNotFoundException => "No such file or directory",
+        IOException { HResult: ENOSPC } => "no space left on device",
+        IOException { HResult: EDQUOT } => "disk quota exceeded",
+        IOException { HResult: EFBIG } => "file too large",
+        IOException { HResult: EROFS } => "read-only file system",
+        IOException { HResult: EIO } => "input/output error",
+        IOException { HResult: > 0 and < 4096 } io => Marshal.GetPInvokeErrorMessage(io.HResult),
+        _ => e.Message,
+    };
 
     /// <summary>Standard output as a stream of bytes, written with write(2) on descriptor 1: a failed write is an
     /// exception (System.Console ignores a broken pipe, and FileStream would write at its own offset over what standard

@@ -32,6 +32,7 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
         // all of them with --retry_failed, are read again before the rest is replayed in order around them.
         var retry = journal?.Failures.Where(f => RetryFailed || f.Code == Classify.ExitCode.ImageUnreadable).Select(f => f.Index).ToList() ?? [];
         var again = new Dictionary<int, ImageResult>();
+        var retriedFailing = 0;
         if (retry.Count > 0)
         {
             var next = 0;
@@ -42,9 +43,11 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
             if (again.Remove(index, out var retried))
             {
                 Retried++;
-                _retriedFailed.Add(retried.Error is not null);
                 if (Count(retried) is { } error)
+                {
+                    retriedFailing++;
                     errors.WriteLine($"classify: {error.Message}");
+                }
                 writer.Write(retried);
                 return;
             }
@@ -59,8 +62,8 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
         if (inputs.Count > 1)
         {
             Progress = new ProgressReporter(errors, progressOptions, inputs.Count, Resumed);
-            foreach (var failed in _retriedFailed)
-                Progress.Add(failed);
+            for (var i = 0; i < Retried; i++)
+                Progress.Add(failed: i < retriedFailing);
         }
         var todo = journal is { Finished: > 0 } ? inputs.GetRange(journal.Finished, inputs.Count - journal.Finished) : inputs;
         runner.Run(todo, result =>
@@ -82,8 +85,6 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
 
     /// <summary>Read again every failure the journal holds, not only those that said nothing about the file (--retry_failed).</summary>
     public bool RetryFailed { get; init; }
-
-    private readonly List<bool> _retriedFailed = [];
 
     /// <summary>Failures from the journal that were read again (and their new results written).</summary>
     public int Retried { get; private set; }

@@ -82,7 +82,8 @@ public sealed class ModelDownloader(DownloadSettings settings, Action<string> lo
             }
             catch (IOException e) when (OutputFaults.IsDiskError(e))
             {
-                // The disk, not the network (a full cache, a quota): exit 14 at once, not retried.
+                // The disk, not the network (a full cache, a quota), wherever it failed (a write, or the flush of the
+                // partial file as it closes, which replaces the write's exception): exit 14 at once, not retried.
                 throw OutputFaults.Of(e, partial);
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException || (e is OperationCanceledException && !cancel.IsCancellationRequested))
@@ -177,15 +178,7 @@ public sealed class ModelDownloader(DownloadSettings settings, Action<string> lo
                     file.SetLength(0);
                     throw new ClassifyException(ExitCode.ModelCorrupt, url.ToString(), $"the server sent more than the {entry.Bytes} bytes the catalogue pins; nothing installed");
                 }
-                try
-                {
-                    await file.WriteAsync(buffer.AsMemory(0, n), cancel).ConfigureAwait(false);
-                }
-                catch (IOException e)
-                {
-                    // The disk, not the network: exit 14 at once, not retried and not blamed on the connection.
-                    throw OutputFaults.Of(e, partial);
-                }
+                await file.WriteAsync(buffer.AsMemory(0, n), cancel).ConfigureAwait(false);
                 hash.AppendData(buffer, 0, n);
                 have += n;
                 progress?.Invoke(have, entry.Bytes);
@@ -200,15 +193,8 @@ public sealed class ModelDownloader(DownloadSettings settings, Action<string> lo
             throw new ClassifyException(ExitCode.ModelCorrupt, url.ToString(),
                 $"checksum mismatch: the download hashes to sha256 {actual}, the catalogue pins {entry.Sha256}; nothing installed (a wrong mirror file, or a proxy that altered it)");
         }
-        try
-        {
-            await file.FlushAsync(cancel).ConfigureAwait(false);
-            file.Flush(flushToDisk: true);
-        }
-        catch (IOException e)
-        {
-            throw OutputFaults.Of(e, partial);
-        }
+        await file.FlushAsync(cancel).ConfigureAwait(false);
+        file.Flush(flushToDisk: true);
     }
 
     private static async Task HashPrefix(FileStream file, long length, IncrementalHash hash, CancellationToken cancel)

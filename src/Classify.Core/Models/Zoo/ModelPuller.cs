@@ -36,7 +36,7 @@ public sealed class ModelPuller(ZooCatalogue catalogue, ModelCache cache, ModelD
             // The network's failures are DownloadFailed already: what is left is the cache itself (a full disk, a
             // read-only or mistyped CLASSIFY_CACHE).
             throw new ClassifyException(ExitCode.OutputFailed, Cache.Root,
-                $"cannot write the model cache ({ModelCache.Variable}): {OutputFaults.Of(e, Cache.Root).Message.Replace("cannot write: ", "", StringComparison.Ordinal)}", e);
+                $"cannot write the model cache ({ModelCache.Variable}): {OutputFaults.Reason(e)}", e);
         }
     }
 
