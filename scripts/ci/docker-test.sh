@@ -291,8 +291,9 @@ if ! run --entrypoint /bin/sh "$image" -c 'test -f /opt/classify/libLibTorchShar
     fail "LIBTORCH build option" "the image has no TorchSharp backend (/opt/classify/libLibTorchSharp.so)"
 else
     out=$(run "$image" --backend torch --image_file /opt/classify/examples/cat.png 2>"$tmp/err"); rc=$?
-    no_libtorch() { [ "$rc" = 15 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ -z "$out" ]; }
-    check "LIBTORCH=none: --backend torch says libtorch is missing (one line, exit 15)" \
+    no_libtorch() { [ "$rc" = 15 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ -z "$out" ] \
+        && grep -qF -- '--build-arg LIBTORCH=cpu' "$tmp/err" && ! grep -q 'ClassifyLibTorch' "$tmp/err"; }
+    check "LIBTORCH=none: --backend torch says libtorch is missing and how to add it to the image (one line, exit 15)" \
         "rc=$rc stderr: $(head -c 300 "$tmp/err")" no_libtorch
     native=${NUGET_PACKAGES:-$HOME/.nuget/packages}/libtorch-cpu-linux-x64/2.10.0/runtimes/linux-x64/native
     if [ ! -f "$native/libtorch_cpu.so" ]; then

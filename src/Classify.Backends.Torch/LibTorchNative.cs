@@ -45,7 +45,7 @@ internal static class LibTorchNative
             {
                 if (bundled is not null)
                     throw new ClassifyException(ExitCode.BackendUnavailable, dir,
-                        $"{DirVariable} is set, but this build carries its own libtorch ({bundled}) and a process can hold only one: unset {DirVariable}, or use a build made with -p:ClassifyLibTorch=none");
+                        $"{DirVariable} is set, but this build carries its own libtorch ({bundled}) and a process can hold only one: unset {DirVariable}, or use an install without libtorch (scripts/install.sh without CLASSIFY_LIBTORCH)");
                 LoadFromDirectory(dir, ["libtorch.so"]);
             }
             else if (bundled is not null)
@@ -68,7 +68,7 @@ internal static class LibTorchNative
                     throw new ClassifyException(ExitCode.BackendUnavailable, found,
                         $"is {LibTorchIdentity.Describe(found)}, not the {LibTorchIdentity.Expected} that TorchSharp needs: "
                         + $"libLibTorchSharp.so does not load with it ({trace}). Set {DirVariable} to the lib folder of libtorch {LibTorchIdentity.Expected} "
-                        + "(or PyTorch 2.10's torch/lib), take this one off LD_LIBRARY_PATH, or use a build with libtorch (-p:ClassifyLibTorch=cpu); see docs/torch.md", e);
+                        + "(or PyTorch 2.10's torch/lib), or take this one off LD_LIBRARY_PATH; see docs/torch.md", e);
                 }
                 var hint = trace.Contains("GLIBCXX", StringComparison.Ordinal)
                     ? "This host's libstdc++ is older than the one TorchSharp was built for: build or publish on a host like this one, where the build patches libLibTorchSharp.so (docs/torch.md, \"Older hosts\")"
@@ -183,9 +183,18 @@ internal static class LibTorchNative
         }
     }
 
-    private const string Hint =
-        "Use a build with libtorch (-p:ClassifyLibTorch=cpu), or set " + DirVariable +
-        " to the lib folder of libtorch 2.10 (CPU or CUDA archive, or PyTorch's torch/lib); see docs/torch.md";
+    /// <summary>What a user can do about a missing libtorch with what they have: the container's build argument or a
+    /// bind mount inside an image, the installer's variable outside one (issue 29: not an MSBuild flag).</summary>
+    private static string Hint => InContainer()
+        ? "This image carries no libtorch: rebuild it with --build-arg LIBTORCH=cpu (or cuda), or bind libtorch 2.10 in and name its lib folder "
+          + $"(apptainer exec --bind /opt/libtorch --env {DirVariable}=/opt/libtorch/lib ...); see docs/torch.md"
+        : $"This build carries no libtorch: set {DirVariable} to the lib folder of libtorch 2.10 (or PyTorch 2.10's torch/lib), "
+          + "or reinstall with CLASSIFY_LIBTORCH=cpu scripts/install.sh; see docs/torch.md";
+
+    /// <summary>Inside Singularity/Apptainer, Docker or Podman (the signs GpuProbe reads, without its report).</summary>
+    private static bool InContainer() =>
+        new[] { "APPTAINER_CONTAINER", "SINGULARITY_CONTAINER" }.Any(v => Environment.GetEnvironmentVariable(v) is { Length: > 0 })
+        || Directory.Exists("/.singularity.d") || File.Exists("/.dockerenv") || File.Exists("/run/.containerenv");
 
     /// <summary>Loads <paramref name="names"/> from <paramref name="dir"/> by full path, in order (dependencies first).</summary>
     private static void LoadFromDirectory(string dir, IEnumerable<string> names)

@@ -208,10 +208,10 @@ internal static class Arguments
         ["doctor"] = "[--json] [--verbose] [--gpu N]",
         ["models pull"] = "NAME... [--force]",
         ["models verify"] = "[NAME...]",
-        ["models path"] = "NAME",
+        ["models path"] = "NAME...",
         ["models rm"] = "NAME...",
         ["models add"] = "FILE.onnx --preset torchvision|inception|caffe-bgr|tf-mobilenet [--labels FILE] [--name NAME]",
         ["models list"] = "[--model_dir DIR]",
-        ["bench"] = "[--model NAME] [--device auto|cuda|cpu] [--batch_sizes 1,8,32] [--images DIR] [--json]",
+        ["bench"] = "[--model NAME] [--device auto|cuda|cpu] [--batch_sizes 1,8,32] [--seconds S (per batch size)] [--images DIR] [--json]",
     };
 }

@@ -98,4 +98,37 @@ public sealed class HintTests : IDisposable
         Assert.Contains("classify: decode writes a binary PPM image, not for a terminal: redirect it (> picture.ppm) or give --output FILE.ppm", tty);
         Assert.DoesNotContain("P6", tty);
     }
+
+    [Fact]
+    public void A_list_whose_names_are_relative_to_its_own_folder_says_so()
+    {
+        // Issue 29: a list's relative names resolve against the working directory, as in tar -T; a user who wrote
+        // the names beside the list and ran classify from elsewhere got "no such file" for every line, unsaid.
+        var photos = Path.Combine(_dir.Path, "photos");
+        Directory.CreateDirectory(photos);
+        File.Copy(TestData.Chelsea, Path.Combine(photos, "cat.png"));
+        var list = Path.Combine(photos, "todo.txt");
+        File.WriteAllText(list, "cat.png\n");
+        var elsewhere = Path.Combine(_dir.Path, "elsewhere");
+        Directory.CreateDirectory(elsewhere);
+        var r = ClassifyProcess.Run(["--image_list", list], workingDirectory: elsewhere);
+        Assert.Equal(ExitCode.ImageNotFound, r.ExitCode);
+        Assert.StartsWith($"classify: warning: {list}: names in a list resolve against the working directory ({elsewhere}), not the list's folder: "
+            + $"cat.png is not here but is in {photos}; cd there, or list absolute paths\n", r.Stderr);
+        Assert.Contains("cat.png: no such file", r.Stderr);
+        // From the list's folder the same list works, and says nothing.
+        var there = ClassifyProcess.Run(["--image_list", list], workingDirectory: photos);
+        Assert.Equal((0, ""), (there.ExitCode, there.Stderr));
+        Assert.Contains(TestData.EgyptianCat, there.Stdout);
+    }
+
+    [Fact]
+    public void Models_path_prints_a_folder_per_name_and_names_the_missing_one()
+    {
+        var r = ClassifyProcess.Run("models", "path", "squeezenet1.1", "nosuchmodel", "mobilenet_edgetpu_224_1.0_float");
+        Assert.Equal(ExitCode.ModelNotFound, r.ExitCode);
+        Assert.Equal(["squeezenet1.1", "mobilenet_edgetpu_224_1.0_float"], r.StdoutLines.Select(Path.GetFileName));
+        Assert.All(r.StdoutLines, d => Assert.True(File.Exists(Path.Combine(d, "model.json")), d));
+        Assert.Equal("classify: unknown model 'nosuchmodel' (classify models list)\n", r.Stderr);
+    }
 }

@@ -41,6 +41,55 @@ public sealed partial class ReadmeExamplesTests
         AssertSameOutput(WithoutCommit(shown.Groups[1].Value + "\n"), WithoutCommit(r.Stdout));
     }
 
+    [GeneratedRegex(@"^ +(?:-\w, )?--([a-z][a-z0-9_-]*)", RegexOptions.Multiline)]
+    private static partial Regex HelpOption();
+
+    [GeneratedRegex(@"--([a-z][a-z0-9_-]*)")]
+    private static partial Regex Flag();
+
+    /// <summary>The README's synopsis of classify (its "## Usage" block up to the first subcommand).</summary>
+    private static string Synopsis(string? command)
+    {
+        var usage = Readme[Readme.IndexOf("\n## Usage\n", StringComparison.Ordinal)..];
+        var lines = usage.Split('\n').SkipWhile(l => !l.StartsWith("    classify ", StringComparison.Ordinal))
+            .TakeWhile(l => l.StartsWith("    ", StringComparison.Ordinal)).ToList();
+        return command is null
+            ? string.Join("\n", lines.TakeWhile((l, i) => i == 0 || !l.StartsWith("    classify ", StringComparison.Ordinal)))
+            : lines.Single(l => l.StartsWith($"    classify {command} ", StringComparison.Ordinal));
+    }
+
+    private static SortedSet<string> Options(string text, Regex pattern) =>
+        new(pattern.Matches(text).Select(m => m.Groups[1].Value), StringComparer.Ordinal);
+
+    [Fact]
+    public void The_usage_synopsis_names_every_option_that_help_lists()
+    {
+        // Issue 29: the synopsis once left out --image_tar, -0, --fp16 and --channels_last.
+        var help = ClassifyProcess.Run("--help");
+        Assert.Equal(0, help.ExitCode);
+        var listed = Options(help.Stdout, HelpOption());
+        Assert.Contains("fp16", listed);
+        Assert.Equal(listed, Options(Synopsis(null), Flag()));
+    }
+
+    [Theory]
+    [InlineData("merge")]
+    [InlineData("doctor")]
+    [InlineData("bench")]
+    [InlineData("decode")]
+    public void A_subcommand_synopsis_names_only_options_it_has(string command)
+    {
+        var help = ClassifyProcess.Run(command, "--help");
+        Assert.Equal(0, help.ExitCode);
+        var listed = Options(help.Stdout, HelpOption());
+        var shown = Options(Synopsis(command), Flag());
+        Assert.NotEmpty(shown);
+        Assert.Empty(shown.Except(listed));
+        // and the help's own usage line too
+        var usageLine = help.Stdout.Split('\n').First(l => l.StartsWith("Usage: ", StringComparison.Ordinal));
+        Assert.Empty(Options(usageLine, Flag()).Except(listed));
+    }
+
     private static string WithoutCommit(string jsonl) => VersionCommit().Replace(jsonl, "${1}COMMIT\"");
 
     private static void AssertSameOutput(string shown, string printed) => Assert.Equal(shown, printed);

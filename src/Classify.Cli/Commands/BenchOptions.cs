@@ -10,7 +10,7 @@ internal sealed class BenchOptions
     public string? Model { get; set; }
 
     [Help("Options", "DIR")]
-    [Option("model_dir", HelpText = "Directory of models, as for classify.")]
+    [Option("model_dir", HelpText = "As for classify: look for models in DIR alone (default: $CLASSIFY_MODEL_DIR, then the bundled models).")]
     public string? ModelDir { get; set; }
 
     [Help("Options", "onnx|torch")]
@@ -42,7 +42,7 @@ internal sealed class BenchOptions
     public string BatchSizes { get; set; } = "1,8,16,32,64,128";
 
     [Help("Options", "SECONDS")]
-    [Option("seconds", Default = 2.0, HelpText = "How long to time each batch size (after a warm-up run).")]
+    [Option("seconds", Default = 2.0, HelpText = "Seconds to time each batch size, after a warm-up run (so 6 sizes x 2 s is at least 12 s).")]
     public double Seconds { get; set; } = 2;
 
     [Help("Options", "DIR")]

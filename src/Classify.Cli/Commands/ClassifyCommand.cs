@@ -51,7 +51,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             new GpuDevicePolicy(backendOptions, gpuFactory.GpuRequirements).ThrowIfRequiredAndUnusable();
 
         var tars = new TarShards();
-        var inputs = InputSet.FromPaths(o.Paths, o.Recursive, Program.Commands, console.In, o.NullSeparated, tars);
+        void Warn(string line) => console.Error.WriteLine($"classify: {line}");
+        var inputs = InputSet.FromPaths(o.Paths, o.Recursive, Program.Commands, console.In, o.NullSeparated, tars, Warn);
         inputs.AddRange(InputSet.Enumerate(new InputOptions
         {
             Files = o.ImageFiles.ToList(),
@@ -61,6 +62,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             Recursive = o.Recursive,
             List = o.ImageList,
             NullSeparated = o.NullSeparated,
+            Warn = Warn,
         }, console.In));
         var noInputGiven = !o.Paths.Any() && !o.ImageFiles.Any() && !o.ImageTars.Any() && o.ImageDir is null && o.ImageList is null;
         if (noInputGiven && console.In == System.Console.In && StandardInput.HoldsData())

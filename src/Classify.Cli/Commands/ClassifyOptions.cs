@@ -27,7 +27,7 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     public bool Recursive { get; set; }
 
     [Help("Inputs", "FILE")]
-    [Option("image_list", HelpText = "File with one image path per line ('-' = standard input); split on newlines only, a CRLF's CR dropped, nothing trimmed, blank and '#' lines skipped.")]
+    [Option("image_list", HelpText = "File with one image path per line ('-' = standard input); split on newlines only, a CRLF's CR dropped, nothing trimmed, blank and '#' lines skipped; relative names resolve against the working directory.")]
     public string? ImageList { get; set; }
 
     [Help("Inputs")]
@@ -39,7 +39,7 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     public string? Model { get; set; }
 
     [Help("Model", "DIR")]
-    [Option("model_dir", HelpText = "Directory of models (default: $CLASSIFY_MODEL_DIR, else the models/ folder beside classify).")]
+    [Option("model_dir", HelpText = "Look for models in DIR alone (and the download cache). Default: the folders of $CLASSIFY_MODEL_DIR, then the bundled models/.")]
     public string? ModelDir { get; set; }
 
     [Help("Output", "N")]

@@ -17,7 +17,7 @@ internal sealed class DecodeOptions : IImageLimitOptions
     public string? Model { get; set; }
 
     [Help("Options", "DIR")]
-    [Option("model_dir", HelpText = "As for classify: the folder of models (default: the bundled models).")]
+    [Option("model_dir", HelpText = "As for classify: look for models in DIR alone (default: $CLASSIFY_MODEL_DIR, then the bundled models).")]
     public string? ModelDir { get; set; }
 
     [Help("Options", "MIB")]

@@ -41,7 +41,7 @@ internal sealed class ModelsCommand(Console console)
           list              the bundled, downloaded and downloadable models
           pull NAME...      download catalogue models into the cache (on a login node: compute nodes often have no internet)
           verify [NAME...]  check installed model files against their sha256
-          path NAME         print an installed model's folder
+          path NAME...      print installed models' folders
           rm NAME...        delete downloaded models from the cache
           add FILE.onnx --preset torchvision|inception|caffe-bgr|tf-mobilenet
                             write the model.json for your own model
@@ -125,12 +125,22 @@ internal sealed class ModelsCommand(Console console)
 
     private int Path(ModelsPathOptions o)
     {
+        // Like `which a b`: a line per model found, in the order named; each one missing is named on stderr, exit 10.
         var catalog = ModelSetup.Catalog(o.ModelDir, console);
-        var name = o.Names.Single();
-        var manifest = Installed(catalog, name) ?? throw new ClassifyException(ExitCode.ModelNotFound, null,
-            catalog.Zoo?.Catalogue.Find(name) is { } e ? $"model '{name}' is not downloaded: run 'classify models pull {e.Name}'" : $"unknown model '{name}' (classify models list)");
-        console.Out.WriteLine(manifest.Directory);
-        return ExitCode.Success;
+        var status = ExitCode.Success;
+        foreach (var name in o.Names)
+        {
+            if (Installed(catalog, name) is { } manifest)
+            {
+                console.Out.WriteLine(manifest.Directory);
+                continue;
+            }
+            console.Error.WriteLine("classify: " + (catalog.Zoo?.Catalogue.Find(name) is { } e
+                ? $"model '{name}' is not downloaded: run 'classify models pull {e.Name}'"
+                : $"unknown model '{name}' (classify models list)"));
+            status = ExitCode.ModelNotFound;
+        }
+        return status;
     }
 
     private int Verify(ModelsVerifyOptions o)

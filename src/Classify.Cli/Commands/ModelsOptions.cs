@@ -6,7 +6,7 @@ namespace Classify.Cli.Commands;
 internal sealed class ModelsListOptions
 {
     [Help("Options", "DIR")]
-    [Option("model_dir", HelpText = "Look for models in DIR instead of the bundled folder and $CLASSIFY_MODEL_DIR.")]
+    [Option("model_dir", HelpText = "Look for models in DIR alone (and the download cache) instead of $CLASSIFY_MODEL_DIR and the bundled folder.")]
     public string? ModelDir { get; set; }
 }
 
@@ -24,21 +24,21 @@ internal sealed class ModelsPullOptions
 internal sealed class ModelsVerifyOptions
 {
     [Help("Options", "DIR")]
-    [Option("model_dir", HelpText = "Look for models in DIR instead of the bundled folder and $CLASSIFY_MODEL_DIR.")]
+    [Option("model_dir", HelpText = "Look for models in DIR alone (and the download cache) instead of $CLASSIFY_MODEL_DIR and the bundled folder.")]
     public string? ModelDir { get; set; }
 
     [Value(0, MetaName = "NAME", HelpText = "Models to check; default: all installed ones.")]
     public IEnumerable<string> Names { get; set; } = [];
 }
 
-[Verb("models path", HelpText = "Print the folder of an installed model (bundled, from $CLASSIFY_MODEL_DIR, or downloaded). Exit 10 when it is not installed.")]
+[Verb("models path", HelpText = "Print the folder of each installed model named (bundled, from $CLASSIFY_MODEL_DIR, or downloaded), a line each. Exit 10 when one is not installed.")]
 internal sealed class ModelsPathOptions
 {
     [Help("Options", "DIR")]
-    [Option("model_dir", HelpText = "Look for models in DIR instead of the bundled folder and $CLASSIFY_MODEL_DIR.")]
+    [Option("model_dir", HelpText = "Look for models in DIR alone (and the download cache) instead of $CLASSIFY_MODEL_DIR and the bundled folder.")]
     public string? ModelDir { get; set; }
 
-    [Value(0, MetaName = "NAME", Min = 1, Max = 1, HelpText = "A model name or catalogue alias.")]
+    [Value(0, MetaName = "NAME", Min = 1, HelpText = "Model names or catalogue aliases.")]
     public IEnumerable<string> Names { get; set; } = [];
 }
 

@@ -99,10 +99,10 @@ public sealed partial class GpuProbe
         // DecideBeforeLoading): without it the host itself has no NVIDIA driver, and --gpus all would only fail there.
         if (s.Container.Runtime is ContainerRuntime.Docker or ContainerRuntime.Podman)
             return new GpuDiagnosis(GpuDiagnosisKind.NoGpu,
-                $"no NVIDIA GPU: this {s.Container.DisplayName} container has no /dev/nvidia* device and its host no NVIDIA driver (no /proc/driver/nvidia)",
-                $"nothing to do to run on the CPU; {GpuFlag(s.Container)} would not help on this host: for a GPU, start the image with {GpuFlag(s.Container)} on a host with an NVIDIA GPU, its driver and the NVIDIA Container Toolkit");
-        return new GpuDiagnosis(GpuDiagnosisKind.NoGpu, "no NVIDIA GPU found (no /dev/nvidia* device, no /proc/driver/nvidia)",
-            "nothing to do to run on the CPU; for a GPU, run on a machine or node that has an NVIDIA GPU");
+                $"no NVIDIA GPU: this {s.Container.DisplayName} container has no /dev/nvidia* and its host no NVIDIA driver",
+                $"run on the CPU (--device cpu) or on a host with an NVIDIA GPU; {GpuFlag(s.Container)} would not help on this host");
+        return new GpuDiagnosis(GpuDiagnosisKind.NoGpu, "no NVIDIA GPU found (no /dev/nvidia*, no /proc/driver/nvidia)",
+            "run on the CPU (--device cpu) or on a machine or node with an NVIDIA GPU");
     }
 
     /// <summary>The verdicts that the environment and the file system alone decide.</summary>

@@ -16,6 +16,9 @@ public sealed record InputOptions
     /// <summary>Uncompressed tar archives whose image members are inputs (--image_tar), listed into <see cref="Tars"/>.</summary>
     public IReadOnlyList<string> Archives { get; init; } = [];
     public TarShards? Tars { get; init; }
+
+    /// <summary>Where a warning about the inputs goes (a list whose names resolve elsewhere than its author meant).</summary>
+    public Action<string>? Warn { get; init; }
 }
 
 /// <summary>
@@ -73,8 +76,11 @@ public static class InputSet
                     ImageList.Read(stdin, separator, name, inputs);
                 else
                 {
-                    using var stream = list == "-" ? Console.OpenStandardInput() : NativeFile.OpenRead(list);
-                    ImageList.Read(stream, separator, name, inputs);
+                    var first = inputs.Count;
+                    using (var stream = list == "-" ? Console.OpenStandardInput() : NativeFile.OpenRead(list))
+                        ImageList.Read(stream, separator, name, inputs);
+                    if (list != "-" && options.Warn is { } warn && RelativeNamesHint(list, inputs, first) is { } hint)
+                        warn(hint);
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -84,6 +90,28 @@ public static class InputSet
             }
         }
         return inputs;
+    }
+
+    /// <summary>
+    /// A list's relative names resolve against the working directory, as in tar -T and rsync --files-from. When the
+    /// first of them (up to 8 looked at) is missing there but present beside the list, the user surely meant the
+    /// list's folder: say so once, before every image reports "no such file" (issue 29).
+    /// </summary>
+    public static string? RelativeNamesHint(string list, IReadOnlyList<string> inputs, int first)
+    {
+        var listDir = Path.GetDirectoryName(Path.GetFullPath(list))!;
+        var cwd = Path.GetFullPath(".").TrimEnd('/');
+        if (listDir.TrimEnd('/') == cwd) return null;
+        for (var i = first; i < inputs.Count && i < first + 8; i++)
+        {
+            var name = inputs[i];
+            if (Path.IsPathRooted(name)) continue;
+            if (Exists(name)) return null;
+            if (Exists(Path.Combine(listDir, name)))
+                return $"warning: {list}: names in a list resolve against the working directory ({cwd}), not the list's folder: "
+                    + $"{name} is not here but is in {listDir}; cd there, or list absolute paths";
+        }
+        return null;
     }
 
     /// <summary>Extensions that make a path given without a flag a list of image paths rather than an image.</summary>
@@ -96,13 +124,13 @@ public static class InputSet
     /// missing image then gets its own "no such file" result, as with --image_file). A bare word that names nothing
     /// (no dot, no slash) is a mistyped command, not an image: <paramref name="commands"/> are offered.
     /// </summary>
-    public static List<string> FromPaths(IEnumerable<string> paths, bool recursive, IReadOnlyList<string> commands, TextReader? stdin = null, bool nullSeparated = false, TarShards? tars = null)
+    public static List<string> FromPaths(IEnumerable<string> paths, bool recursive, IReadOnlyList<string> commands, TextReader? stdin = null, bool nullSeparated = false, TarShards? tars = null, Action<string>? warn = null)
     {
         var inputs = new List<string>();
         foreach (var path in paths)
         {
             if (path == "-" || (ListExtensions.Contains(Path.GetExtension(path)) && Exists(path)))
-                inputs.AddRange(Enumerate(new InputOptions { List = path, NullSeparated = nullSeparated }, stdin));
+                inputs.AddRange(Enumerate(new InputOptions { List = path, NullSeparated = nullSeparated, Warn = warn }, stdin));
             else if (tars is not null && TarShards.IsArchive(path) && Exists(path))
                 inputs.AddRange(tars.Add(path));
             else if (IsDirectory(path))
