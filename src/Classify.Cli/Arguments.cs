@@ -75,7 +75,7 @@ internal static class Arguments
     public static int Parse<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(
         System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties
         | System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(
-        string[] args, string command, Console console, Func<T, int> run)
+        string[] args, string command, RunContext context, Func<T, int> run)
     {
         using var parser = new Parser(s =>
         {
@@ -86,25 +86,25 @@ internal static class Arguments
         });
         var names = LongNames<T>();
         var result = parser.ParseArguments<T>(Respell(args, names, ValuedNames<T>()));
-        return result.MapResult(run, errors => Failed(result, errors.ToList(), names, command, console));
+        return result.MapResult(run, errors => Failed(result, errors.ToList(), names, command, context));
     }
 
     private static int Failed<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(
         System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties
-        | System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(ParserResult<T> result, List<Error> errors, IReadOnlyList<string> names, string command, Console console)
+        | System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T>(ParserResult<T> result, List<Error> errors, IReadOnlyList<string> names, string command, RunContext context)
     {
         if (errors.Any(e => e is VersionRequestedError))
         {
-            console.Out.WriteLine(Version);
+            context.Out.WriteLine(Version);
             return ExitCode.Success;
         }
         if (errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError))
         {
-            console.Out.Write(Help<T>(command));
+            context.Out.Write(Help<T>(command));
             return ExitCode.Success;
         }
         var see = command == "classify" ? "classify --help" : $"classify {command} --help";
-        console.Error.WriteLine($"classify: {Describe(errors[0], names, typeof(T))}; see {see}");
+        context.Error.WriteLine($"classify: {Describe(errors[0], names, typeof(T))}; see {see}");
         return ExitCode.Usage;
     }
 

@@ -19,8 +19,11 @@ public static class Program
         }
         // A thread the runtime starts for itself (the thread pool's) has no handler of ours: memory that runs out there
         // would end the process with a stack trace and 134.
-        AppDomain.CurrentDomain.UnhandledException += (_, e) => LastWords(e.ExceptionObject as Exception);
-        Console.InitializeWithoutKeypadMode();
+        var debug = Environment.GetEnvironmentVariable("CLASSIFY_DEBUG") is "1";
+        AppDomain.CurrentDomain.UnhandledException += (_, e) => LastWords(e.ExceptionObject as Exception, debug);
+        RunContext.InitializeWithoutKeypadMode();
+        // Read once: the streams, terminals and environment every command is handed (issue 27).
+        var context = RunContext.OfProcess();
         args = RawArguments.Recover(args);
         using var cancel = new CancellationTokenSource();
         // Slurm sends SIGTERM at the time limit; cancelling lets the atomic output delete its temp file.
@@ -32,7 +35,7 @@ public static class Program
         var preload = MayUseOnnxRuntime(args) ? OnnxBackendFactory.Preload() : Task.CompletedTask;
         try
         {
-            return Run(args, Console.System(), cancel.Token);
+            return Run(args, context, cancel.Token);
         }
         finally
         {
@@ -44,9 +47,9 @@ public static class Program
     }
 
     /// <summary>One line and a documented exit code for an exception on a thread outside every command's handler.</summary>
-    private static void LastWords(Exception? e)
+    private static void LastWords(Exception? e, bool debug)
     {
-        if (e is null || (Environment.GetEnvironmentVariable("CLASSIFY_DEBUG") is "1" && !ResourceLimits.IsOutOfMemory(e)))
+        if (e is null || (debug && !ResourceLimits.IsOutOfMemory(e)))
             return;
         var (code, line) = ResourceLimits.IsOutOfMemory(e)
             ? (ExitCode.ResourceExhausted, ResourceLimits.OutOfMemory(e).OneLine)
@@ -89,44 +92,44 @@ public static class Program
         ["torch"] = new TorchBackendFactory(),
     };
 
-    internal static int Run(string[] args, Console console, CancellationToken cancel = default)
+    internal static int Run(string[] args, RunContext context, CancellationToken cancel = default)
     {
         try
         {
             // Verbs are dispatched here, not by ParseArguments<A, B>: with several verb types CommandLineParser
             // 2.9.1 ignores AllowMultiInstance for the default verb (commandlineparser/commandline#922).
             if (args is ["doctor", .. var doctorArgs])
-                return Arguments.Parse<DoctorOptions>(doctorArgs, "doctor", console, o => new DoctorCommand(console).Run(o));
+                return Arguments.Parse<DoctorOptions>(doctorArgs, "doctor", context, o => new DoctorCommand(context).Run(o));
             if (args is ["decode", .. var decodeArgs])
-                return Arguments.Parse<DecodeOptions>(decodeArgs, "decode", console, o => new DecodeCommand(console).Run(o, cancel));
+                return Arguments.Parse<DecodeOptions>(decodeArgs, "decode", context, o => new DecodeCommand(context).Run(o, cancel));
             if (args is ["bench", .. var benchArgs])
-                return Arguments.Parse<BenchOptions>(benchArgs, "bench", console, o => new BenchCommand(console, Backends()).Run(o, cancel));
+                return Arguments.Parse<BenchOptions>(benchArgs, "bench", context, o => new BenchCommand(context, Backends()).Run(o, cancel));
             if (args is ["models", .. var modelsArgs])
-                return new ModelsCommand(console).Run(modelsArgs, cancel);
+                return new ModelsCommand(context).Run(modelsArgs, cancel);
             if (args is ["merge", .. var mergeArgs])
-                return Arguments.Parse<MergeOptions>(mergeArgs, "merge", console, o => new MergeCommand(console).Run(o));
-            return Arguments.Parse<ClassifyOptions>(args, "classify", console, o => new ClassifyCommand(console, Backends()).Run(o, cancel));
+                return Arguments.Parse<MergeOptions>(mergeArgs, "merge", context, o => new MergeCommand(context).Run(o));
+            return Arguments.Parse<ClassifyOptions>(args, "classify", context, o => new ClassifyCommand(context, Backends()).Run(o, cancel));
         }
         catch (ClassifyException e)
         {
-            console.Error.WriteLine($"classify: {e.OneLine}");
+            context.Error.WriteLine($"classify: {e.OneLine}");
             return e.ExitCode;
         }
         catch (OperationCanceledException)
         {
-            console.Error.WriteLine("classify: cancelled before any result was written");
+            context.Error.WriteLine("classify: cancelled before any result was written");
             return ExitCode.Cancelled;
         }
         catch (Exception e) when (ResourceLimits.IsOutOfMemory(e))
         {
             var error = ResourceLimits.OutOfMemory(e);
-            console.Error.WriteLine($"classify: {error.OneLine}");
+            context.Error.WriteLine($"classify: {error.OneLine}");
             return error.ExitCode;
         }
-        catch (Exception e) when (Environment.GetEnvironmentVariable("CLASSIFY_DEBUG") is not "1")
+        catch (Exception e) when (context.Environment["CLASSIFY_DEBUG"] is not "1")
         {
             // A bug, not a user error: one line users can paste into an issue, the trace on request.
-            console.Error.WriteLine($"classify: internal error: {ClassifyException.Fold(e.GetType().Name + ": " + e.Message)} (set CLASSIFY_DEBUG=1 for the stack trace)");
+            context.Error.WriteLine($"classify: internal error: {ClassifyException.Fold(e.GetType().Name + ": " + e.Message)} (set CLASSIFY_DEBUG=1 for the stack trace)");
             return ExitCode.InternalError;
         }
     }

@@ -117,7 +117,7 @@ public sealed class ClassifyShardTests : IDisposable
 
         using var cancel = new CancellationTokenSource();
         var stderr = new CancelOnWrite(cancel);
-        var interrupted = Program.Run(args, new Cli.Console(TextReader.Null, new StringWriter(), stderr), cancel.Token);
+        var interrupted = Program.Run(args, new Cli.RunContext(TextReader.Null, new StringWriter(), stderr), cancel.Token);
         Assert.Equal(ExitCode.Cancelled, interrupted);
         // What was kept, and how to go on.
         Assert.Equal($"classify: cancelled after 1 of 5 images: {_dir.File("out.csv")} was not written; {_dir.File("out.csv.partial")} keeps the 1 finished, and the same command run again resumes after them",
@@ -144,7 +144,7 @@ public sealed class ClassifyShardTests : IDisposable
         string[] args = ["--image_file", broken, "--image_dir", TestData.Images, "--batch_size", "1", "--output", _dir.File("out.jsonl")];
         var expected = ClassifyProcess.Run([.. args[..^2], "--output", _dir.File("expected.jsonl")]);
         using var cancel = new CancellationTokenSource();
-        Assert.Equal(ExitCode.Cancelled, Program.Run(args, new Cli.Console(TextReader.Null, new StringWriter(), new CancelOnWrite(cancel)), cancel.Token));
+        Assert.Equal(ExitCode.Cancelled, Program.Run(args, new Cli.RunContext(TextReader.Null, new StringWriter(), new CancelOnWrite(cancel)), cancel.Token));
         var partial = _dir.File("out.jsonl.partial");
         var lines = File.ReadAllLines(partial);
         Assert.Equal(2, lines.Length);
@@ -169,7 +169,7 @@ public sealed class ClassifyShardTests : IDisposable
             "--format", "jsonl", "--output", _dir.File("out.jsonl")];
         using var cancel = new CancellationTokenSource();
         var stderr = new CancelOnWrite(cancel);
-        Assert.Equal(ExitCode.Cancelled, Program.Run(args, new Cli.Console(TextReader.Null, new StringWriter(), stderr), cancel.Token));
+        Assert.Equal(ExitCode.Cancelled, Program.Run(args, new Cli.RunContext(TextReader.Null, new StringWriter(), stderr), cancel.Token));
         Assert.StartsWith($"classify: {slow}: decoding PNG took over 0.5 s (--decode_timeout)", stderr.ToString());
 
         var rerun = ClassifyProcess.Run([.. args, "--verbose"]);

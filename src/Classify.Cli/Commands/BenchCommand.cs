@@ -15,7 +15,7 @@ namespace Classify.Cli.Commands;
 /// and copied into every slot, so that only the engine is timed), then optionally of the whole pipeline over a folder.
 /// The numbers of the README's Benchmarks section come from it.
 /// </summary>
-internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, IBackendFactory> backends)
+internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<string, IBackendFactory> backends)
 {
     public int Run(BenchOptions o, CancellationToken cancel)
     {
@@ -29,14 +29,15 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
             throw new ClassifyException(ExitCode.ImageNotFound, dir, "no such folder (--images)");
 
         var request = new ModelRequest { Model = o.Model, Backend = o.Backend, Device = o.Device, Half = o.Fp16, ChannelsLast = o.ChannelsLast, Gpu = o.Gpu };
-        var plan = ModelPlan.Make(request, ModelSetup.Catalog(o.ModelDir, console), backends, cancel);
+        var plan = ModelPlan.Make(request, ModelSetup.Catalog(o.ModelDir, context), backends, cancel);
         var (manifest, factory) = (plan.Manifest, plan.Factory);
         // A long run's settings (cuDNN's exhaustive algorithm search): the table is for sizing long jobs.
-        var options = plan.Options(request, o.Threads, Environment.GetEnvironmentVariable) with
+        var options = plan.Options(request, o.Threads, context.Environment.Get) with
         {
+            GpuReports = context.Gpu,
             GpuIndex = o.Gpu,
             ExpectedImages = int.MaxValue,
-            Log = line => console.Error.WriteLine($"classify: {line}"),
+            Log = line => context.Error.WriteLine($"classify: {line}"),
         };
         using var backend = FailSafeBackend.Create(opts => factory.Create(manifest, opts), manifest, options);
         // classify's default --batch_size on this device, which the table is judged against.
@@ -71,7 +72,7 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
         (int Images, double Seconds, string Timings)? endToEnd = null;
         if (o.Images is { } folder)
         {
-            var inputs = InputSet.Enumerate(new InputOptions { Directory = folder, Recursive = true }, console.In);
+            var inputs = InputSet.Enumerate(new InputOptions { Directory = folder, Recursive = true }, context.In);
             var runner = new ClassificationRunner(backend, manifest, Labels.Load(manifest), loader, 5, defaultBatch, o.Threads);
             var clock = Stopwatch.StartNew();
             runner.Run(inputs, _ => { }, cancel);
@@ -91,7 +92,7 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
         (int Batch, double ImagesPerSecond, double MsPerBatch) best, (int Batch, double ImagesPerSecond, double MsPerBatch) atDefault,
         (int Images, double Seconds, string Timings)? endToEnd, string? folder, int defaultBatch)
     {
-        var w = console.Out;
+        var w = context.Out;
         w.WriteLine(F($"classify bench: model {manifest.Name}, backend {backend.Name} on {backend.Device}, {Environment.ProcessorCount} CPU core{(Environment.ProcessorCount == 1 ? "" : "s")}"));
         w.WriteLine("  batch      img/s   ms/batch");
         foreach (var (batch, ips, ms) in results)
@@ -140,7 +141,7 @@ internal sealed class BenchCommand(Console console, IReadOnlyDictionary<string, 
             }
             json.WriteEndObject();
         }
-        console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+        context.Out.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
     }
 
     private static List<int> ParseSizes(string text)

@@ -10,7 +10,7 @@ using Classify.Pipeline;
 namespace Classify.Cli.Commands;
 
 /// <summary>The default command: inputs → model → backend → results, written in the chosen format.</summary>
-internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<string, IBackendFactory> backends)
+internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<string, IBackendFactory> backends)
 {
     public int Run(ClassifyOptions o, CancellationToken cancel)
     {
@@ -29,30 +29,32 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var loaderOptions = ImageLimits.LoaderOptions(o);
         var outputPath = o.Output == "-" ? null : o.Output;
         var format = OutputFormats.Resolve(o.Format, outputPath);
-        var launcher = Launcher.Detect(Environment.GetEnvironmentVariable);
+        var env = context.Environment;
+        var launcher = Launcher.Detect(env.Get);
         var (gpu, gpuWhy) = o.Gpu is { } chosen ? (chosen, "--gpu")
-            : launcher?.Gpu(Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES")) ?? (0, "the default");
+            : launcher?.Gpu(env["CUDA_VISIBLE_DEVICES"]) ?? (0, "the default");
 
         var clock = Stopwatch.StartNew();
         var request = new ModelRequest { Model = o.Model, Backend = o.Backend, Device = o.Device, Half = o.Fp16, ChannelsLast = o.ChannelsLast, Gpu = o.Gpu };
-        var plan = ModelPlan.Make(request, ModelSetup.Catalog(o.ModelDir, console), backends, cancel);
+        var plan = ModelPlan.Make(request, ModelSetup.Catalog(o.ModelDir, context), backends, cancel);
         var (manifest, factory, modelFile) = (plan.Manifest, plan.Factory, plan.ModelFile);
         var labels = Labels.Load(manifest);
         var modelCheckedMs = clock.ElapsedMilliseconds;
-        var backendOptions = plan.Options(request, o.Threads, Environment.GetEnvironmentVariable) with
+        var backendOptions = plan.Options(request, o.Threads, env.Get) with
         {
+            GpuReports = context.Gpu,
             GpuIndex = gpu,
             RequireGpu = o.RequireGpu,
             Verbose = o.Verbose,
-            Log = line => console.Error.WriteLine($"classify: {line}"),
+            Log = line => context.Error.WriteLine($"classify: {line}"),
         };
         // A GPU job that cannot get its GPU fails here, before reading a single image.
         if (factory is IGpuBackendFactory gpuFactory)
             new GpuDevicePolicy(backendOptions, gpuFactory.GpuRequirements).ThrowIfRequiredAndUnusable();
 
         var tars = new TarShards();
-        void Warn(string line) => console.Error.WriteLine($"classify: {line}");
-        var inputs = InputSet.FromPaths(o.Paths, o.Recursive, Program.Commands, console.In, o.NullSeparated, tars, Warn);
+        void Warn(string line) => context.Error.WriteLine($"classify: {line}");
+        var inputs = InputSet.FromPaths(o.Paths, o.Recursive, Program.Commands, context.In, o.NullSeparated, tars, Warn);
         inputs.AddRange(InputSet.Enumerate(new InputOptions
         {
             Files = o.ImageFiles.ToList(),
@@ -63,9 +65,9 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             List = o.ImageList,
             NullSeparated = o.NullSeparated,
             Warn = Warn,
-        }, console.In));
+        }, context.In));
         var noInputGiven = !o.Paths.Any() && !o.ImageFiles.Any() && !o.ImageTars.Any() && o.ImageDir is null && o.ImageList is null;
-        if (noInputGiven && console.In == System.Console.In && StandardInput.HoldsData())
+        if (noInputGiven && context.InputHoldsData)
             throw new ClassifyException(ExitCode.Usage, null,
                 "standard input holds data but no image was named: to classify the image paths on it, add '-' (ls *.png | classify -); see classify --help");
         if (noInputGiven)
@@ -75,7 +77,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             // Images only in subfolders: say how to reach them.
             var folders = o.Paths.Append(o.ImageDir).OfType<string>().Where(Directory.Exists).ToList();
             var deeper = !o.Recursive && folders.Any(f => Directory.EnumerateDirectories(f).Any());
-            console.Error.WriteLine($"classify: warning: no images found in {string.Join(", ", o.Paths.Concat(o.ImageTars).Append(o.ImageDir ?? o.ImageList).OfType<string>())}"
+            context.Error.WriteLine($"classify: warning: no images found in {string.Join(", ", o.Paths.Concat(o.ImageTars).Append(o.ImageDir ?? o.ImageList).OfType<string>())}"
                 + (deeper ? " (its subfolders were not searched: add --recursive)" : ""));
         }
         var allInputs = inputs;
@@ -87,7 +89,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         // On a GPU: proven before the first image and watched during the run (FailSafeBackend).
         using var backend = FailSafeBackend.Create(options => factory.Create(manifest, options), manifest, backendOptions with { ExpectedImages = inputs.Count });
         if (o.Verbose)
-            console.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}{(backend.Input.ElementType != manifest.Input.ElementType ? " (uint8 upload, preprocessing on the device)" : "")}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}; PNG decoder: {ImageLoader.PngDecoder}");
+            context.Error.WriteLine($"classify: model {manifest.Name} ({manifest.PathOf(manifest.Files[modelFile])}), backend {backend.Name} on {backend.Device}{(backend.Input.ElementType != manifest.Input.ElementType ? " (uint8 upload, preprocessing on the device)" : "")}, {inputs.Count} image(s), ready in {clock.ElapsedMilliseconds} ms (model checks {modelCheckedMs} ms); JPEG decoder: {ImageLoader.JpegDecoder}; PNG decoder: {ImageLoader.PngDecoder}");
 
         // Everything that can change a result, once: the provenance on every record, the shard trailer's run fields and
         // the resume journal's fingerprint all come from it. The model file's hash is the manifest's, which
@@ -120,10 +122,10 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         var info = settings.RunInfo(sharded ? split.Value : null);
         var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
         var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, batchSize, o.Threads);
-        var sink = new ResultSink(console.Error, new ProgressOptions
+        var sink = new ResultSink(context.Error, new ProgressOptions
         {
-            Terminal = console.Error == System.Console.Error && !System.Console.IsErrorRedirected,
-            ResultsOnTerminal = outputPath is null && console.Out == System.Console.Out && !System.Console.IsOutputRedirected,
+            Terminal = context.ProcessStreams && context.ErrorIsTerminal,
+            ResultsOnTerminal = outputPath is null && context.ProcessStreams && context.OutIsTerminal,
             Interval = o.ProgressInterval,
             Quiet = o.Quiet,
             Verbose = o.Verbose,
@@ -138,7 +140,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial. The build is
             // in the fingerprint: replayed records get this run's classify_version, so they must be this build's.
             using var journal = ResultJournal.Open(outputPath, settings.Fingerprint(split.Value.InputsSha256),
-                inputs, batchSize, note => console.Error.WriteLine($"classify: {note}"), new RecordCheck(labels, o.NumTopPredictions));
+                inputs, batchSize, note => context.Error.WriteLine($"classify: {note}"), new RecordCheck(labels, o.NumTopPredictions));
             try
             {
                 using (var text = ResultWriter.OpenText(file.Stream))
@@ -171,10 +173,8 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
             {
                 // Standard output gets the bytes an --output file would (names as their bytes whatever the locale), and a
                 // reader that goes away (| head -1) or a full disk behind it stops the run with exit 14.
-                using var text = special is not null ? ResultWriter.OpenText(special.Stream)
-                    : console.Out == System.Console.Out ? ResultWriter.OpenText(OutputFaults.OpenStandardOutput(), autoFlush: true)
-                    : null;
-                Write(ResultWriter.Create(format, text ?? console.Out, info, single));
+                using var text = special is not null ? ResultWriter.OpenText(special.Stream) : context.OpenStandardOutput();
+                Write(ResultWriter.Create(format, text ?? context.Out, info, single));
             }
             catch (OperationCanceledException)
             {
@@ -186,7 +186,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
 
         sink.Progress?.Finish(runner.Timings, sink.Failed);
         if (backend is FailSafeBackend { PlacementSummary: { } where })
-            console.Error.WriteLine($"classify: the run moved to the CPU: {where}");
+            context.Error.WriteLine($"classify: the run moved to the CPU: {where}");
         return sink.ExitCode(inputs.Count);
     }
 
@@ -211,7 +211,7 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         }
         else
         {
-            var array = Shard.FromSlurm(Environment.GetEnvironmentVariable);
+            var array = Shard.FromSlurm(context.Environment.Get);
             if (array is { } a) from.Add($"Slurm array task {a}");
             sharded |= array is not null;
             shard = array ?? Shard.Whole;
@@ -228,13 +228,13 @@ internal sealed class ClassifyCommand(Console console, IReadOnlyDictionary<strin
         if (from.Count > 0)
         {
             var (start, length) = shard.RangeOf(total);
-            console.Error.WriteLine(launcher is null
+            context.Error.WriteLine(launcher is null
                 ? $"classify: shard {shard} from Slurm's environment: images {start + 1}-{start + length} of {total} (--shard 0/1 classifies all){to}"
                 : $"classify: {string.Join(", ", from)}: shard {shard}, {(length == 0 ? "no images" : $"images {start + 1}-{start + length}")} of {total}, on {device} (--shard 0/1 classifies all){to}");
         }
         else if (launcher is not null)
         {
-            console.Error.WriteLine($"classify: {launcher.Name} rank {launcher.Rank} of {launcher.Size}: shard {shard} (--shard), on {device}");
+            context.Error.WriteLine($"classify: {launcher.Name} rank {launcher.Rank} of {launcher.Size}: shard {shard} (--shard), on {device}");
         }
         if (!shard.IsWhole)
             inputs = [.. shard.Slice(inputs)];

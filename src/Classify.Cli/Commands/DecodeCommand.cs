@@ -10,18 +10,18 @@ namespace Classify.Cli.Commands;
 
 /// <summary>classify decode: the decoded, oriented pixels, through the same loader and limits as a classification,
 /// so that a test (or a user in doubt) can compare them with another decoder's.</summary>
-internal sealed class DecodeCommand(Console console)
+internal sealed class DecodeCommand(RunContext context)
 {
     public int Run(DecodeOptions o, CancellationToken cancel)
     {
         // What is written is a binary PPM (P6): not into a file named for another format, nor onto a terminal.
-        if (o.Output == "-" && console.Out == System.Console.Out && !System.Console.IsOutputRedirected)
+        if (o.Output == "-" && context.ProcessStreams && context.OutIsTerminal)
             throw new ClassifyException(ExitCode.Usage, null, "decode writes a binary PPM image, not for a terminal: redirect it (> picture.ppm) or give --output FILE.ppm");
         if (o.Output != "-" && !AtomicFile.IsSpecialFile(o.Output) && Path.GetExtension(o.Output).ToLowerInvariant() is not (".ppm" or ".pnm"))
             throw new ClassifyException(ExitCode.Usage, null, $"--output {o.Output}: decode writes a PPM image (P6); name the file .ppm (or .pnm)");
         var loader = new ImageLoader(ImageLimits.LoaderOptions(o));
         // The model is resolved first: a wrong name is a usage error before any decoding.
-        var input = o.Model is null ? null : ModelSetup.Catalog(o.ModelDir, console).Resolve(o.Model, out _, cancel).Input;
+        var input = o.Model is null ? null : ModelSetup.Catalog(o.ModelDir, context).Resolve(o.Model, out _, cancel).Input;
         using var decoded = loader.LoadBounded(o.Image, cancel);
         using var resized = input is null ? null : ModelPicture(decoded, input);
         var image = resized ?? decoded;
@@ -34,7 +34,7 @@ internal sealed class DecodeCommand(Console console)
         using var file = new AtomicFile(o.Output);
         WritePpm(image, file.Stream);
         file.Commit();
-        console.Error.WriteLine($"classify: {o.Image}: {image.Width}x{image.Height} written to {o.Output}");
+        context.Error.WriteLine($"classify: {o.Image}: {image.Width}x{image.Height} written to {o.Output}");
         return ExitCode.Success;
     }
 

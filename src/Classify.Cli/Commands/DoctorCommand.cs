@@ -9,14 +9,14 @@ namespace Classify.Cli.Commands;
 /// a usable GPU, a real CUDA session for the default model, since only ONNX Runtime itself can prove that its
 /// CUDA provider works. Exit 0 when a GPU is usable, <see cref="ExitCode.GpuUnavailable"/> otherwise.
 /// </summary>
-internal sealed class DoctorCommand(Console console)
+internal sealed class DoctorCommand(RunContext context)
 {
     public int Run(DoctorOptions o)
     {
         if (o.Gpu < 0)
             throw new ClassifyException(ExitCode.Usage, null, "--gpu must be 0 or more (an index among the visible GPUs)");
         var requirements = GpuRequirements.OnnxRuntime;
-        var report = GpuProbe.ForThisProcess().Run(requirements, thorough: true);
+        var report = GpuProbe.ForThisProcess(context.Environment).Run(requirements, thorough: true);
         report = report with { Diagnosis = report.DiagnosisFor(o.Gpu) };
         var provider = "CPUExecutionProvider";
         var device = "cpu";
@@ -25,7 +25,7 @@ internal sealed class DoctorCommand(Console console)
             // TODO(torch helper): the TorchSharp backend's CUDA check goes beside this one.
             try
             {
-                var manifest = ModelSetup.Catalog(null, console).Resolve(ModelCatalog.DefaultModel, out _);
+                var manifest = ModelSetup.Catalog(null, context).Resolve(ModelCatalog.DefaultModel, out _);
                 var (cudaDevice, placement, failure) = OnnxBackend.CheckCuda(manifest, o.Gpu);
                 if (failure is not null)
                 {
@@ -43,7 +43,7 @@ internal sealed class DoctorCommand(Console console)
                 device = $"cuda:{o.Gpu}";
             }
         }
-        console.Out.Write(o.Json
+        context.Out.Write(o.Json
             ? GpuReportFormatter.Json(report, provider, device)
             : GpuReportFormatter.Text(report, provider, o.Verbose));
         return report.Diagnosis.GpuUsable ? ExitCode.Success : ExitCode.GpuUnavailable;

@@ -9,18 +9,18 @@ namespace Classify.Cli.Commands;
 /// reported on standard error and checked by a real load before they are installed.</summary>
 internal static class ModelSetup
 {
-    public static ModelCatalog Catalog(string? modelDir, Console console)
+    public static ModelCatalog Catalog(string? modelDir, RunContext context)
     {
-        var cache = ModelCache.ForUser();
-        var zoo = ZooCatalogue.ForUser(ModelCatalog.BundledModelDir());
-        return new ModelCatalog(ModelCatalog.SearchPath(modelDir, cache), zoo is null ? null : Puller(zoo, cache, console));
+        var cache = ModelCache.ForUser(context.Environment);
+        var zoo = ZooCatalogue.ForUser(ModelCatalog.BundledModelDir(), context.Environment);
+        return new ModelCatalog(ModelCatalog.SearchPath(modelDir, cache, context.Environment), zoo is null ? null : Puller(zoo, cache, context));
     }
 
-    public static ModelPuller Puller(ZooCatalogue zoo, ModelCache cache, Console console)
+    public static ModelPuller Puller(ZooCatalogue zoo, ModelCache cache, RunContext context)
     {
-        void Log(string line) => console.Error.WriteLine($"classify: {line}");
-        var bar = new DownloadProgress(console.Error, console.Error == System.Console.Error && !System.Console.IsErrorRedirected);
-        return new ModelPuller(zoo, cache, new ModelDownloader(DownloadSettings.FromEnvironment(), Log, bar.Report), Log) { Check = LoadsOnTheCpu };
+        void Log(string line) => context.Error.WriteLine($"classify: {line}");
+        var bar = new DownloadProgress(context.Error, context.ProcessStreams && context.ErrorIsTerminal);
+        return new ModelPuller(zoo, cache, new ModelDownloader(DownloadSettings.FromEnvironment(context.Environment), Log, bar.Report), Log) { Check = LoadsOnTheCpu };
     }
 
     /// <summary>A downloaded model must open in ONNX Runtime with the catalogue's input and output, or it is not installed.</summary>

@@ -11,7 +11,7 @@ namespace Classify.Cli.Commands;
 /// softmax is found by running the model once; the preprocessing comes from the preset. The manifest is then loaded
 /// like any other (ONNX Runtime checks it against the model) before it is left in place.
 /// </summary>
-internal sealed class ModelsAddCommand(Console console)
+internal sealed class ModelsAddCommand(RunContext context)
 {
     public int Run(ModelsAddOptions o)
     {
@@ -46,7 +46,7 @@ internal sealed class ModelsAddCommand(Console console)
         {
             File.Delete(temp);
         }
-        console.Error.WriteLine($"classify: wrote {manifestPath}: {name}, input '{info.Input}' {(nchw ? "NCHW" : "NHWC")} {w}x{h} {(info.InputIsUint8 ? "uint8" : "float32")} " +
+        context.Error.WriteLine($"classify: wrote {manifestPath}: {name}, input '{info.Input}' {(nchw ? "NCHW" : "NHWC")} {w}x{h} {(info.InputIsUint8 ? "uint8" : "float32")} " +
             $"with the {preset.Name} preprocessing, {info.Classes} {(info.OutputsProbabilities ? "probabilities" : "logits")}; run it with: classify --model {o.Files.Single()} IMAGE");
         return ExitCode.Success;
     }

@@ -5,7 +5,7 @@ using Classify.Models.Zoo;
 namespace Classify.Cli.Commands;
 
 /// <summary>`classify models list|pull|verify|path|rm|add`: the bundled models, the catalogue and the cache.</summary>
-internal sealed class ModelsCommand(Console console)
+internal sealed class ModelsCommand(RunContext context)
 {
     public static readonly string[] Verbs = ["list", "pull", "verify", "path", "rm", "add"];
 
@@ -14,23 +14,23 @@ internal sealed class ModelsCommand(Console console)
         switch (args)
         {
             case ["list", .. var rest]:
-                return Arguments.Parse<ModelsListOptions>(rest, "models list", console, List);
+                return Arguments.Parse<ModelsListOptions>(rest, "models list", context, List);
             case ["pull", .. var rest]:
-                return Arguments.Parse<ModelsPullOptions>(rest, "models pull", console, o => Pull(o, cancel));
+                return Arguments.Parse<ModelsPullOptions>(rest, "models pull", context, o => Pull(o, cancel));
             case ["verify", .. var rest]:
-                return Arguments.Parse<ModelsVerifyOptions>(rest, "models verify", console, Verify);
+                return Arguments.Parse<ModelsVerifyOptions>(rest, "models verify", context, Verify);
             case ["path", .. var rest]:
-                return Arguments.Parse<ModelsPathOptions>(rest, "models path", console, Path);
+                return Arguments.Parse<ModelsPathOptions>(rest, "models path", context, Path);
             case ["rm", .. var rest]:
-                return Arguments.Parse<ModelsRmOptions>(rest, "models rm", console, Remove);
+                return Arguments.Parse<ModelsRmOptions>(rest, "models rm", context, Remove);
             case ["add", .. var rest]:
-                return Arguments.Parse<ModelsAddOptions>(rest, "models add", console, o => new ModelsAddCommand(console).Run(o));
+                return Arguments.Parse<ModelsAddOptions>(rest, "models add", context, o => new ModelsAddCommand(context).Run(o));
             case [] or ["--help" or "-h" or "help"]:
-                console.Out.Write(Usage);
+                context.Out.Write(Usage);
                 return ExitCode.Success;
             default:
                 var hint = Suggestions.Closest(args[0], Verbs) is { } c ? $" (did you mean '{c}'?)" : "";
-                console.Error.WriteLine($"classify: unknown command 'models {args[0]}'{hint}; see classify models --help");
+                context.Error.WriteLine($"classify: unknown command 'models {args[0]}'{hint}; see classify models --help");
                 return ExitCode.Usage;
         }
     }
@@ -54,7 +54,7 @@ internal sealed class ModelsCommand(Console console)
 
     private int List(ModelsListOptions o)
     {
-        var catalog = ModelSetup.Catalog(o.ModelDir, console);
+        var catalog = ModelSetup.Catalog(o.ModelDir, context);
         var cache = catalog.ModelDirs[^1];
         var rows = new List<string[]> { new[] { "NAME", "KIND", "SIZE", "TOP-1", "LICENCE", "WHERE" } };
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -84,7 +84,7 @@ internal sealed class ModelsCommand(Console console)
                 rows.Add([e.Name, "catalogue", ModelCache.Describe(e.Bytes), Top1(e.Top1), e.Licence ?? "-", $"classify models pull {e.Name}"]);
         var widths = Enumerable.Range(0, rows[0].Length - 1).Select(i => rows.Max(r => r[i].Length)).ToArray();
         foreach (var r in rows)
-            console.Out.WriteLine(string.Join("  ", r.Take(widths.Length).Select((c, i) => c.PadRight(widths[i]))) + "  " + r[^1]);
+            context.Out.WriteLine(string.Join("  ", r.Take(widths.Length).Select((c, i) => c.PadRight(widths[i]))) + "  " + r[^1]);
         return ExitCode.Success;
     }
 
@@ -97,15 +97,15 @@ internal sealed class ModelsCommand(Console console)
         foreach (var entry in entries)
         {
             var manifest = puller.Pull(entry, cancel, o.Force);
-            console.Out.WriteLine(System.IO.Path.GetDirectoryName(manifest));
+            context.Out.WriteLine(System.IO.Path.GetDirectoryName(manifest));
         }
         return ExitCode.Success;
     }
 
     private int Remove(ModelsRmOptions o)
     {
-        var cache = ModelCache.ForUser();
-        var zoo = ZooCatalogue.ForUser(ModelCatalog.BundledModelDir());
+        var cache = ModelCache.ForUser(context.Environment);
+        var zoo = ZooCatalogue.ForUser(ModelCatalog.BundledModelDir(), context.Environment);
         var status = ExitCode.Success;
         foreach (var name in o.Names)
         {
@@ -113,10 +113,10 @@ internal sealed class ModelsCommand(Console console)
             if (folderName.IndexOfAny(['/', '\\']) >= 0 || folderName.StartsWith('.'))
                 throw new ClassifyException(ExitCode.Usage, null, $"'{name}' is not a model name");
             if (cache.Remove(folderName))
-                console.Error.WriteLine($"classify: removed {cache.FolderOf(folderName)}");
+                context.Error.WriteLine($"classify: removed {cache.FolderOf(folderName)}");
             else
             {
-                console.Error.WriteLine($"classify: {name}: not in the cache {cache.ModelsDir} (bundled models cannot be removed)");
+                context.Error.WriteLine($"classify: {name}: not in the cache {cache.ModelsDir} (bundled models cannot be removed)");
                 status = ExitCode.ModelNotFound;
             }
         }
@@ -126,16 +126,16 @@ internal sealed class ModelsCommand(Console console)
     private int Path(ModelsPathOptions o)
     {
         // Like `which a b`: a line per model found, in the order named; each one missing is named on stderr, exit 10.
-        var catalog = ModelSetup.Catalog(o.ModelDir, console);
+        var catalog = ModelSetup.Catalog(o.ModelDir, context);
         var status = ExitCode.Success;
         foreach (var name in o.Names)
         {
             if (Installed(catalog, name) is { } manifest)
             {
-                console.Out.WriteLine(manifest.Directory);
+                context.Out.WriteLine(manifest.Directory);
                 continue;
             }
-            console.Error.WriteLine("classify: " + (catalog.Zoo?.Catalogue.Find(name) is { } e
+            context.Error.WriteLine("classify: " + (catalog.Zoo?.Catalogue.Find(name) is { } e
                 ? $"model '{name}' is not downloaded: run 'classify models pull {e.Name}'"
                 : $"unknown model '{name}' (classify models list)"));
             status = ExitCode.ModelNotFound;
@@ -145,7 +145,7 @@ internal sealed class ModelsCommand(Console console)
 
     private int Verify(ModelsVerifyOptions o)
     {
-        var catalog = ModelSetup.Catalog(o.ModelDir, console);
+        var catalog = ModelSetup.Catalog(o.ModelDir, context);
         var names = o.Names.Any() ? o.Names.ToList() : catalog.Names().ToList();
         var status = ExitCode.Success;
         foreach (var name in names)
@@ -156,11 +156,11 @@ internal sealed class ModelsCommand(Console console)
                 foreach (var format in manifest.Files.Keys)
                     ModelCatalog.VerifiedFile(manifest, format);
                 Labels.Load(manifest);
-                console.Out.WriteLine($"ok  {manifest.Name}  {manifest.Directory}");
+                context.Out.WriteLine($"ok  {manifest.Name}  {manifest.Directory}");
             }
             catch (ClassifyException e)
             {
-                console.Out.WriteLine($"BAD {name}  {e.OneLine}");
+                context.Out.WriteLine($"BAD {name}  {e.OneLine}");
                 status = status == ExitCode.Success ? e.ExitCode : status;
             }
         }
@@ -178,11 +178,11 @@ internal sealed class ModelsCommand(Console console)
 
     private (ModelPuller, List<ZooEntry>) Entries(IEnumerable<string> names)
     {
-        var cache = ModelCache.ForUser();
-        var zoo = ZooCatalogue.ForUser(ModelCatalog.BundledModelDir())
+        var cache = ModelCache.ForUser(context.Environment);
+        var zoo = ZooCatalogue.ForUser(ModelCatalog.BundledModelDir(), context.Environment)
             ?? throw new ClassifyException(ExitCode.ModelNotFound, null, $"no model catalogue ({ZooCatalogue.FileName} beside the bundled models, or ${ZooCatalogue.Variable})");
         var entries = names.Select(n => zoo.Find(n) ?? throw new ClassifyException(ExitCode.ModelNotFound, null,
             $"'{n}' is not in the catalogue (it has: {string.Join(", ", zoo.Entries.Select(e => e.Name))})")).ToList();
-        return (ModelSetup.Puller(zoo, cache, console), entries);
+        return (ModelSetup.Puller(zoo, cache, context), entries);
     }
 }

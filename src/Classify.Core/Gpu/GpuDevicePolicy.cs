@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Classify.Inference;
 
 namespace Classify.Gpu;
@@ -9,18 +8,17 @@ namespace Classify.Gpu;
 /// </summary>
 public sealed class GpuDevicePolicy
 {
-    private static readonly ConcurrentDictionary<GpuRequirements, GpuReport> ProcessReports = new();
-
     private readonly BackendOptions _options;
     private readonly Func<GpuRequirements, GpuReport> _probe;
     private readonly GpuRequirements _requirements;
 
-    /// <param name="probe">The probe; by default this process's, run once per requirements and kept.</param>
+    /// <param name="probe">The probe; by default the run's (<see cref="BackendOptions.GpuReports"/>, made once per run
+    /// and requirements), else a probe of this machine made for this policy.</param>
     public GpuDevicePolicy(BackendOptions options, GpuRequirements requirements, Func<GpuRequirements, GpuReport>? probe = null)
     {
         _options = options;
         _requirements = requirements;
-        _probe = probe ?? ProbeThisProcess;
+        _probe = probe ?? (options.GpuReports ?? GpuReports.ForThisProcess(RunEnvironment.OfProcess())).For;
     }
 
     /// <summary>The probe's findings once <see cref="ShouldTryCuda"/> has run (null for --device cpu).</summary>
@@ -28,9 +26,6 @@ public sealed class GpuDevicePolicy
 
     /// <summary>A GPU is required: --require-gpu or --device cuda.</summary>
     public bool Required => _options.RequireGpu || _options.Device == DeviceRequest.Cuda;
-
-    public static GpuReport ProbeThisProcess(GpuRequirements requirements) =>
-        ProcessReports.GetOrAdd(requirements, r => GpuProbe.ForThisProcess().Run(r));
 
     /// <summary>
     /// Whether the backend should create its session on CUDA device <see cref="BackendOptions.GpuIndex"/>.

@@ -79,4 +79,7 @@ public sealed record BackendOptions
 
     /// <summary>Where a backend writes its one-line warnings and --verbose notes (standard error in the CLI).</summary>
     public Action<string>? Log { get; init; }
+
+    /// <summary>The run's GPU report, probed once for the whole run (null: the backend probes this machine itself).</summary>
+    public Gpu.GpuReports? GpuReports { get; init; }
 }

@@ -32,14 +32,14 @@ public sealed class ModelCatalog
     /// <summary>The folders a user's model names are looked up in: --model_dir alone when given; else the folders of
     /// $CLASSIFY_MODEL_DIR (colon-separated, searched first, so a site's model can stand in for a bundled one) and the
     /// bundled ones. The cache of downloaded models comes last in both cases.</summary>
-    public static IReadOnlyList<string> SearchPath(string? modelDir, ModelCache cache)
+    public static IReadOnlyList<string> SearchPath(string? modelDir, ModelCache cache, RunEnvironment environment)
     {
         var dirs = new List<string>();
         if (modelDir is not null)
             dirs.Add(modelDir);
         else
         {
-            if (Environment.GetEnvironmentVariable(ModelDirVariable) is { Length: > 0 } variable)
+            if (environment.NonEmpty(ModelDirVariable) is { } variable)
                 dirs.AddRange(variable.Split(':', StringSplitOptions.RemoveEmptyEntries));
             dirs.Add(BundledModelDir());
         }

@@ -30,6 +30,27 @@ public sealed class GpuDevicePolicyTests : IDisposable
     }
 
     [Fact]
+    public void A_run_probes_once_for_the_command_and_the_backend()
+    {
+        // Issue 27: the command's --require-gpu check and the backend's device choice (and its CPU fallback's
+        // options) share the run's report instead of a static cache.
+        ApptainerWithoutNv();
+        var probes = 0;
+        var reports = new GpuReports(r => { probes++; return _m.Probe(); });
+        var options = new BackendOptions { GpuReports = reports, Log = _log.Add };
+
+        new GpuDevicePolicy(options, GpuRequirements.OnnxRuntime).ThrowIfRequiredAndUnusable();
+        Assert.False(new GpuDevicePolicy(options, GpuRequirements.OnnxRuntime).ShouldTryCuda());
+        Assert.False(new GpuDevicePolicy(options with { Half = true }, GpuRequirements.OnnxRuntime).ShouldTryCuda());
+
+        Assert.Equal(1, probes);
+        Assert.Equal(1, reports.Probes);
+        // Another run (another GpuReports) probes again: nothing is kept in a static.
+        Assert.False(new GpuDevicePolicy(options with { GpuReports = new GpuReports(r => { probes++; return _m.Probe(); }) }, GpuRequirements.OnnxRuntime).ShouldTryCuda());
+        Assert.Equal(2, probes);
+    }
+
+    [Fact]
     public void UsableGpu_IsTried()
     {
         _m.GpuHardware().WorkingCuda();
@@ -65,7 +86,7 @@ public sealed class GpuDevicePolicyTests : IDisposable
         policy.ShouldTryCuda();
         policy.Chose("cpu");
 
-        Assert.Equal("GPU: no NVIDIA GPU found (no /dev/nvidia* device, no /proc/driver/nvidia); running on the CPU", Assert.Single(_log));
+        Assert.Equal("GPU: no NVIDIA GPU found (no /dev/nvidia*, no /proc/driver/nvidia); running on the CPU", Assert.Single(_log));
     }
 
     [Theory]

@@ -18,12 +18,12 @@ public sealed class ModelCache(string root)
     private string DownloadsDir => Path.Combine(Root, "downloads");
     private string LocksDir => Path.Combine(Root, "locks");
 
-    public static ModelCache ForUser()
+    public static ModelCache ForUser(RunEnvironment environment)
     {
-        if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } dir)
+        if (environment.NonEmpty(Variable) is { } dir)
             return new ModelCache(Path.GetFullPath(dir));
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var home = Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } h ? h : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var xdg = environment.NonEmpty("XDG_CACHE_HOME");
+        var home = environment.NonEmpty("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         return new ModelCache(Path.GetFullPath(xdg is { Length: > 0 } ? Path.Combine(xdg, "classify") : Path.Combine(home, ".cache", "classify")));
     }
 

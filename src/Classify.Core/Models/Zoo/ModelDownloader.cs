@@ -21,18 +21,18 @@ public sealed record DownloadSettings
     public int Attempts { get; init; } = 4;
     public TimeSpan FirstBackoff { get; init; } = TimeSpan.FromSeconds(1);
 
-    public static DownloadSettings FromEnvironment()
+    public static DownloadSettings FromEnvironment(RunEnvironment environment)
     {
-        static TimeSpan? Seconds(string name) =>
-            double.TryParse(Environment.GetEnvironmentVariable(name), System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 ? TimeSpan.FromSeconds(s) : null;
+        TimeSpan? Seconds(string name) =>
+            double.TryParse(environment[name], System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 ? TimeSpan.FromSeconds(s) : null;
         var defaults = new DownloadSettings();
         return new DownloadSettings
         {
-            Mirror = Environment.GetEnvironmentVariable(MirrorVariable) is { Length: > 0 } m ? m : null,
-            Offline = Environment.GetEnvironmentVariable(OfflineVariable) is { Length: > 0 } o && o != "0",
+            Mirror = environment.NonEmpty(MirrorVariable),
+            Offline = environment.NonEmpty(OfflineVariable) is { } o && o != "0",
             ConnectTimeout = Seconds("CLASSIFY_CONNECT_TIMEOUT") ?? defaults.ConnectTimeout,
             ReadTimeout = Seconds("CLASSIFY_READ_TIMEOUT") ?? defaults.ReadTimeout,
-            Attempts = int.TryParse(Environment.GetEnvironmentVariable("CLASSIFY_DOWNLOAD_ATTEMPTS"), out var a) && a > 0 ? a : defaults.Attempts,
+            Attempts = int.TryParse(environment["CLASSIFY_DOWNLOAD_ATTEMPTS"], out var a) && a > 0 ? a : defaults.Attempts,
         };
     }
 }

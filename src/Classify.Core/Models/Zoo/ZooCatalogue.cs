@@ -60,12 +60,13 @@ public sealed class ZooCatalogue
     public ZooEntry? Find(string name) => Entries.FirstOrDefault(e => e.Answers(name));
 
     /// <summary>$CLASSIFY_CATALOG, else catalog.json in the bundled models folder; null when there is none.</summary>
-    public static ZooCatalogue? ForUser(string bundledModelDir)
+    public static ZooCatalogue? ForUser(string bundledModelDir, RunEnvironment environment)
     {
-        var path = Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } p ? p : System.IO.Path.Combine(bundledModelDir, FileName);
+        var named = environment.NonEmpty(Variable);
+        var path = named ?? System.IO.Path.Combine(bundledModelDir, FileName);
         if (!File.Exists(path))
         {
-            if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 })
+            if (named is not null)
                 throw new ClassifyException(ExitCode.ManifestInvalid, path, $"no such model catalogue (named by {Variable})");
             return null;
         }
