@@ -19,13 +19,13 @@ internal static class CudaSession
 
     public sealed record Result(InferenceSession? Session, string Device, string? Failure, string? Placement);
 
-    public static Result TryCreate(string modelPath, ModelManifest manifest, BackendOptions options)
+    public static Result TryCreate(string modelPath, ModelManifest manifest, BackendOptions options, OnnxRuntimeLog.Listener log)
     {
-        using var capture = OnnxRuntimeLog.CaptureErrors();
+        using var capture = log.CaptureErrors();
         var device = $"cuda:{options.GpuIndex}";
         try
         {
-            using var strict = Options(options, strict: true);
+            using var strict = Options(options, strict: true, log);
             return new Result(new InferenceSession(modelPath, strict), device, null, $"all nodes on {CudaProvider}");
         }
         catch (OnnxRuntimeException e) when (e.Message.Contains(FallbackRefused, StringComparison.Ordinal))
@@ -41,10 +41,10 @@ internal static class CudaSession
         }
 
         InferenceSession? split = null;
-        using var splitCapture = OnnxRuntimeLog.CaptureErrors();
+        using var splitCapture = log.CaptureErrors();
         try
         {
-            using var relaxed = Options(options, strict: false);
+            using var relaxed = Options(options, strict: false, log);
             relaxed.EnableProfiling = true;
             relaxed.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"classify-ort-{Environment.ProcessId}-");
             split = new InferenceSession(modelPath, relaxed);
@@ -77,9 +77,9 @@ internal static class CudaSession
     /// (the full batch and the last one), repaid when the run is this long (an estimate; the device check measures).</summary>
     public const int ExhaustiveSearchFrom = 10_000;
 
-    internal static SessionOptions Options(BackendOptions options, bool strict)
+    internal static SessionOptions Options(BackendOptions options, bool strict, OnnxRuntimeLog.Listener log)
     {
-        var so = OnnxBackend.BaseOptions(options);
+        var so = OnnxBackend.BaseOptions(options, log);
         try
         {
             if (strict) so.AddSessionConfigEntry("session.disable_cpu_ep_fallback", "1");

@@ -38,9 +38,12 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
     // The output's shape with the batch dimension left to fill in; read once, not per image.
     private readonly long[] _outputShape;
     private readonly DevicePreprocessing? _pixels;
+    private readonly OnnxRuntimeLog.Listener _log;
 
-    private OnnxBackend(InferenceSession session, ModelManifest manifest, string device, int maxBatch, DevicePreprocessing? pixels)
+    private OnnxBackend(InferenceSession session, ModelManifest manifest, string device, int maxBatch, DevicePreprocessing? pixels,
+        OnnxRuntimeLog.Listener log)
     {
+        _log = log;
         _session = session;
         _manifest = manifest;
         Device = device;
@@ -59,24 +62,32 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
     public static OnnxBackend Create(ModelManifest manifest, BackendOptions options)
     {
         var path = ModelCatalog.VerifiedFile(manifest, options.ModelFile ?? (options.Half ? ModelFormats.Fp16("onnx") : "onnx"));
-        OnnxRuntimeLog.EnsureEnvironment(options);
+        var log = OnnxRuntimeLog.Listen(options);
         var gpu = new GpuDevicePolicy(options, GpuRequirements.OnnxRuntime);
         InferenceSession? session = null;
         var device = "cpu";
-        if (gpu.ShouldTryCuda())
+        try
         {
-            var cuda = CudaSession.TryCreate(path, manifest, options);
-            if (cuda.Session is null)
+            if (gpu.ShouldTryCuda())
             {
-                gpu.CudaFailed(cuda.Failure!);
+                var cuda = CudaSession.TryCreate(path, manifest, options, log);
+                if (cuda.Session is null)
+                {
+                    gpu.CudaFailed(cuda.Failure!);
+                }
+                else
+                {
+                    (session, device) = (cuda.Session, cuda.Device);
+                    if (options.Verbose) options.Log?.Invoke($"onnxruntime: {cuda.Placement}");
+                }
             }
-            else
-            {
-                (session, device) = (cuda.Session, cuda.Device);
-                if (options.Verbose) options.Log?.Invoke($"onnxruntime: {cuda.Placement}");
-            }
+            session ??= CreateOnCpu(path, options, log);
         }
-        session ??= CreateOnCpu(path, options);
+        catch
+        {
+            log.Dispose();
+            throw;
+        }
         try
         {
             // As TorchSharp does: a run that asked for half precision or NHWC and landed on the CPU says so and
@@ -86,30 +97,31 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
                     "--fp16 and --channels_last apply to CUDA only, and this run is on the CPU (no usable GPU, or --device cpu)");
             gpu.Chose(device);
             var maxBatch = CheckSignature(session, manifest, path);
-            return new OnnxBackend(session, manifest, device, maxBatch, PixelsOnDevice(manifest, options, device));
+            return new OnnxBackend(session, manifest, device, maxBatch, PixelsOnDevice(manifest, options, device, log), log);
         }
         catch
         {
             session.Dispose();
+            log.Dispose();
             throw;
         }
     }
 
     /// <summary>The preprocessing graph on the model's device where the run preprocesses there (on CUDA: a float32 model,
     /// unless CLASSIFY_GPU_PREPROCESS=off). A CUDA provider that cannot take it leaves the preprocessing on the CPU.</summary>
-    private static DevicePreprocessing? PixelsOnDevice(ModelManifest manifest, BackendOptions options, string device)
+    private static DevicePreprocessing? PixelsOnDevice(ModelManifest manifest, BackendOptions options, string device, OnnxRuntimeLog.Listener log)
     {
         var cuda = device.StartsWith("cuda", StringComparison.Ordinal);
         if (!options.PreprocessesOnDevice(cuda, manifest.Input))
             return null;
         if (!cuda)
         {
-            using var cpu = BaseOptions(options);
+            using var cpu = BaseOptions(options, log);
             return new DevicePreprocessing(manifest.Input, cpu, OrtMemoryInfo.DefaultInstance);
         }
         try
         {
-            using var so = CudaSession.Options(options, strict: true);
+            using var so = CudaSession.Options(options, strict: true, log);
             return new DevicePreprocessing(manifest.Input, so, DevicePreprocessing.CudaMemory(options.GpuIndex));
         }
         catch (OnnxRuntimeException e)
@@ -127,8 +139,8 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
     {
         var path = ModelCatalog.VerifiedFile(manifest, "onnx");
         var options = new BackendOptions { Device = DeviceRequest.Cuda, GpuIndex = gpuIndex };
-        OnnxRuntimeLog.EnsureEnvironment(options);
-        var r = CudaSession.TryCreate(path, manifest, options);
+        using var log = OnnxRuntimeLog.Listen(options);
+        var r = CudaSession.TryCreate(path, manifest, options, log);
         if (r.Session is null)
             return (r.Device, r.Placement, r.Failure);
         // "Usable" means a kernel ran: cuDNN is opened, and its workspace found, only on the first run.
@@ -147,9 +159,9 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
         }
     }
 
-    private static InferenceSession CreateOnCpu(string path, BackendOptions options)
+    private static InferenceSession CreateOnCpu(string path, BackendOptions options, OnnxRuntimeLog.Listener log)
     {
-        var sessionOptions = BaseOptions(options);
+        var sessionOptions = BaseOptions(options, log);
         try
         {
             return new InferenceSession(path, sessionOptions);
@@ -165,9 +177,9 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
     }
 
     /// <summary>What CPU and CUDA sessions share; CudaSession adds the CUDA provider.</summary>
-    internal static SessionOptions BaseOptions(BackendOptions options)
+    internal static SessionOptions BaseOptions(BackendOptions options, OnnxRuntimeLog.Listener log)
     {
-        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        var so = log.Apply(new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL });
         if (options.IntraOpThreads > 0) so.IntraOpNumThreads = options.IntraOpThreads;
         return so;
     }
@@ -264,5 +276,6 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
         _pixels?.Dispose();
         _runOptions.Dispose();
         _session.Dispose();
+        _log.Dispose();
     }
 }

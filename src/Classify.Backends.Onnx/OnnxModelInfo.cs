@@ -11,8 +11,8 @@ public sealed record OnnxModelInfo(string Input, bool InputIsUint8, IReadOnlyLis
     /// outputs that are all in [0, 1] and sum to 1 are probabilities (a softmax is in the graph), others are logits.</summary>
     public static OnnxModelInfo Read(string path)
     {
-        OnnxRuntimeLog.EnsureEnvironment(new BackendOptions());
-        using var options = new SessionOptions { IntraOpNumThreads = 1 };
+        using var log = OnnxRuntimeLog.Listen(new BackendOptions());
+        using var options = log.Apply(new SessionOptions { IntraOpNumThreads = 1 });
         InferenceSession session;
         try
         {

@@ -11,24 +11,29 @@ namespace Classify.Backends.Onnx;
 internal static class OnnxRuntimeLog
 {
     private static readonly Lock Gate = new();
-    private static readonly List<string> Captured = [];
-    private static Action<string>? _sink;
-    private static bool _verbose;
-    private static int _capturing;
+    private static readonly List<Listener> Listeners = [];
+    private static int _opened;
 
-    public static void EnsureEnvironment(BackendOptions options)
+    /// <summary>
+    /// Creates the environment if need be and opens a listener for one backend: its sessions log under the listener's
+    /// id (<see cref="Listener.Apply"/>), and ORT's messages for that id go to that backend's log only, with its own
+    /// verbosity and captures (issue 27: once, the last backend to start set one sink for all). Messages that name no
+    /// open listener (the environment's own) go to the newest one. Dispose it with the backend.
+    /// </summary>
+    public static Listener Listen(BackendOptions options)
     {
         lock (Gate)
         {
-            _sink = options.Log;
-            _verbose = options.Verbose;
             Create();
+            var listener = new Listener($"classify-{++_opened}", options.Log, options.Verbose);
+            Listeners.Add(listener);
+            return listener;
         }
     }
 
     /// <summary>
     /// Loads the native runtime and creates the environment ahead of time, on a pool thread, so that the
-    /// ~0.1 s this takes overlaps the command-line parsing of a cold start. Leaves the log sink alone.
+    /// ~0.1 s this takes overlaps the command-line parsing of a cold start.
     /// </summary>
     public static Task Preload() => Task.Run(Create);
 
@@ -59,42 +64,70 @@ internal static class OnnxRuntimeLog
         }
     }
 
-    /// <summary>Starts keeping ORT's errors instead of printing them, for the length of a CUDA attempt.</summary>
-    public static Capture CaptureErrors()
+    internal static void OnMessage(IntPtr param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message)
     {
         lock (Gate)
         {
-            _capturing++;
-            return new Capture(Captured.Count);
+            var listener = Listeners.FindLast(l => l.Id == logId) ?? Listeners.LastOrDefault();
+            listener?.Receive(severity >= OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, message);
         }
     }
 
-    private static void OnMessage(IntPtr param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message)
+    /// <summary>One backend's share of ORT's log.</summary>
+    public sealed class Listener(string id, Action<string>? sink, bool verbose) : IDisposable
     {
-        lock (Gate)
-        {
-            var isError = severity >= OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
-            if (isError && _capturing > 0)
-                Captured.Add(message);
-            else if (isError || _verbose)
-                _sink?.Invoke($"onnxruntime: {message.ReplaceLineEndings(" ").Trim()}");
-        }
-    }
+        private readonly List<string> _captured = [];
+        private int _capturing;
 
-    public sealed class Capture(int start) : IDisposable
-    {
-        /// <summary>The first error ORT logged since the capture began, or null.</summary>
-        public string? FirstError
+        /// <summary>The log id its sessions carry (SessionOptions.LogId), by which their messages find it.</summary>
+        public string Id { get; } = id;
+
+        /// <summary>Makes a session created with <paramref name="options"/> log to this listener.</summary>
+        public SessionOptions Apply(SessionOptions options)
         {
-            get
+            options.LogId = Id;
+            return options;
+        }
+
+        /// <summary>Starts keeping ORT's errors instead of printing them, for the length of a CUDA attempt.</summary>
+        public Capture CaptureErrors()
+        {
+            lock (Gate)
             {
-                lock (Gate) return Captured.Count > start ? Captured[start] : null;
+                _capturing++;
+                return new Capture(this, _captured.Count);
             }
+        }
+
+        /// <summary>Called under the gate.</summary>
+        internal void Receive(bool isError, string message)
+        {
+            if (isError && _capturing > 0)
+                _captured.Add(message);
+            else if (isError || verbose)
+                sink?.Invoke($"onnxruntime: {message.ReplaceLineEndings(" ").Trim()}");
         }
 
         public void Dispose()
         {
-            lock (Gate) _capturing--;
+            lock (Gate) Listeners.Remove(this);
+        }
+
+        public sealed class Capture(Listener listener, int start) : IDisposable
+        {
+            /// <summary>The first error ORT logged for this listener since the capture began, or null.</summary>
+            public string? FirstError
+            {
+                get
+                {
+                    lock (Gate) return listener._captured.Count > start ? listener._captured[start] : null;
+                }
+            }
+
+            public void Dispose()
+            {
+                lock (Gate) listener._capturing--;
+            }
         }
     }
 }
