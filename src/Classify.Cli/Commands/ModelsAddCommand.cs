@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Classify.Backends.Onnx;
 using Classify.Inference;
 using Classify.Models;
@@ -75,59 +74,38 @@ internal sealed class ModelsAddCommand(RunContext context)
     }
 
     private static byte[] Manifest(string name, string presetName, string fileName, string labelsPath, string? synsets, string dir, int first,
-        OnnxModelInfo info, bool nchw, int w, int h, ModelPresets.Preset preset)
+        OnnxModelInfo info, bool nchw, int w, int h, ModelPresets.Preset preset) => ManifestWriter.Write(new ModelManifest
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        Name = name,
+        Description = $"Written by classify models add --preset {presetName}.",
+        Files = new() { ["onnx"] = new ModelFile { Path = fileName, Sha256 = ModelCatalog.Sha256Of(Path.Combine(dir, fileName)) } },
+        Labels = new LabelsSpec
         {
-            json.WriteStartObject();
-            json.WriteString("name", name);
-            json.WriteString("description", $"Written by classify models add --preset {presetName}.");
-            json.WriteStartObject("files");
-            json.WriteStartObject("onnx");
-            json.WriteString("path", fileName);
-            json.WriteString("sha256", ModelCatalog.Sha256Of(Path.Combine(dir, fileName)));
-            json.WriteEndObject();
-            json.WriteEndObject();
-            json.WriteStartObject("labels");
-            json.WriteString("path", Path.GetRelativePath(dir, labelsPath));
-            json.WriteString("sha256", ModelCatalog.Sha256Of(labelsPath));
-            json.WriteNumber("firstClassOutput", first);
-            if (synsets is not null)
-            {
-                json.WriteString("synsets", Path.GetRelativePath(dir, synsets));
-                json.WriteString("synsetsSha256", ModelCatalog.Sha256Of(synsets));
-            }
-            json.WriteEndObject();
-            json.WriteStartObject("input");
-            json.WriteString("name", info.Input);
-            json.WriteString("layout", nchw ? "nchw" : "nhwc");
-            json.WriteString("elementType", info.InputIsUint8 ? "uint8" : "float32");
-            json.WriteNumber("width", w);
-            json.WriteNumber("height", h);
-            json.WriteString("channelOrder", preset.Channels == ChannelOrder.Bgr ? "bgr" : "rgb");
+            Path = Path.GetRelativePath(dir, labelsPath),
+            Sha256 = ModelCatalog.Sha256Of(labelsPath),
+            FirstClassOutput = first,
+            Synsets = synsets is null ? null : Path.GetRelativePath(dir, synsets),
+            SynsetsSha256 = synsets is null ? null : ModelCatalog.Sha256Of(synsets),
+        },
+        Input = new InputSpec
+        {
+            Name = info.Input,
+            Layout = nchw ? TensorLayout.Nchw : TensorLayout.Nhwc,
+            ElementType = info.InputIsUint8 ? TensorElementKind.Uint8 : TensorElementKind.Float32,
+            Width = w,
+            Height = h,
+            ChannelOrder = preset.Channels,
             // A uint8 input takes raw pixels: the model normalises them itself.
-            json.WriteNumber("scale", info.InputIsUint8 ? 1 : preset.Scale);
-            WriteNumbers(json, "mean", info.InputIsUint8 ? [0, 0, 0] : preset.Mean);
-            WriteNumbers(json, "std", info.InputIsUint8 ? [1, 1, 1] : preset.Std);
-            json.WritePropertyName("resize");
-            json.WriteRawValue(preset.ResizeJson(Math.Min(w, h)));
-            json.WriteEndObject();
-            json.WriteStartObject("output");
-            json.WriteString("name", info.Output);
-            json.WriteString("kind", info.OutputsProbabilities ? "probabilities" : "logits");
-            json.WriteNumber("classes", info.Classes);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-        buffer.WriteByte((byte)'\n');
-        return buffer.ToArray();
-    }
-
-    private static void WriteNumbers(Utf8JsonWriter json, string name, float[] values)
-    {
-        json.WriteStartArray(name);
-        foreach (var v in values) json.WriteNumberValue(v);
-        json.WriteEndArray();
-    }
+            Scale = info.InputIsUint8 ? 1 : preset.Scale,
+            Mean = info.InputIsUint8 ? [0, 0, 0] : preset.Mean,
+            Std = info.InputIsUint8 ? [1, 1, 1] : preset.Std,
+            Resize = preset.Resize(Math.Min(w, h)),
+        },
+        Output = new OutputSpec
+        {
+            Name = info.Output,
+            Kind = info.OutputsProbabilities ? OutputKind.Probabilities : OutputKind.Logits,
+            Classes = checked((int)info.Classes),
+        },
+    });
 }

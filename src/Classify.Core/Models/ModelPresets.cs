@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Classify.Models;
 
 /// <summary>
@@ -11,11 +9,11 @@ public static class ModelPresets
 {
     public sealed record Preset(string Name, ChannelOrder Channels, float Scale, float[] Mean, float[] Std, int DefaultSize, double? CentralFraction)
     {
-        /// <summary>The manifest's "resize" object for a model of <paramref name="size"/> pixels.</summary>
-        public string ResizeJson(int size) => CentralFraction is { } f
-            ? $"{{ \"mode\": \"central_crop\", \"fraction\": {f.ToString(CultureInfo.InvariantCulture)} }}"
+        /// <summary>The manifest's resize for a model of <paramref name="size"/> pixels.</summary>
+        public ResizeSpec Resize(int size) => CentralFraction is { } f
+            ? new ResizeSpec { Mode = ResizeMode.CentralCrop, Fraction = f }
             // torchvision's and Caffe's Resize(256) + CenterCrop(224), scaled to the model's size.
-            : $"{{ \"mode\": \"center_crop\", \"shorterSide\": {(int)Math.Round(size * 256 / 224.0)} }}";
+            : new ResizeSpec { Mode = ResizeMode.CenterCrop, ShorterSide = (int)Math.Round(size * 256 / 224.0) };
     }
 
     public static readonly IReadOnlyList<Preset> All =
