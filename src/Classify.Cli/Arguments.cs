@@ -190,11 +190,13 @@ internal static class Arguments
         return HelpWriter.Write<T>("Usage: classify [PATH|-]... [options]        (classify_image.py's flags work as they are)", null,
         [
             "Commands: classify doctor (is a GPU usable, and why not), classify merge (join shard files),",
-            "          classify decode (the pixels classify sees), classify bench (throughput),",
+            "          classify eval (accuracy on labelled images), classify decode (the pixels classify sees),",
+            "          classify bench (throughput),",
             "          classify models (list, pull, verify, path, rm, add); each takes --help.",
             "Exit codes: 0 ok, 2 usage, 3 image not found, 4 unsupported, 5 corrupt, 6 too large, 7 some images",
             "            failed, 8 input list unreadable, 9 decode timeout, 10-16 model/output/backend/download, 17 image",
-            "            unreadable for now, 18 out of memory or files, 20 no GPU, 30 bad shards, 130 cancelled (README).",
+            "            unreadable for now, 18 out of memory or files, 20 no GPU, 30 bad shards, 31 bad eval labels,",
+            "            130 cancelled (README).",
             "Examples: classify cat.png                      classify photos/ -n 3 -o results.jsonl",
             "          find /data -name '*.jpg' | classify -  classify --image_dir photos --device cuda --batch_size 256",
             "          classify --shard 3/16 --image_list todo.txt -o out/results.{shard}.jsonl",
@@ -204,6 +206,7 @@ internal static class Arguments
     private static readonly Dictionary<string, string> Usage = new(StringComparer.Ordinal)
     {
         ["merge"] = "--output FILE SHARD.jsonl...",
+        ["eval"] = "DIR | --truth FILE [DIR] | --results FILE --truth FILE  [--json] [--model NAME] [--output FILE]",
         ["decode"] = "IMAGE --output OUT.ppm|-",
         ["doctor"] = "[--json] [--verbose] [--gpu N]",
         ["models pull"] = "NAME... [--force]",

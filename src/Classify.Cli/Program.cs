@@ -84,7 +84,7 @@ public static class Program
         && !args.Any(a => a is "torch" or "--backend=torch" or "--help" || a.EndsWith(".pt", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The verbs besides the default classify, for "did you mean" on a mistyped one.</summary>
-    internal static readonly string[] Commands = ["doctor", "merge", "decode", "bench", "models"];
+    internal static readonly string[] Commands = ["doctor", "merge", "eval", "decode", "bench", "models"];
 
     internal static IReadOnlyDictionary<string, IBackendFactory> Backends() => new Dictionary<string, IBackendFactory>
     {
@@ -106,9 +106,15 @@ public static class Program
                 return Arguments.Parse<BenchOptions>(benchArgs, "bench", context, o => new BenchCommand(context, Backends()).Run(o, cancel));
             if (args is ["models", .. var modelsArgs])
                 return new ModelsCommand(context).Run(modelsArgs, cancel);
+            if (args is ["eval", .. var evalArgs])
+                return Arguments.Parse<EvalOptions>(evalArgs, "eval", context, o => new EvalCommand(context, Backends()).Run(o, cancel));
             if (args is ["merge", .. var mergeArgs])
                 return Arguments.Parse<MergeOptions>(mergeArgs, "merge", context, o => new MergeCommand(context).Run(o));
             return Arguments.Parse<ClassifyOptions>(args, "classify", context, o => new ClassifyCommand(context, Backends()).Run(o, cancel));
+        }
+        catch (EvalCommand.EvalStopped stopped)
+        {
+            return stopped.ExitCode;
         }
         catch (ClassifyException e)
         {

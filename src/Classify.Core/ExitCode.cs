@@ -51,6 +51,9 @@ public static class ExitCode
     /// <summary>classify merge: a shard file is missing, empty, truncated, edited, not classify's jsonl or without its
     /// trailer, or the shards given do not form one complete split (each shard once, all of the same inputs).</summary>
     public const int ShardInvalid = 30;
+    /// <summary>classify eval: the labelled data cannot be used: a truth file or class folder names a class the model does
+    /// not have (or two), a truth file or results file cannot be read or is not in a format eval reads.</summary>
+    public const int EvalDataInvalid = 31;
     /// <summary>Stopped by SIGINT or SIGTERM (e.g. Slurm's time limit); no partial output file is left.</summary>
     public const int Cancelled = 130;
 }

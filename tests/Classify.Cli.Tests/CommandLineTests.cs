@@ -33,7 +33,7 @@ public sealed class CommandLineTests
     {
         var r = ClassifyProcess.Run("doctorr");
         Assert.Equal(ExitCode.Usage, r.ExitCode);
-        Assert.Equal("classify: 'doctorr' is neither a command (doctor, merge, decode, bench, models) nor an existing file or folder; did you mean 'doctor'? see classify --help", r.Stderr.Trim());
+        Assert.Equal("classify: 'doctorr' is neither a command (doctor, merge, eval, decode, bench, models) nor an existing file or folder; did you mean 'doctor'? see classify --help", r.Stderr.Trim());
         Assert.Empty(r.Stdout);
     }
 
