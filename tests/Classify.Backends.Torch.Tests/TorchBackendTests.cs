@@ -83,6 +83,32 @@ public sealed class TorchBackendTests
         Assert.InRange(maxDiff, 0f, 1e-4f);
     }
 
+    /// <summary>Issue 31: the default model's TorchScript twin gives ONNX Runtime's answers, so --backend torch keeps a
+    /// default: the same top-5, every probability within 1e-5, on every photo, as one batch.</summary>
+    [Fact]
+    public void The_default_models_twin_gives_the_top5_and_probabilities_of_onnx_runtime()
+    {
+        var manifest = ModelCatalog.Load(Path.Combine(TestData.ModelFolder(TestData.DefaultModel), ModelManifest.FileName));
+        Assert.Equal(TestData.DefaultModel, ModelCatalog.DefaultModel);
+        var labels = Labels.Load(manifest);
+        string[] images = [TestData.Chelsea, TestData.Coffee, TestData.Rocket, TestData.Astronaut];
+        var batch = Batch(manifest, images);
+        using var onnx = new OnnxBackendFactory().Create(manifest, Cpu);
+        using var torch = new TorchBackendFactory().Create(manifest, Cpu);
+
+        var expected = Run(onnx, manifest, batch);
+        var actual = Run(torch, manifest, batch);
+
+        var classes = manifest.Output.Classes;
+        for (var i = 0; i < images.Length; i++)
+        {
+            Assert.Equal(
+                TopK.Select(expected.AsSpan(i * classes, classes), labels, manifest.Output.Kind, 5).Select(p => p.Label),
+                TopK.Select(actual.AsSpan(i * classes, classes), labels, manifest.Output.Kind, 5).Select(p => p.Label));
+        }
+        Assert.InRange(expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second)), 0f, 1e-5f);
+    }
+
     [Fact]
     public void Runs_a_batch_of_several_images_as_it_runs_each_alone()
     {

@@ -81,7 +81,7 @@ public sealed class TorchCliTests
         var run = Classify(new Dictionary<string, string> { ["LD_LIBRARY_PATH"] = NuGetLibTorch() }, "--backend", "torch", "--image_file", TestData.Chelsea);
 
         Assert.Equal((0, ""), (run.ExitCode, run.Err));
-        Assert.StartsWith("Egyptian cat (score = 0.9", run.Out);
+        Assert.StartsWith("Egyptian cat (score = 0.759", run.Out); // the default model's TorchScript twin
     }
 
     [Fact]

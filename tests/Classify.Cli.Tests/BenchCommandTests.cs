@@ -9,7 +9,7 @@ public sealed class BenchCommandTests
     [Fact]
     public void Bench_times_each_batch_size_and_a_folder_end_to_end_as_json()
     {
-        var r = ClassifyProcess.Run("bench", "--batch_sizes", "1,8,32", "--seconds", "0.2", "--device", "cpu", "--images", TestData.Images, "--json");
+        var r = ClassifyProcess.Run("bench", "--batch_sizes", "1,8,32", "--seconds", "0.2", "--device", "cpu", "--images", TestData.Images, "--json", "-m", TestData.SqueezeNet);
 
         Assert.True(r.ExitCode == 0, r.Stderr);
         var root = JsonDocument.Parse(r.Stdout).RootElement;
@@ -31,7 +31,7 @@ public sealed class BenchCommandTests
     {
         var r = ClassifyProcess.Run("bench", "--batch_sizes", "2", "--seconds", "0.1", "--device", "cpu");
         Assert.Equal(0, r.ExitCode);
-        Assert.StartsWith("classify bench: model squeezenet1.1, backend onnx on cpu, ", r.Stdout);
+        Assert.StartsWith($"classify bench: model {TestData.DefaultModel}, backend onnx on cpu, ", r.Stdout);
         Assert.Matches(@"\n      2 +\d+\.\d +\d+\.\d\d\n", r.Stdout);
         Assert.Contains("best: batch 2, ", r.Stdout);
 

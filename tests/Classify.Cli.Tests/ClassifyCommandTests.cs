@@ -21,7 +21,7 @@ public sealed partial class ClassifyCommandTests
         Assert.All(r.StdoutLines, l => Assert.Matches(PredictionLine(), l));
         var top = PredictionLine().Match(r.StdoutLines[0]);
         Assert.Equal(TestData.EgyptianCat, top.Groups["label"].Value);
-        Assert.InRange(double.Parse(top.Groups["score"].Value, System.Globalization.CultureInfo.InvariantCulture), 0.85, 0.99);
+        Assert.InRange(double.Parse(top.Groups["score"].Value, System.Globalization.CultureInfo.InvariantCulture), 0.70, 0.85); // the default model's 0.75903
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public sealed partial class ClassifyCommandTests
     [Fact]
     public void Several_images_are_each_introduced_by_their_path()
     {
-        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--image_file", TestData.Coffee, "--num_top_predictions", "2");
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--image_file", TestData.Coffee, "--num_top_predictions", "2", "-m", TestData.SqueezeNet);
 
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(
@@ -76,7 +76,7 @@ public sealed partial class ClassifyCommandTests
     [Fact]
     public void Jsonl_has_one_object_per_image_in_input_order()
     {
-        var r = ClassifyProcess.Run("--image_file", TestData.Coffee, "--image_file", TestData.Chelsea, "--format", "jsonl");
+        var r = ClassifyProcess.Run("--image_file", TestData.Coffee, "--image_file", TestData.Chelsea, "--format", "jsonl", "-m", TestData.SqueezeNet);
 
         Assert.Equal(0, r.ExitCode);
         var docs = r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
@@ -97,7 +97,7 @@ public sealed partial class ClassifyCommandTests
     [Fact]
     public void Json_is_one_document_with_the_run_and_its_results()
     {
-        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "json", "--num_top_predictions", "3");
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "json", "--num_top_predictions", "3", "-m", TestData.SqueezeNet);
 
         Assert.Equal(0, r.ExitCode);
         var root = JsonDocument.Parse(r.Stdout).RootElement;
@@ -144,7 +144,7 @@ public sealed partial class ClassifyCommandTests
     [Fact]
     public void Csv_has_a_header_and_one_quoted_row_per_prediction()
     {
-        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "csv", "--num_top_predictions", "2");
+        var r = ClassifyProcess.Run("--image_file", TestData.Chelsea, "--format", "csv", "--num_top_predictions", "2", "-m", TestData.SqueezeNet);
 
         Assert.Equal(0, r.ExitCode);
         Assert.Equal("file,rank,label,class,score,error,error_code,error_kind,synset,model,model_sha256,classify_version", r.StdoutLines[0]);

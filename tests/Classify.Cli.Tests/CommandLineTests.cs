@@ -94,7 +94,7 @@ public sealed class CommandLineTests
         // begin with, so the scores agree (measured: to the sixth decimal on the test photos).
         var photos = new[] { TestData.Chelsea, TestData.Coffee, TestData.Astronaut, TestData.Rocket };
         var fp16 = ClassifyProcess.Run([.. photos, "--model", Path.Combine(TestData.ModelFolder(TestData.SqueezeNet), "squeezenet1.1-fp16.onnx"), "-f", "jsonl", "--verbose"]);
-        var fp32 = ClassifyProcess.Run([.. photos, "-f", "jsonl"]);
+        var fp32 = ClassifyProcess.Run([.. photos, "--model", TestData.SqueezeNet, "-f", "jsonl"]);
         Assert.True(fp16.ExitCode == 0, fp16.Stderr);
         Assert.Contains("squeezenet1.1-fp16.onnx), backend onnx on cpu", fp16.Stderr);
         Assert.Equal(4, fp16.StdoutLines.Length);

@@ -46,7 +46,7 @@ public sealed class HintTests : IDisposable
         var missing = _dir.File("imagenet");
         var r = ClassifyProcess.Run("--model_dir", missing, TestData.Chelsea);
         Assert.Equal(ExitCode.ModelNotFound, r.ExitCode);
-        Assert.Equal($"classify: {missing}: no such model folder (--model_dir or CLASSIFY_MODEL_DIR), so no model 'squeezenet1.1' in it\n", r.Stderr);
+        Assert.Equal($"classify: {missing}: no such model folder (--model_dir or CLASSIFY_MODEL_DIR), so no model '{TestData.DefaultModel}' in it\n", r.Stderr);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ public sealed class MergeCommandTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static readonly string[] Folder = ["--image_dir", TestData.Images, "--format", "jsonl"];
+    private static readonly string[] Folder = ["--image_dir", TestData.Images, "--format", "jsonl", "-m", TestData.SqueezeNet];
 
     private List<string> RunShards(int count)
     {
@@ -123,7 +123,7 @@ public sealed class MergeCommandTests : IDisposable
     [Fact]
     public void Merge_into_csv_equals_a_csv_run()
     {
-        var single = ClassifyProcess.Run("--image_dir", TestData.Images, "--format", "csv").StdoutLines;
+        var single = ClassifyProcess.Run("--image_dir", TestData.Images, "--format", "csv", "-m", TestData.SqueezeNet).StdoutLines;
         var merged = _dir.File("merged.csv");
 
         var r = ClassifyProcess.Run(["merge", "--format", "csv", "--output", merged, .. RunShards(2)]);
@@ -139,7 +139,7 @@ public sealed class MergeCommandTests : IDisposable
     [Fact]
     public void Merge_into_json_equals_a_json_run()
     {
-        var single = ClassifyProcess.Run("--image_dir", TestData.Images, "--format", "json").Stdout;
+        var single = ClassifyProcess.Run("--image_dir", TestData.Images, "--format", "json", "-m", TestData.SqueezeNet).Stdout;
         var merged = _dir.File("merged.json");
 
         Assert.Equal(0, ClassifyProcess.Run(["merge", "--format", "json", "--output", merged, .. RunShards(2)]).ExitCode);
@@ -155,7 +155,7 @@ public sealed class MergeCommandTests : IDisposable
         // Shard 1 ran squeezenet1.1's fp16 file: the same model name, another model_sha256.
         var shards = RunShards(2);
         File.Delete(shards[1]);
-        var fp16 = ClassifyProcess.Run([.. Folder, "--model", Path.Combine(TestData.ModelFolder(TestData.SqueezeNet), "squeezenet1.1-fp16.onnx"),
+        var fp16 = ClassifyProcess.Run(["--image_dir", TestData.Images, "--format", "jsonl", "--model", Path.Combine(TestData.ModelFolder(TestData.SqueezeNet), "squeezenet1.1-fp16.onnx"),
             "--shard", "1/2", "--output", shards[1]]);
         Assert.Equal(0, fp16.ExitCode);
         var merged = _dir.File("merged.jsonl");

@@ -81,7 +81,7 @@ public sealed class ModelZooTests : IDisposable
         Assert.Equal(Installed, path.Stdout.Trim());
         var list = Classify(Env(), "models", "list");
         Assert.Matches($"{Name} +downloaded", list.Stdout);
-        Assert.Matches($"{TestData.SqueezeNet} \\(default\\) +bundled", list.Stdout);
+        Assert.Matches($"{TestData.DefaultModel} \\(default\\) +bundled", list.Stdout);
 
         var mirrored = Classify(Env(), "--model", Alias, TestData.Chelsea);
         var bundled = Classify(Env(), "--model", TestData.SqueezeNet, TestData.Chelsea);

@@ -16,6 +16,9 @@ internal static class TestData
     public const string MobileNet = "mobilenet_v2_1.0_224_quant";
     public const string EdgeTpuQuant = "mobilenet_edgetpu_224_1.0_quant";
     public const string EdgeTpuFloat = "mobilenet_edgetpu_224_1.0_float";
+
+    /// <summary>The model classify runs when none is named (issue 31: the most accurate bundled one).</summary>
+    public const string DefaultModel = EdgeTpuFloat;
     public const string EgyptianCat = "Egyptian cat";
     public const int EgyptianCatClass = 285;
     public const string Espresso = "espresso";

@@ -6,7 +6,7 @@ namespace Classify.Cli.Commands;
 internal sealed class BenchOptions
 {
     [Help("Options", "NAME|PATH")]
-    [Option("model", HelpText = "Model name or path, as for classify. Default: squeezenet1.1.")]
+    [Option("model", HelpText = "Model name or path, as for classify. Default: mobilenet_edgetpu_224_1.0_float (the default model).")]
     public string? Model { get; set; }
 
     [Help("Options", "DIR")]

@@ -10,7 +10,7 @@ namespace Classify.Models;
 /// </summary>
 public sealed class ModelCatalog
 {
-    public const string DefaultModel = "squeezenet1.1";
+    public const string DefaultModel = "mobilenet_edgetpu_224_1.0_float";
     public const string ModelDirVariable = "CLASSIFY_MODEL_DIR";
 
     public ModelCatalog(string modelDir) : this([modelDir]) { }

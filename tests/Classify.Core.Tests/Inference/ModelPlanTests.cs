@@ -31,7 +31,7 @@ public sealed class ModelPlanTests
     public void The_engine_and_the_file_follow_the_request(string backend, bool half, string engine, string file)
     {
         var plan = Plan(new ModelRequest { Backend = backend, Half = half });
-        Assert.Equal((TestData.SqueezeNet, engine, file), (plan.Manifest.Name, plan.Factory.Name, plan.ModelFile));
+        Assert.Equal((TestData.DefaultModel, engine, file), (plan.Manifest.Name, plan.Factory.Name, plan.ModelFile));
     }
 
     [Fact]

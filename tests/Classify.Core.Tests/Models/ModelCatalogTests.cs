@@ -293,7 +293,7 @@ public sealed class ModelCatalogTests : IDisposable
             }
             Assert.Equal(sums[Path.GetFullPath(Path.Combine(manifest.Directory, manifest.Labels.Path))], manifest.Labels.Sha256);
         }
-        Assert.Equal(7, checkedFiles); // SqueezeNet onnx, onnx-fp16 and torchscript, MobileNet onnx, EdgeTPU quant onnx, float onnx and onnx-fp16
+        Assert.Equal(8, checkedFiles); // SqueezeNet onnx, onnx-fp16 and torchscript, MobileNet onnx, EdgeTPU quant onnx, float onnx, onnx-fp16 and torchscript
     }
 
     [Fact]
