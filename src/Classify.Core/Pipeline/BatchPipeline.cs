@@ -228,7 +228,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
             token.ThrowIfCancellationRequested();
             var t = Stopwatch.GetTimestamp();
             if (slot.Ok > 0)
-                backend.Run(slot.Batch, slot.Output.AsSpan(0, slot.Batch.Count * manifest.Output.Classes));
+                backend.Run(slot.Batch, slot.Output.AsSpan(0, slot.Batch.Count * manifest.Output.Classes), token);
             slot.Device = backend.Device;
             timings.AddModel(Stopwatch.GetElapsedTime(t));
             results.WriteAsync(slot, token).AsTask().GetAwaiter().GetResult();
