@@ -55,7 +55,7 @@ public sealed class OnnxCancellationTests
         cancelled.Stop();
 
         Assert.IsType<OnnxRuntimeException>(e.InnerException);
-        Assert.True(cancelled.Elapsed < full.Elapsed * 0.6, $"cancelled after {full.Elapsed / 10}, the run took {cancelled.Elapsed} (a whole one: {full.Elapsed})");
+        Assert.True(cancelled.Elapsed < full.Elapsed * 0.75, $"cancelled after {full.Elapsed / 10}, the run took {cancelled.Elapsed} (a whole one: {full.Elapsed})");
         backend.Run(batch, output); // not terminated
     }
 }
