@@ -31,7 +31,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
 
     /// <summary>A batch the model has run, and the device that ran it.</summary>
-    private readonly record struct Inferred(BatchSlot Slot, string Device);
+    private sealed record Inferred(BatchSlot Slot, string Device);
 
     /// <summary>The public API is synchronous: this is the one place that waits for the stages.</summary>
     public void Run(IReadOnlyList<string> inputs, Action<ImageResult> onResult, CancellationToken cancel) =>
