@@ -210,17 +210,36 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
         return dims[0] > 0 ? dims[0] : int.MaxValue;
     }
 
-    public void Run(InputBatch input, Span<float> output)
+    /// <summary>Runs the batch; <paramref name="cancel"/> sets <c>RunOptions.Terminate</c>, which ONNX Runtime reads
+    /// before each kernel, so a cancelled run ends within one kernel with an <see cref="OperationCanceledException"/>
+    /// (a token cancelled before the call stops the run at its first kernel). One run at a time: the run options
+    /// are the backend's, and Terminate is cleared again for the next run.</summary>
+    public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default)
     {
         var classes = _manifest.Output.Classes;
         var count = input.Count;
         if (output.Length < count * classes)
             throw new ArgumentException("output buffer too small", nameof(output));
-        for (var start = 0; start < count; start += _maxBatch)
+        var terminate = cancel.CanBeCanceled ? cancel.UnsafeRegister(static o => ((RunOptions)o!).Terminate = true, _runOptions) : default;
+        try
         {
-            var n = Math.Min(_maxBatch, count - start);
-            RunSlice(input, start, n, output.Slice(start * classes, n * classes));
+            for (var start = 0; start < count; start += _maxBatch)
+            {
+                var n = Math.Min(_maxBatch, count - start);
+                RunSlice(input, start, n, output.Slice(start * classes, n * classes));
+            }
         }
+        catch (OnnxRuntimeException e) when (cancel.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("the model's run was terminated", e, cancel);
+        }
+        finally
+        {
+            // Dispose waits for a callback in flight, so no Terminate set for this run can reach the next one.
+            terminate.Dispose();
+            if (cancel.IsCancellationRequested) _runOptions.Terminate = false;
+        }
+        cancel.ThrowIfCancellationRequested();
     }
 
     /// <summary>Runs images [start, start + n) through an IOBinding over the caller's buffers: ONNX Runtime reads the

@@ -121,8 +121,10 @@ public sealed class TorchBackend : IClassifierBackend
         Labels.CheckOutputSize(_manifest, y.numel(), _path);
     }
 
-    public void Run(InputBatch input, Span<float> output)
+    /// <summary>TorchSharp cannot interrupt a forward pass: the token is looked at before the batch starts, not during it.</summary>
+    public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default)
     {
+        cancel.ThrowIfCancellationRequested();
         var n = input.Count;
         var classes = _manifest.Output.Classes;
         if (output.Length < n * classes)

@@ -209,22 +209,23 @@ public sealed class FailSafeBackend : IClassifierBackend
     public string? PlacementSummary => _placement.Count < 2 ? null : string.Join(", ", _placement.Select((p, i) =>
         $"images {p.First + 1}-{(i + 1 < _placement.Count ? _placement[i + 1].First : _images)} on {p.Device}"));
 
-    public void Run(InputBatch input, Span<float> output)
+    public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default)
     {
         if (ReferenceEquals(_current, _cpu))
         {
-            _cpu.Run(input, output);
+            _cpu.Run(input, output, cancel);
             _images += input.Count;
             return;
         }
         string? failure;
         try
         {
-            _current.Run(input, output);
+            _current.Run(input, output, cancel);
             _images += input.Count;
             return;
         }
-        catch (Exception e) when (e is not ClassifyException)
+        // A cancelled run is the user's, not a device failure.
+        catch (Exception e) when (e is not (ClassifyException or OperationCanceledException))
         {
             failure = FirstLine(e.Message);
         }
@@ -248,7 +249,7 @@ public sealed class FailSafeBackend : IClassifierBackend
         {
             // a device in a bad state may fail to release; the CPU carries on
         }
-        _cpu.Run(input, output);
+        _cpu.Run(input, output, cancel);
         _images += input.Count;
     }
 

@@ -21,7 +21,10 @@ public interface IClassifierBackend : IDisposable
 
     /// <summary>Runs <paramref name="input"/> and writes <c>input.Count * Output.Classes</c> raw model outputs
     /// (probabilities or logits, as the manifest says) into <paramref name="output"/>.</summary>
-    void Run(InputBatch input, Span<float> output);
+    /// <remarks>A <paramref name="cancel"/> that fires ends the run as soon as the engine allows (ONNX Runtime between
+    /// its kernels, through <c>RunOptions.Terminate</c>; an engine that cannot stop finishes the batch) with an
+    /// <see cref="OperationCanceledException"/> for that token; <paramref name="output"/> is then undefined.</remarks>
+    void Run(InputBatch input, Span<float> output, CancellationToken cancel = default);
 }
 
 /// <summary>Creates a backend for a model; the CLI holds one per backend name.</summary>

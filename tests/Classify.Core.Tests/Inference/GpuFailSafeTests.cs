@@ -40,12 +40,12 @@ public sealed class GpuFailSafeTests
         public string Device => "cuda:0";
         public InputSpec Input => inner.Input;
 
-        public void Run(InputBatch input, Span<float> output)
+        public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default)
         {
             var run = ++_runs; // 1: FailSafeBackend's probe; 2, 3, ...: the images' batches
             if (faults.FailFirstRun || (faults.FailOnBatch > 0 && run == faults.FailOnBatch + 1))
                 throw new InvalidOperationException("[ErrorCode:RuntimeException] CUDNN failure 4: CUDNN_STATUS_INTERNAL_ERROR\nmore native text");
-            inner.Run(input, output);
+            inner.Run(input, output, cancel);
             for (var i = 0; i < input.Count * Manifest.Output.Classes; i++)
                 output[i] += faults.ScoreError;
         }

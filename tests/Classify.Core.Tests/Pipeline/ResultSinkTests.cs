@@ -1,30 +1,27 @@
-using Classify.Backends.Onnx;
 using Classify.Images;
 using Classify.Inference;
 using Classify.Models;
 using Classify.Output;
 using Classify.Pipeline;
+using Classify.Tests.Fakes;
 
 namespace Classify.Tests.Pipeline;
 
-/// <summary>The run's result sink in-process, on the real model and photos: what it writes, journals, says on stderr
-/// and counts, and a journal's records replayed, not classified again.</summary>
+/// <summary>The run's result sink in-process, on the fake backend and the real photos: what it writes, journals, says on
+/// stderr and counts, and a journal's records replayed, not classified again.</summary>
 public sealed class ResultSinkTests : IDisposable
 {
     private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
-    private static readonly ModelManifest Manifest = new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _);
-
     private (ResultSink Sink, string[] Lines, string Errors) Run(List<string> inputs, ResultJournal? journal, bool retryFailed = false)
     {
-        using var backend = OnnxBackend.Create(Manifest, new BackendOptions { Device = DeviceRequest.Cpu });
-        var runner = new ClassificationRunner(backend, Manifest, Labels.Load(Manifest), new ImageLoader(), topK: 1, batchSize: 2);
+        var runner = FakeBackend.Runner(new FakeBackend(), batchSize: 2, topK: 1);
         var errors = new StringWriter();
         var output = new StringWriter();
         var sink = new ResultSink(errors, new ProgressOptions { Quiet = true }) { RetryFailed = retryFailed };
-        sink.Run(runner, inputs, ResultWriter.Create(OutputFormat.Jsonl, output, new RunInfo(null, "onnx", "cpu", 1), singleInput: false), journal, default);
+        sink.Run(runner, inputs, ResultWriter.Create(OutputFormat.Jsonl, output, new RunInfo(null, "fake", "cpu", 1), singleInput: false), journal, default);
         return (sink, output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries), errors.ToString());
     }
 
@@ -84,9 +81,10 @@ public sealed class ResultSinkTests : IDisposable
         var (sink, lines, errors) = Run(inputs, journal, retryFailed);
 
         Assert.Equal(3, lines.Length);
-        Assert.Contains($"\"label\":\"{TestData.EgyptianCat}\"", lines[0]); // read again, in its place
-        Assert.Contains(retryFailed ? $"\"label\":\"{TestData.EgyptianCat}\"" : "\"kind\":\"ImageUnsupported\"", lines[1]);
-        Assert.Contains($"\"label\":\"{TestData.Espresso}\"", lines[2]);
+        var cat = $"\"label\":\"{FakeBackend.Expected(TestData.Chelsea)}\"";
+        Assert.Contains(cat, lines[0]); // read again, in its place
+        Assert.Contains(retryFailed ? cat : "\"kind\":\"ImageUnsupported\"", lines[1]);
+        Assert.Contains($"\"label\":\"{FakeBackend.Expected(TestData.Coffee)}\"", lines[2]);
         Assert.Equal(retryFailed ? (0, 2, 0) : (1, 1, 1), (sink.Failed, sink.Retried, sink.Resumed));
         Assert.Equal(retryFailed ? "" : $"classify: 1 of the 1 results resumed from {journal.Path} are recorded failures, replayed as they were (--retry_failed reads them again)\n", errors);
     }
