@@ -17,12 +17,12 @@ internal static class CudaSession
     public const string CudaProvider = "CUDAExecutionProvider";
     private const string FallbackRefused = "fallback to CPU EP has been explicitly disabled";
 
-    public sealed record Result(InferenceSession? Session, string Device, string? Failure, string? Placement);
+    public sealed record Result(InferenceSession? Session, ComputeDevice Device, string? Failure, string? Placement);
 
     public static Result TryCreate(string modelPath, ModelManifest manifest, BackendOptions options, OnnxRuntimeLog.Listener log)
     {
         using var capture = log.CaptureErrors();
-        var device = $"cuda:{options.GpuIndex}";
+        var device = ComputeDevice.Cuda(options.GpuIndex);
         try
         {
             using var strict = Options(options, strict: true, log);
@@ -33,11 +33,11 @@ internal static class CudaSession
             // ORT also logs the refusal itself as an error: only another error (a provider that failed to
             // load) means CUDA is broken; the refusal alone means "some nodes need the CPU", tried next.
             if (capture.FirstError is { } loadError && !loadError.Contains(FallbackRefused, StringComparison.Ordinal))
-                return new Result(null, "cpu", loadError, null);
+                return new Result(null, ComputeDevice.Cpu, loadError, null);
         }
         catch (OnnxRuntimeException e)
         {
-            return new Result(null, "cpu", capture.FirstError ?? e.Message, null);
+            return new Result(null, ComputeDevice.Cpu, capture.FirstError ?? e.Message, null);
         }
 
         InferenceSession? split = null;
@@ -52,13 +52,13 @@ internal static class CudaSession
             if (placement.GetValueOrDefault(CudaProvider) > 0)
                 return new Result(split, device, null, Placement.Describe(placement));
             split.Dispose();
-            return new Result(null, "cpu", splitCapture.FirstError
+            return new Result(null, ComputeDevice.Cpu, splitCapture.FirstError
                 ?? $"{CudaProvider} took no node of {Path.GetFileName(modelPath)} ({Placement.Describe(placement)})", null);
         }
         catch (OnnxRuntimeException e)
         {
             split?.Dispose();
-            return new Result(null, "cpu", splitCapture.FirstError ?? e.Message, null);
+            return new Result(null, ComputeDevice.Cpu, splitCapture.FirstError ?? e.Message, null);
         }
     }
 

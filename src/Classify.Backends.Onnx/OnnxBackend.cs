@@ -40,7 +40,7 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
     private readonly DevicePreprocessing? _pixels;
     private readonly OnnxRuntimeLog.Listener _log;
 
-    private OnnxBackend(InferenceSession session, ModelManifest manifest, string device, int maxBatch, DevicePreprocessing? pixels,
+    private OnnxBackend(InferenceSession session, ModelManifest manifest, ComputeDevice device, int maxBatch, DevicePreprocessing? pixels,
         OnnxRuntimeLog.Listener log)
     {
         _log = log;
@@ -56,7 +56,7 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
     }
 
     public string Name => "onnx";
-    public string Device { get; }
+    public ComputeDevice Device { get; }
     public InputSpec Input { get; }
 
     public static OnnxBackend Create(ModelManifest manifest, BackendOptions options)
@@ -65,7 +65,7 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
         var log = OnnxRuntimeLog.Listen(options);
         var gpu = new GpuDevicePolicy(options, GpuRequirements.OnnxRuntime);
         InferenceSession? session = null;
-        var device = "cpu";
+        var device = ComputeDevice.Cpu;
         try
         {
             if (gpu.ShouldTryCuda())
@@ -92,7 +92,7 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
         {
             // As TorchSharp does: a run that asked for half precision or NHWC and landed on the CPU says so and
             // stops, rather than run something else than asked for.
-            if (device == "cpu" && (options.Half || options.ChannelsLast))
+            if (!device.IsCuda && (options.Half || options.ChannelsLast))
                 throw new ClassifyException(ExitCode.Usage, null,
                     "--fp16 and --channels_last apply to CUDA only, and this run is on the CPU (no usable GPU, or --device cpu)");
             gpu.Chose(device);
@@ -109,9 +109,9 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
 
     /// <summary>The preprocessing graph on the model's device where the run preprocesses there (on CUDA: a float32 model,
     /// unless CLASSIFY_GPU_PREPROCESS=off). A CUDA provider that cannot take it leaves the preprocessing on the CPU.</summary>
-    private static DevicePreprocessing? PixelsOnDevice(ModelManifest manifest, BackendOptions options, string device, OnnxRuntimeLog.Listener log)
+    private static DevicePreprocessing? PixelsOnDevice(ModelManifest manifest, BackendOptions options, ComputeDevice device, OnnxRuntimeLog.Listener log)
     {
-        var cuda = device.StartsWith("cuda", StringComparison.Ordinal);
+        var cuda = device.IsCuda;
         if (!options.PreprocessesOnDevice(cuda, manifest.Input))
             return null;
         if (!cuda)
@@ -135,7 +135,7 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
     /// `classify doctor`'s proof: creates a CUDA session for <paramref name="manifest"/>'s model on GPU
     /// <paramref name="gpuIndex"/>. Returns the device and where the nodes run, or ORT's failure verbatim.
     /// </summary>
-    public static (string Device, string? Placement, string? Failure) CheckCuda(ModelManifest manifest, int gpuIndex)
+    public static (ComputeDevice Device, string? Placement, string? Failure) CheckCuda(ModelManifest manifest, int gpuIndex)
     {
         var path = ModelCatalog.VerifiedFile(manifest, "onnx");
         var options = new BackendOptions { Device = DeviceRequest.Cuda, GpuIndex = gpuIndex };
@@ -151,7 +151,7 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
         }
         catch (OnnxRuntimeException e)
         {
-            return ("cpu", null, $"the session was created on {r.Device}, but its first run failed: {e.Message.Split('\n')[0]}");
+            return (ComputeDevice.Cpu, null, $"the session was created on {r.Device}, but its first run failed: {e.Message.Split('\n')[0]}");
         }
         finally
         {

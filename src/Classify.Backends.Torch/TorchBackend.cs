@@ -48,7 +48,7 @@ public sealed class TorchBackend : IClassifierBackend
         _device = device;
         _half = half;
         _channelsLast = channelsLast;
-        Device = device.type == DeviceType.CUDA ? $"cuda:{device.index}" : "cpu";
+        Device = TorchDevice.Of(device);
         Input = pixels ? manifest.Input.AsPixels() : manifest.Input;
         if (pixels)
         {
@@ -62,7 +62,7 @@ public sealed class TorchBackend : IClassifierBackend
     }
 
     public string Name => "torch";
-    public string Device { get; }
+    public ComputeDevice Device { get; }
     public InputSpec Input { get; }
 
 

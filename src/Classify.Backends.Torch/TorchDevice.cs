@@ -33,7 +33,10 @@ internal static class TorchDevice
         if (device.type != DeviceType.CUDA && (options.Half || options.ChannelsLast))
             throw new ClassifyException(ExitCode.Usage, null,
                 "--fp16 and --channels_last apply to CUDA only, and this run is on the CPU (no usable GPU, or --device cpu)");
-        gpu.Chose(device.type == DeviceType.CUDA ? $"cuda:{device.index}" : "cpu");
+        gpu.Chose(Of(device));
         return device;
     }
+
+    /// <summary>libtorch's device as classify names devices.</summary>
+    public static ComputeDevice Of(torch.Device device) => device.type == DeviceType.CUDA ? ComputeDevice.Cuda(device.index) : ComputeDevice.Cpu;
 }

@@ -55,7 +55,7 @@ public sealed class CudaSessionWithoutCudaTests
 
         var (device, placement, failure) = OnnxBackend.CheckCuda(manifest, 0);
 
-        Assert.Equal("cpu", device);
+        Assert.Equal(Classify.Inference.ComputeDevice.Cpu, device);
         Assert.Null(placement);
         Assert.Contains("Failed to load library", failure);
         Assert.Contains("libonnxruntime_providers_cuda.so with error: ", failure);

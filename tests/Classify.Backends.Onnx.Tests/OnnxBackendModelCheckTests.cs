@@ -193,7 +193,7 @@ public sealed class OnnxBackendModelCheckTests : IDisposable
         var manifest = new ModelCatalog(TestData.Models).Resolve(TestData.SqueezeNet, out _);
         using var backend = OnnxBackend.Create(manifest, Cpu);
 
-        Assert.Equal("cpu", backend.Device);
+        Assert.Equal(ComputeDevice.Cpu, backend.Device);
         Assert.Equal("onnx", backend.Name);
     }
 }

@@ -127,7 +127,7 @@ public sealed class TorchBackendTests
     public void Runs_on_the_cpu_when_asked()
     {
         using var backend = new TorchBackendFactory().Create(SqueezeNet(), Cpu);
-        Assert.Equal("cpu", backend.Device);
+        Assert.Equal(ComputeDevice.Cpu, backend.Device);
     }
 
     [Fact]
@@ -135,7 +135,7 @@ public sealed class TorchBackendTests
     {
         // The CPU libtorch of this build answers "no CUDA device" itself (no fake).
         using var backend = new TorchBackendFactory().Create(SqueezeNet(), new BackendOptions { Device = DeviceRequest.Auto });
-        Assert.Equal("cpu", backend.Device);
+        Assert.Equal(ComputeDevice.Cpu, backend.Device);
     }
 
     [Fact]
@@ -153,7 +153,7 @@ public sealed class TorchBackendTests
         using var backend = new TorchBackendFactory(probe: _ => TorchDeviceTests.TwoGpus)
             .Create(SqueezeNet(), new BackendOptions { Device = DeviceRequest.Auto, Log = log.Add });
 
-        Assert.Equal("cpu", backend.Device);
+        Assert.Equal(ComputeDevice.Cpu, backend.Device);
         Assert.Contains(log, l => l.Contains("libtorch sees no CUDA device") && l.Contains("CPU build"));
     }
 

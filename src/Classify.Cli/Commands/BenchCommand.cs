@@ -113,7 +113,7 @@ internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<strin
             json.WriteStartObject();
             json.WriteString("model", manifest.Name);
             json.WriteString("backend", backend.Name);
-            json.WriteString("device", backend.Device);
+            json.WriteString("device", backend.Device.ToString());
             json.WriteNumber("cpu_cores", Environment.ProcessorCount);
             json.WriteStartArray("model_only");
             foreach (var (batch, ips, ms) in results)

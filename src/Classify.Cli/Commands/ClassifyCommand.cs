@@ -102,7 +102,7 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             Synsets = manifest.Labels.SynsetsSha256 ?? manifest.Labels.Synsets ?? "",
             ClassifyVersion = Arguments.ResultVersion,
             Backend = backend.Name,
-            Device = backend.Device,
+            Device = backend.Device.ToString(),
             Half = o.Fp16,
             ChannelsLast = o.ChannelsLast,
             DevicePreprocessing = backend.Input.ElementType != manifest.Input.ElementType,

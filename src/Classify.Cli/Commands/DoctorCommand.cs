@@ -1,5 +1,6 @@
 using Classify.Backends.Onnx;
 using Classify.Gpu;
+using Classify.Inference;
 using Classify.Models;
 
 namespace Classify.Cli.Commands;
@@ -19,7 +20,7 @@ internal sealed class DoctorCommand(RunContext context)
         var report = GpuProbe.ForThisProcess(context.Environment).Run(requirements, thorough: true);
         report = report with { Diagnosis = report.DiagnosisFor(o.Gpu) };
         var provider = "CPUExecutionProvider";
-        var device = "cpu";
+        var device = ComputeDevice.Cpu;
         if (report.Diagnosis.GpuUsable)
         {
             // TODO(torch helper): the TorchSharp backend's CUDA check goes beside this one.
@@ -40,11 +41,11 @@ internal sealed class DoctorCommand(RunContext context)
             catch (ClassifyException e)
             {
                 provider = $"CUDAExecutionProvider, not checked: {e.OneLine}";
-                device = $"cuda:{o.Gpu}";
+                device = ComputeDevice.Cuda(o.Gpu);
             }
         }
         context.Out.Write(o.Json
-            ? GpuReportFormatter.Json(report, provider, device)
+            ? GpuReportFormatter.Json(report, provider, device.ToString())
             : GpuReportFormatter.Text(report, provider, o.Verbose));
         return report.Diagnosis.GpuUsable ? ExitCode.Success : ExitCode.GpuUnavailable;
     }

@@ -61,10 +61,10 @@ public sealed class GpuDevicePolicy
     }
 
     /// <summary>What --verbose says about the device once the backend has chosen it.</summary>
-    public void Chose(string device)
+    public void Chose(ComputeDevice device)
     {
         if (_options.Verbose && Report is not null)
-            _options.Log?.Invoke(device.StartsWith("cuda", StringComparison.Ordinal)
+            _options.Log?.Invoke(device.IsCuda
                 ? $"GPU: {Report.Diagnosis.Problem}; running on {device}"
                 : $"GPU: {Report.Diagnosis.Problem}; running on the CPU");
     }

@@ -26,7 +26,7 @@ public sealed class FailSafeBackend : IClassifierBackend
     private readonly bool _required;
     private IClassifierBackend _current;
     private IClassifierBackend? _cpu;
-    private readonly List<(long First, string Device)> _placement = [];
+    private readonly List<(long First, ComputeDevice Device)> _placement = [];
     private long _images;
 
     private FailSafeBackend(IClassifierBackend device, IClassifierBackend? cpu, Func<BackendOptions, IClassifierBackend> create,
@@ -55,7 +55,7 @@ public sealed class FailSafeBackend : IClassifierBackend
     public static IClassifierBackend Create(Func<BackendOptions, IClassifierBackend> create, ModelManifest manifest, BackendOptions options)
     {
         var device = create(options);
-        if (!device.Device.StartsWith("cuda", StringComparison.Ordinal))
+        if (!device.Device.IsCuda)
             return device;
         // The CPU twin: the model's own float32 file, with the same kind of input as the device's (pixels when the
         // device preprocesses, the CPU then running the same preprocessing graph), so a batch can move to it.
@@ -198,12 +198,12 @@ public sealed class FailSafeBackend : IClassifierBackend
     public string Name => _current.Name;
 
     /// <summary>Where the run is now; <see cref="Placement"/> has its history.</summary>
-    public string Device => _current.Device;
+    public ComputeDevice Device => _current.Device;
 
     public InputSpec Input => _current.Input;
 
     /// <summary>Which images ran where: from image First (0-based, in run order) on, Device.</summary>
-    public IReadOnlyList<(long First, string Device)> Placement => _placement;
+    public IReadOnlyList<(long First, ComputeDevice Device)> Placement => _placement;
 
     /// <summary>"images 1-640 on cuda:0, 641-1000 on cpu" once the run moved; null while it did not.</summary>
     public string? PlacementSummary => _placement.Count < 2 ? null : string.Join(", ", _placement.Select((p, i) =>

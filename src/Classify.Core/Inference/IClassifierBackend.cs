@@ -11,8 +11,8 @@ public interface IClassifierBackend : IDisposable
     /// <summary>"onnx" or "torch".</summary>
     string Name { get; }
 
-    /// <summary>What actually runs the model, e.g. "cpu" or "cuda:0" (checked, not assumed).</summary>
-    string Device { get; }
+    /// <summary>What actually runs the model, the CPU or CUDA device N (checked, not assumed).</summary>
+    ComputeDevice Device { get; }
 
     /// <summary>What the batches <see cref="Run"/> takes hold: the manifest's input, or, for a backend that casts,
     /// normalises and lays out on its device (TorchSharp on CUDA), the resized pixels (<see cref="InputSpec.AsPixels"/>),

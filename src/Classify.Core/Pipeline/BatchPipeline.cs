@@ -31,7 +31,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
 
     /// <summary>A batch the model has run, and the device that ran it.</summary>
-    private sealed record Inferred(BatchSlot Slot, string Device);
+    private sealed record Inferred(BatchSlot Slot, ComputeDevice Device);
 
     /// <summary>The public API is synchronous: this is the one place that waits for the stages.</summary>
     public void Run(IReadOnlyList<string> inputs, Action<ImageResult> onResult, CancellationToken cancel) =>
@@ -137,7 +137,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
     }
 
     private async Task Emit(IReadOnlyList<string> inputs, ChannelReader<Inferred> inferred, ChannelWriter<BatchSlot> free,
-        Action<ImageResult> onResult, string startDevice, CancellationToken cancel)
+        Action<ImageResult> onResult, ComputeDevice startDevice, CancellationToken cancel)
     {
         var classes = manifest.Output.Classes;
         await foreach (var (slot, device) in inferred.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
@@ -151,7 +151,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
                 onResult(slot.Errors[i] is { } error
                     ? ImageResult.Failed(file, error)
                     : ImageResult.Ok(file, TopK.Select(slot.Output.AsSpan(i * classes, classes), labels, manifest.Output.Kind, topK))
-                        with { Device = device == startDevice ? null : device });
+                        with { Device = device == startDevice ? null : device.ToString() });
             }
             timings.AddOutput(Stopwatch.GetElapsedTime(t));
             free.TryWrite(slot);

@@ -40,7 +40,7 @@ public sealed class ClassificationRunner
     /// 220 MB at batch 8 against 490 MB at 32 (ONNX Runtime holds every layer's activations for the whole batch); on a
     /// GPU larger batches keep the device busy.
     /// </summary>
-    public static int DefaultBatchSize(string device) => device.StartsWith("cuda", StringComparison.Ordinal) ? 32 : 8;
+    public static int DefaultBatchSize(ComputeDevice device) => device.IsCuda ? 32 : 8;
 
     /// <summary>Where the time of the runs so far went.</summary>
     public RunTimings Timings { get; } = new();

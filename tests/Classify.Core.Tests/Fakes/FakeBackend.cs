@@ -24,7 +24,7 @@ public sealed class FakeBackend(InputSpec input, int classes) : IClassifierBacke
     public FakeBackend() : this(Manifest.Input, Manifest.Output.Classes) { }
 
     public string Name => "fake";
-    public string Device { get; init; } = "cpu";
+    public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
     public InputSpec Input => input;
 
     /// <summary>The batch (1-based) whose run throws <see cref="Failure"/>, or 0.</summary>

@@ -84,7 +84,7 @@ public sealed class GpuDevicePolicyTests : IDisposable
         var policy = Policy(verbose: true);
 
         policy.ShouldTryCuda();
-        policy.Chose("cpu");
+        policy.Chose(ComputeDevice.Cpu);
 
         Assert.Equal("GPU: no NVIDIA GPU found (no /dev/nvidia*, no /proc/driver/nvidia); running on the CPU", Assert.Single(_log));
     }

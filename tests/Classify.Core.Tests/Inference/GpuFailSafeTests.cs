@@ -37,7 +37,7 @@ public sealed class GpuFailSafeTests
 
         public int Runs => _runs;
         public string Name => "onnx";
-        public string Device => "cuda:0";
+        public ComputeDevice Device => ComputeDevice.Cuda(0);
         public InputSpec Input => inner.Input;
 
         public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default)
@@ -112,7 +112,7 @@ public sealed class GpuFailSafeTests
     {
         var setup = new Setup(new Faults());
         using var backend = FailSafeBackend.Create(setup.Create, Manifest, setup.Options());
-        Assert.Equal("cuda:0", backend.Device);
+        Assert.Equal(ComputeDevice.Cuda(0), backend.Device);
         Assert.NotEqual(Manifest.Input.ElementType, backend.Input.ElementType); // preprocessing stays on the device
         AssertSameAsCpu(Classify(backend));
         Assert.Empty(setup.Log);
@@ -124,7 +124,7 @@ public sealed class GpuFailSafeTests
     {
         var setup = new Setup(new Faults { FailFirstRun = true });
         using var backend = FailSafeBackend.Create(setup.Create, Manifest, setup.Options());
-        Assert.Equal("cpu", backend.Device);
+        Assert.Equal(ComputeDevice.Cpu, backend.Device);
         Assert.Equal(["warning: GPU cuda:0 is not usable: the first run on cuda:0 failed: [ErrorCode:RuntimeException] CUDNN failure 4: CUDNN_STATUS_INTERNAL_ERROR. Running on the CPU."], setup.Log);
         AssertSameAsCpu(Classify(backend));
     }
@@ -153,7 +153,7 @@ public sealed class GpuFailSafeTests
             return;
         }
         using var backend = FailSafeBackend.Create(setup.Create, Manifest, setup.Options());
-        Assert.Equal("cpu", backend.Device);
+        Assert.Equal(ComputeDevice.Cpu, backend.Device);
         Assert.Contains("its scores differ from the CPU's by up to 0.1", Assert.Single(setup.Log));
         AssertSameAsCpu(Classify(backend));
     }
@@ -163,7 +163,7 @@ public sealed class GpuFailSafeTests
     {
         var setup = new Setup(new Faults { WrongPreprocessing = true });
         using var backend = FailSafeBackend.Create(setup.Create, Manifest, setup.Options());
-        Assert.Equal("cuda:0", backend.Device);
+        Assert.Equal(ComputeDevice.Cuda(0), backend.Device);
         Assert.Equal(Manifest.Input.ElementType, backend.Input.ElementType); // floats: preprocessing on the CPU now
         Assert.StartsWith("warning: preprocessing on cuda:0 differs from the CPU's (element 12345: ", Assert.Single(setup.Log));
         Assert.Equal(2, setup.Gpus.Count);
@@ -178,7 +178,7 @@ public sealed class GpuFailSafeTests
         var results = Classify(backend, batchSize: 2);
         // Every image once, in order, with the CPU's answer: nothing lost, nothing twice.
         AssertSameAsCpu(results);
-        Assert.Equal("cpu", backend.Device);
+        Assert.Equal(ComputeDevice.Cpu, backend.Device);
         Assert.Equal(["warning: GPU cuda:0 failed on images 3-4 ([ErrorCode:RuntimeException] CUDNN failure 4: CUDNN_STATUS_INTERNAL_ERROR); they and the rest of the run go to the CPU"], setup.Log);
         Assert.Equal("images 1-2 on cuda:0, images 3-7 on cpu", ((FailSafeBackend)backend).PlacementSummary);
         Assert.Equal(3, setup.Gpus[0].Runs); // the probe, batch 1, batch 2 (failed); none after
