@@ -2,7 +2,7 @@ namespace Classify.Images.Jpeg;
 
 /// <summary>What classify reads of a JPEG before decoding it, from one walk of its segments.</summary>
 /// <param name="ReachedEnd">Whether the segments reach EOI, every segment and scan before it whole: a JPEG that does
-/// not is truncated (see <see cref="ImageScan"/>).</param>
+/// not is truncated.</param>
 /// <param name="Orientation">The EXIF orientation (1-8) of the first APP1 "Exif" segment before the frame header.</param>
 /// <param name="Scans">The number of scans (SOS): a progressive file with very many is a CPU bomb.</param>
 /// <param name="Arithmetic">Whether a frame header declares arithmetic coding, which ImageSharp cannot decode.</param>
