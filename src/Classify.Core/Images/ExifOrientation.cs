@@ -6,59 +6,14 @@ using SixLabors.ImageSharp.Processing;
 namespace Classify.Images;
 
 /// <summary>
-/// The EXIF Orientation tag (1-8) of a JPEG (APP1 "Exif"), PNG (eXIf chunk) or WebP (EXIF chunk), read from the
-/// bytes by hand. ImageSharp's metadata readers are off (IgnoreMetadata): they cost time and memory on hostile
-/// files, and under Native AOT its EXIF reader fails on every photo ("ExifDataType[] is missing native code").
-/// Classification needs one tag of all that metadata. Anything malformed reads as 1 (upright), as PIL does.
+/// The EXIF Orientation tag (1-8), read from the bytes by hand: each format's scanner finds the EXIF block (a JPEG's
+/// APP1 "Exif", a PNG's eXIf chunk, a WebP's EXIF chunk) and reads it here. ImageSharp's metadata readers are off
+/// (IgnoreMetadata): they cost time and memory on hostile files, and under Native AOT its EXIF reader fails on every
+/// photo ("ExifDataType[] is missing native code"). Classification needs one tag of all that metadata. Anything malformed reads as 1 (upright), as PIL does.
 /// </summary>
 public static class ExifOrientation
 {
     public const int Upright = 1;
-
-    public static int FromJpeg(ReadOnlySpan<byte> jpeg)
-    {
-        foreach (var segment in new JpegSegments(jpeg))
-        {
-            // Metadata segments come before the first frame header; stop there.
-            if (segment.Marker is 0xDA or >= 0xC0 and <= 0xCF and not 0xC4 and not 0xC8 and not 0xCC)
-                break;
-            var payload = segment.Payload(jpeg);
-            if (segment.Marker == 0xE1 && payload.StartsWith("Exif\0"u8) && payload.Length > 6)
-                return FromTiff(payload[6..]);
-        }
-        return Upright;
-    }
-
-    public static int FromPng(ReadOnlySpan<byte> png)
-    {
-        foreach (var chunk in new PngChunks(png))
-        {
-            if (chunk.Is(png, "eXIf"u8))
-                return FromTiff(chunk.Data(png));
-            if (chunk.Is(png, "IDAT"u8))
-                break; // eXIf must come before IDAT; PIL looks no further either
-        }
-        return Upright;
-    }
-
-    public static int FromWebp(ReadOnlySpan<byte> webp)
-    {
-        long pos = 12;
-        while (pos + 8 <= webp.Length)
-        {
-            var length = BinaryPrimitives.ReadUInt32LittleEndian(webp[((int)pos + 4)..]);
-            if (pos + 8 + length > webp.Length)
-                break;
-            if (webp.Slice((int)pos, 4).SequenceEqual("EXIF"u8))
-            {
-                var data = webp.Slice((int)pos + 8, (int)length);
-                // Some writers keep JPEG's "Exif\0\0" prefix inside the chunk.
-                return FromTiff(data.StartsWith("Exif\0\0"u8) ? data[6..] : data);
-            }
-            pos += 8 + length + (length & 1);
-        }
-        return Upright;
-    }
 
     /// <summary>The Orientation entry (0x0112, SHORT) of IFD0 of a TIFF-structured EXIF block.</summary>
     public static int FromTiff(ReadOnlySpan<byte> tiff)

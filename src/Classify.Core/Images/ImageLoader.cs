@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Classify.Images.Jpeg;
+using Classify.Images.Png;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Bmp;
@@ -14,10 +16,11 @@ namespace Classify.Images;
 
 /// <summary>
 /// Decodes a photo to upright RGB: only JPEG, PNG, BMP, GIF and WebP (ImageSharp 2.1's TIFF decoder has
-/// unfixed advisories), read with bounds (<see cref="ImageFile"/>), structure checked to the end of the image
-/// (<see cref="ImageStructure"/>), dimensions checked with Identify before any pixel is decoded, decode time and
-/// memory bounded, EXIF orientation applied, grayscale/CMYK/palette/alpha converted to RGB (alpha dropped, as
-/// PIL's convert("RGB") does). Metadata is not decoded at all (<see cref="ExifOrientation"/> says why).
+/// unfixed advisories), read with bounds (<see cref="ImageFile"/>), scanned once by its format's scanner for its
+/// structure to the end of the image, its data and its orientation (<see cref="Scan"/>), dimensions checked with
+/// Identify before any pixel is decoded, decode time and memory bounded, EXIF orientation applied,
+/// grayscale/CMYK/palette/alpha converted to RGB (alpha dropped, as PIL's convert("RGB") does). Metadata is not
+/// decoded at all (<see cref="ExifOrientation"/> says why).
 /// </summary>
 public sealed partial class ImageLoader
 {
@@ -94,49 +97,9 @@ public sealed partial class ImageLoader
                     ? $"{archive}, not an image: classify reads images ({SupportedFormats}) and uncompressed .tar archives; unpack it, or decompress it to a .tar"
                     : $"not an image in a supported format ({SupportedFormats})");
         if (watch is not null) watch.Format = format.Name;
-        if (ImageStructure.IsTruncated(format, bytes))
-            throw new ClassifyException(ExitCode.ImageCorrupt, path, $"truncated {format.Name} file (it ends before the image data does)");
-        var orientation = ExifOrientation.Upright;
-        TurboJpeg? turbo = null;
-        Spng? spng = null;
-        var jpegScans = 1;
-        switch (format)
-        {
-            case JpegFormat:
-                orientation = ExifOrientation.FromJpeg(bytes);
-                var jpeg = ImageData.Jpeg(bytes);
-                jpegScans = Math.Max(1, jpeg.Scans);
-                if (jpeg.Problem is { } jpegProblem)
-                    throw new ClassifyException(ExitCode.ImageCorrupt, path, jpegProblem);
-                // libjpeg-turbo cannot be stopped mid-decode: a file with an unusual number of progressive scans
-                // (a CPU bomb; photos have about 10) goes to ImageSharp, which honours --decode_timeout.
-                turbo = jpeg.Scans <= MaxTurboJpegScans ? TurboJpeg.Instance : null;
-                if (turbo is null && jpeg.Arithmetic)
-                    throw new ClassifyException(ExitCode.ImageUnsupported, path, TurboJpeg.Instance is null
-                        ? $"arithmetic-coded JPEG, which ImageSharp cannot decode (install {TurboJpeg.Soname}: libturbojpeg0 on Debian/Ubuntu, turbojpeg on RHEL)"
-                        : $"arithmetic-coded JPEG with {jpeg.Scans} scans, over the {MaxTurboJpegScans} that are decoded");
-                break;
-            case PngFormat:
-                orientation = ExifOrientation.FromPng(bytes);
-                bytes = DecoderInput.PngPixelChunks(bytes);
-                spng = Spng.Instance;
-                break;
-            case BmpFormat:
-                // ImageSharp refuses a BMP over 65535 pixels a side (an InvalidOperationException from its header check).
-                if (ImageData.BmpSize(bytes) is var (bmpWidth, bmpHeight) && (Math.Abs((long)bmpWidth) > 65535 || Math.Abs((long)bmpHeight) > 65535))
-                    throw new ClassifyException(ExitCode.ImageTooLarge, path,
-                        $"{Math.Abs((long)bmpWidth)}x{Math.Abs((long)bmpHeight)} pixels: the BMP decoder takes at most 65535 pixels a side");
-                break;
-            case GifFormat:
-                if (ImageData.GifDataProblem(bytes) is { } gifProblem)
-                    throw new ClassifyException(ExitCode.ImageCorrupt, path, gifProblem);
-                break;
-            case WebpFormat:
-                orientation = ExifOrientation.FromWebp(bytes);
-                bytes = DecoderInput.WebpFirstFrame(bytes)
-                    ?? throw new ClassifyException(ExitCode.ImageCorrupt, path, "animated WebP without a readable first frame");
-                break;
-        }
+        var scanned = Scan(format, bytes, path);
+        bytes = scanned.Bytes;
+        var (orientation, turbo, spng, jpegScans) = (scanned.Orientation, scanned.Turbo, scanned.Spng, scanned.JpegScans);
         var decoder = _configuration.ImageFormatsManager.FindDecoder(format);
 
         var inUse = false;
@@ -167,7 +130,7 @@ public sealed partial class ImageLoader
                 throw new ClassifyException(ExitCode.ImageTooLarge, path,
                     $"{width}x{height} pixels is over the limit of {_options.MaxPixels:N0} pixels");
             // libspng reports data that ends early or a damaged zlib stream itself, as it decodes.
-            if (format is PngFormat && spng is null && ImageData.PngDataProblem(bytes, timeout.Token) is { } problem)
+            if (scanned.Png is { } png && spng is null && PngImageData.Problem(bytes, png, timeout.Token) is { } problem)
                 throw new ClassifyException(ExitCode.ImageCorrupt, path, problem);
             // Waiting for memory that other images hold is not this image's decoding time: the deadline starts again
             // once it has its share, so a batch of bombs cannot time its neighbours out.

@@ -1,4 +1,4 @@
-namespace Classify.Images;
+namespace Classify.Images.Jpeg;
 
 /// <summary>One marker segment of a JPEG; for a start of scan (SOS), also the entropy-coded bytes that follow it.</summary>
 internal readonly record struct JpegSegment(byte Marker, int PayloadStart, int PayloadLength, long ScanBytes)
@@ -10,7 +10,7 @@ internal readonly record struct JpegSegment(byte Marker, int PayloadStart, int P
 /// The marker segments of a JPEG in file order, from after SOI to EOI, following the structure the way decoders
 /// do: stray bytes and fill bytes between segments are skipped, and a scan's entropy-coded data runs to the next
 /// marker that is not a stuffed zero or a restart (RSTn). The walk stops at EOI (<see cref="ReachedEnd"/>) or
-/// where the file is cut off. One walker for truncation, orientation and the data-length check.
+/// where the file is cut off. <see cref="JpegScanner"/> walks it once for everything classify reads of a JPEG.
 /// </summary>
 internal ref struct JpegSegments(ReadOnlySpan<byte> jpeg)
 {

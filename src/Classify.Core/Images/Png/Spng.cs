@@ -3,7 +3,7 @@ using Classify.Gpu;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace Classify.Images;
+namespace Classify.Images.Png;
 
 /// <summary>
 /// libspng (libspng.so.0: Debian/Ubuntu libspng0, RHEL/EPEL libspng), the PNG decoder classify prefers to

@@ -3,7 +3,7 @@ using Classify.Gpu;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace Classify.Images;
+namespace Classify.Images.Jpeg;
 
 /// <summary>
 /// libjpeg-turbo's TurboJPEG API (libturbojpeg.so.0, the system's: Debian/Ubuntu libturbojpeg0 or libturbojpeg,

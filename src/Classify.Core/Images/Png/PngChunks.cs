@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Classify.Images;
+namespace Classify.Images.Png;
 
 /// <summary>One chunk of a PNG: where it starts in the file and the length of its data.</summary>
 internal readonly record struct PngChunk(int Start, int Length)
@@ -13,8 +13,8 @@ internal readonly record struct PngChunk(int Start, int Length)
 
 /// <summary>
 /// The chunks of a PNG in file order (length, type, data, CRC), up to and including IEND; the walk stops early at
-/// the first chunk the file cuts off, and <see cref="ReachedEnd"/> then stays false. One walker for every reader of
-/// PNG structure here (truncation, orientation, the chunks the decoder gets, the image data).
+/// the first chunk the file cuts off, and <see cref="ReachedEnd"/> then stays false. <see cref="PngScanner"/> walks it once
+/// for everything classify reads of a PNG.
 /// </summary>
 internal ref struct PngChunks(ReadOnlySpan<byte> png)
 {
