@@ -46,23 +46,39 @@ internal static class BilinearResampler
     {
         if (destination.Length < cropWidth * cropHeight * 3)
             throw new ArgumentException("destination too small", nameof(destination));
-        var (sourceWidth, sourceHeight) = (source.Width, source.Height);
+        var sink = new PackedRows(destination, cropWidth * 3);
+        Resize(ref row, source, width, height, left, top, cropWidth, cropHeight, ref sink);
+    }
+
+    /// <summary>The same resize, each output row handed to <paramref name="sink"/> as soon as it is made (the tensor
+    /// writer takes it from there), so that no whole resized image is ever stored.</summary>
+    public static void Resize<TRows, TSink>(ref TRows row, SourceWindow source, int width, int height,
+        int left, int top, int cropWidth, int cropHeight, ref TSink sink)
+        where TRows : IRowSource, allows ref struct where TSink : IRowSink, allows ref struct
+    {
+        var sourceWidth = source.Width;
         var horizontal = Precompute(sourceWidth, width, left, cropWidth);
-        var vertical = Precompute(sourceHeight, height, top, cropHeight);
+        var vertical = Precompute(source.Height, height, top, cropHeight);
         try
         {
             // Only the source rows some output row reads are resized horizontally, as Pillow does.
             var firstRow = vertical.First[0];
             var lastRow = vertical.First[cropHeight - 1] + vertical.Count[cropHeight - 1];
             var rowBytes = cropWidth * 3;
-            var temp = ArrayPool<byte>.Shared.Rent(rowBytes * (lastRow - firstRow));
+            // The horizontally resized rows, then one row of scratch for a sink that wants it.
+            var temp = ArrayPool<byte>.Shared.Rent(rowBytes * (lastRow - firstRow + 1));
             try
             {
                 for (var y = firstRow; y < lastRow; y++)
                     Horizontal(row.Row(source.Top + y)[(source.Left * 3)..], temp.AsSpan((y - firstRow) * rowBytes, rowBytes), horizontal, sourceWidth);
+                var scratch = temp.AsSpan((lastRow - firstRow) * rowBytes, rowBytes);
                 for (var y = 0; y < cropHeight; y++)
+                {
+                    var output = sink.Begin(y, scratch);
                     Vertical(temp, rowBytes, vertical.First[y] - firstRow, vertical.Count[y],
-                        vertical.Weights.AsSpan(y * vertical.Kernel, vertical.Kernel), destination.Slice(y * rowBytes, rowBytes));
+                        vertical.Weights.AsSpan(y * vertical.Kernel, vertical.Kernel), output);
+                    sink.End(y, output);
+                }
             }
             finally
             {
@@ -74,6 +90,16 @@ internal static class BilinearResampler
             horizontal.Return();
             vertical.Return();
         }
+    }
+
+    /// <summary>The output rows packed into one buffer.</summary>
+    private readonly ref struct PackedRows(Span<byte> destination, int rowBytes) : IRowSink
+    {
+        private readonly Span<byte> _destination = destination;
+
+        public Span<byte> Begin(int y, Span<byte> scratch) => _destination.Slice(y * rowBytes, rowBytes);
+
+        public void End(int y, ReadOnlySpan<byte> row) { }
     }
 
     /// <summary>Pillow's precompute_coeffs and normalize_coeffs_8bpc for an inSize to outSize pass, for the output
@@ -211,4 +237,13 @@ internal readonly record struct SourceWindow(int Left, int Top, int Width, int H
 internal interface IRowSource
 {
     ReadOnlySpan<byte> Row(int y);
+}
+
+/// <summary>Where the resize's output rows go, one at a time, top to bottom: <c>Begin</c> gives the span row y is
+/// written into (its own, or the scratch row it is offered), <c>End</c> hands that row back once it is complete.</summary>
+internal interface IRowSink
+{
+    Span<byte> Begin(int y, Span<byte> scratch);
+
+    void End(int y, ReadOnlySpan<byte> row);
 }
