@@ -12,7 +12,7 @@ namespace Classify.Preprocessing;
 /// Integer arithmetic gives the same bytes on every CPU and in the JIT and Native AOT builds (ImageSharp's float resize
 /// took a different SIMD path in each), and it is faster. Buffers come from the shared array pool.
 /// </summary>
-internal static class BilinearResampler
+internal static partial class BilinearResampler
 {
     private const int PrecisionBits = 32 - 8 - 2;
     private const int Half = 1 << (PrecisionBits - 1);
@@ -69,15 +69,20 @@ internal static class BilinearResampler
             var temp = ArrayPool<byte>.Shared.Rent(rowBytes * (lastRow - firstRow + 1));
             try
             {
-                for (var y = firstRow; y < lastRow; y++)
+                var y = firstRow;
+                if (TwoRows)
+                    for (; y + 1 < lastRow; y += 2)
+                        Horizontal2(row.Row(source.Top + y)[(source.Left * 3)..], row.Row(source.Top + y + 1)[(source.Left * 3)..],
+                            temp.AsSpan((y - firstRow) * rowBytes, rowBytes), temp.AsSpan((y + 1 - firstRow) * rowBytes, rowBytes), horizontal, sourceWidth);
+                for (; y < lastRow; y++)
                     Horizontal(row.Row(source.Top + y)[(source.Left * 3)..], temp.AsSpan((y - firstRow) * rowBytes, rowBytes), horizontal, sourceWidth);
                 var scratch = temp.AsSpan((lastRow - firstRow) * rowBytes, rowBytes);
-                for (var y = 0; y < cropHeight; y++)
+                for (var yy = 0; yy < cropHeight; yy++)
                 {
-                    var output = sink.Begin(y, scratch);
-                    Vertical(temp, rowBytes, vertical.First[y] - firstRow, vertical.Count[y],
-                        vertical.Weights.AsSpan(y * vertical.Kernel, vertical.Kernel), output);
-                    sink.End(y, output);
+                    var output = sink.Begin(yy, scratch);
+                    Vertical(temp, rowBytes, vertical.First[yy] - firstRow, vertical.Count[yy],
+                        vertical.Weights.AsSpan(yy * vertical.Kernel, vertical.Kernel), output);
+                    sink.End(yy, output);
                 }
             }
             finally
@@ -194,7 +199,7 @@ internal static class BilinearResampler
 
     private static void Vertical(byte[] temp, int rowBytes, int firstRow, int taps, ReadOnlySpan<int> weights, Span<byte> output)
     {
-        var i = 0;
+        var i = Vertical32(temp, rowBytes, firstRow, taps, weights, output);
         var half = Vector128.Create(Half);
         // 16 bytes at a time: four lanes of 32-bit sums each, exactly the scalar arithmetic.
         for (; i + 16 <= rowBytes; i += 16)
