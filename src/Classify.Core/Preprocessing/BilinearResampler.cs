@@ -70,6 +70,12 @@ internal static partial class BilinearResampler
             try
             {
                 var y = firstRow;
+                Span<byte> Across(int y) => temp.AsSpan((y - firstRow) * rowBytes, rowBytes);
+                if (FourRows)
+                    for (; y + 3 < lastRow; y += 4)
+                        Horizontal4(row.Row(source.Top + y)[(source.Left * 3)..], row.Row(source.Top + y + 1)[(source.Left * 3)..],
+                            row.Row(source.Top + y + 2)[(source.Left * 3)..], row.Row(source.Top + y + 3)[(source.Left * 3)..],
+                            Across(y), Across(y + 1), Across(y + 2), Across(y + 3), horizontal, sourceWidth);
                 if (TwoRows)
                     for (; y + 1 < lastRow; y += 2)
                         Horizontal2(row.Row(source.Top + y)[(source.Left * 3)..], row.Row(source.Top + y + 1)[(source.Left * 3)..],
