@@ -27,6 +27,37 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_times_the_data_path_alone_and_says_how_many_cores_feed_the_model()
+    {
+        var r = ClassifyProcess.Run("bench", "--batch_sizes", "1", "--seconds", "0.2", "--device", "cpu", "--threads", "2", "--images", TestData.Images, "--json");
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var root = JsonDocument.Parse(r.Stdout).RootElement;
+        var data = root.GetProperty("data_path");
+        Assert.Equal(TestData.Images, data.GetProperty("folder").GetString());
+        Assert.Equal(4 + 18, data.GetProperty("images").GetInt32());
+        Assert.Equal(0, data.GetProperty("unreadable").GetInt32());
+        var runs = data.GetProperty("runs").EnumerateArray().ToList();
+        Assert.Equal([1, 2], runs.Select(x => x.GetProperty("threads").GetInt32()));
+        Assert.All(runs, x =>
+        {
+            Assert.True(x.GetProperty("images").GetInt32() >= 16 * x.GetProperty("threads").GetInt32()); // 16 images a thread at least
+            Assert.InRange(x.GetProperty("cpu_ms_per_image").GetDouble(), 0.01, 10_000);
+            Assert.True(x.GetProperty("images_per_second").GetDouble() > 0);
+        });
+        // ceil(model img/s x the higher CPU ms per image / 1000), at least 1.
+        var ms = runs.Max(x => x.GetProperty("cpu_ms_per_image").GetDouble());
+        var model = root.GetProperty("model_only")[0].GetProperty("images_per_second").GetDouble();
+        Assert.InRange(root.GetProperty("cpus_per_task").GetInt32(), Math.Max(1, (int)Math.Ceiling(model * ms / 1000) - 1), Math.Max(1, (int)Math.Ceiling(model * ms / 1000) + 1));
+
+        // The table: one line for the data path beside the model's rows, one for the cores (no --images: the bundled cat).
+        var table = ClassifyProcess.Run("bench", "--batch_sizes", "2", "--seconds", "0.1", "--device", "cpu", "--threads", "1");
+        Assert.True(table.ExitCode == 0, table.Stderr);
+        Assert.Matches(@"\ndata path alone \(read, decode, resize, normalise, lay out; no model\), 1 image of .*examples: 1 thread \d+\.\d\d ms CPU/image, \d+\.\d img/s\n", table.Stdout);
+        Assert.Matches(@"\ncores to keep the model busy on cpu: [1-9]\d* = ceil\(\d+\.\d img/s x \d+\.\d\d ms / 1000\), the number to put in --cpus-per-task", table.Stdout);
+    }
+
+    [Fact]
     public void Bench_prints_a_table_and_refuses_a_bad_batch_size()
     {
         var r = ClassifyProcess.Run("bench", "--batch_sizes", "2", "--seconds", "0.1", "--device", "cpu");

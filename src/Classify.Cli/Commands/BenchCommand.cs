@@ -12,7 +12,9 @@ namespace Classify.Cli.Commands;
 
 /// <summary>
 /// `classify bench`: img/s of the model alone at each batch size (one real photo, the bundled cat, preprocessed once
-/// and copied into every slot, so that only the engine is timed), then optionally of the whole pipeline over a folder.
+/// and copied into every slot, so that only the engine is timed), the data path alone (<see cref="DataPathBench"/>: decode
+/// through tensor, no model, on --images or the bundled cat, at 1 and N threads) and the CPU cores that keep the model
+/// busy, then optionally the whole pipeline over a folder.
 /// The numbers of the README's Benchmarks section come from it.
 /// </summary>
 internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<string, IBackendFactory> backends)
@@ -46,6 +48,12 @@ internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<strin
         var loader = new ImageLoader();
         var results = new List<(int Batch, double ImagesPerSecond, double MsPerBatch)>();
         var output = new float[sizes.Max() * manifest.Output.Classes];
+
+        // The data path first, while the engine's threads are idle: the process's CPU time is then the data path's.
+        var dataFolder = o.Images ?? Path.Combine(AppContext.BaseDirectory, "examples");
+        var files = InputSet.Enumerate(new InputOptions { Directory = dataFolder, Recursive = true }, context.In);
+        var threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount;
+        var (dataPath, readable, unreadable) = DataPathBench.Measure(files, backend.Input, loader, threads > 1 ? [1, threads] : [1], o.Seconds, cancel);
         foreach (var size in sizes)
         {
             var batch = new InputBatch(backend.Input, size) { Count = size };
@@ -72,25 +80,25 @@ internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<strin
         (int Images, double Seconds, string Timings)? endToEnd = null;
         if (o.Images is { } folder)
         {
-            var inputs = InputSet.Enumerate(new InputOptions { Directory = folder, Recursive = true }, context.In);
             var runner = new ClassificationRunner(backend, manifest, Labels.Load(manifest), loader, 5, defaultBatch, o.Threads);
             var clock = Stopwatch.StartNew();
-            runner.Run(inputs, _ => { }, cancel);
-            endToEnd = (inputs.Count, clock.Elapsed.TotalSeconds, runner.Timings.Describe().TrimStart(';', ' '));
+            runner.Run(files, _ => { }, cancel);
+            endToEnd = (files.Count, clock.Elapsed.TotalSeconds, runner.Timings.Describe().TrimStart(';', ' '));
         }
 
         var best = results.MaxBy(r => r.ImagesPerSecond);
         var atDefault = results.FirstOrDefault(r => r.Batch == defaultBatch);
+        var data = new DataPathReport(dataFolder, readable, unreadable, dataPath, best.ImagesPerSecond, backend.Device);
         if (o.Json)
-            WriteJson(manifest, backend, results, best, atDefault, endToEnd, o.Images, defaultBatch);
+            WriteJson(manifest, backend, results, best, atDefault, endToEnd, o.Images, defaultBatch, data);
         else
-            WriteTable(manifest, backend, results, best, atDefault, endToEnd, o.Images, defaultBatch);
+            WriteTable(manifest, backend, results, best, atDefault, endToEnd, o.Images, defaultBatch, data);
         return ExitCode.Success;
     }
 
     private void WriteTable(ModelManifest manifest, IClassifierBackend backend, List<(int Batch, double ImagesPerSecond, double MsPerBatch)> results,
         (int Batch, double ImagesPerSecond, double MsPerBatch) best, (int Batch, double ImagesPerSecond, double MsPerBatch) atDefault,
-        (int Images, double Seconds, string Timings)? endToEnd, string? folder, int defaultBatch)
+        (int Images, double Seconds, string Timings)? endToEnd, string? folder, int defaultBatch, DataPathReport data)
     {
         var w = context.Out;
         w.WriteLine(F($"classify bench: model {manifest.Name}, backend {backend.Name} on {backend.Device}, {Environment.ProcessorCount} CPU core{(Environment.ProcessorCount == 1 ? "" : "s")}"));
@@ -99,13 +107,14 @@ internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<strin
             w.WriteLine(F($"  {batch,5} {ips,10:F1} {ms,10:F2}"));
         w.WriteLine(F($"best: batch {best.Batch}, {best.ImagesPerSecond:F1} img/s")
             + (atDefault.Batch == defaultBatch ? F($"; classify's default --batch_size {defaultBatch}: {100 * atDefault.ImagesPerSecond / best.ImagesPerSecond:F0}% of it") : ""));
+        data.WriteTable(w);
         if (endToEnd is { } e)
             w.WriteLine(F($"end to end: {e.Images} images of {folder} in {e.Seconds:F2} s, {(e.Seconds > 0 ? e.Images / e.Seconds : 0):F1} img/s at --batch_size {defaultBatch}; {e.Timings}"));
     }
 
     private void WriteJson(ModelManifest manifest, IClassifierBackend backend, List<(int Batch, double ImagesPerSecond, double MsPerBatch)> results,
         (int Batch, double ImagesPerSecond, double MsPerBatch) best, (int Batch, double ImagesPerSecond, double MsPerBatch) atDefault,
-        (int Images, double Seconds, string Timings)? endToEnd, string? folder, int defaultBatch)
+        (int Images, double Seconds, string Timings)? endToEnd, string? folder, int defaultBatch, DataPathReport data)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream))
@@ -128,6 +137,7 @@ internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<strin
             json.WriteNumber("best_batch", best.Batch);
             if (atDefault.Batch == defaultBatch)
                 json.WriteNumber("default_batch_fraction_of_best", Math.Round(atDefault.ImagesPerSecond / best.ImagesPerSecond, 3));
+            data.WriteJson(json);
             if (endToEnd is { } e)
             {
                 json.WriteStartObject("end_to_end");

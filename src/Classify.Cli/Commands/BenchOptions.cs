@@ -2,7 +2,7 @@ using CommandLine;
 
 namespace Classify.Cli.Commands;
 
-[Verb("bench", HelpText = "Measure throughput to size a job or compare nodes: the model alone at several batch sizes on the chosen device, then, with --images, end to end over a folder (decode, model and output, results discarded).")]
+[Verb("bench", HelpText = "Measure throughput to size a job or compare nodes: the model alone at several batch sizes on the chosen device, the data path alone (decode through tensor, no model; 1 thread and --threads) and the CPU cores that keep the model busy, then, with --images, end to end over a folder (decode, model and output, results discarded).")]
 internal sealed class BenchOptions
 {
     [Help("Options", "NAME|PATH")]
@@ -42,11 +42,11 @@ internal sealed class BenchOptions
     public string BatchSizes { get; set; } = "1,8,16,32,64,128";
 
     [Help("Options", "SECONDS")]
-    [Option("seconds", Default = 2.0, HelpText = "Seconds to time each batch size, after a warm-up run (so 6 sizes x 2 s is at least 12 s).")]
+    [Option("seconds", Default = 2.0, HelpText = "Seconds to time each batch size, after a warm-up run, and the data path at each thread count (so 6 sizes x 2 s is at least 12 s, plus 4 s).")]
     public double Seconds { get; set; } = 2;
 
     [Help("Options", "DIR")]
-    [Option("images", HelpText = "Also classify this folder end to end (recursively) at classify's default batch size.")]
+    [Option("images", HelpText = "Time the data path on this folder's images (default: the bundled cat) and also classify it end to end (recursively) at classify's default batch size.")]
     public string? Images { get; set; }
 
     [Help("Options")]

@@ -12,7 +12,7 @@ namespace Classify.Preprocessing;
 /// Integer arithmetic gives the same bytes on every CPU and in the JIT and Native AOT builds (ImageSharp's float resize
 /// took a different SIMD path in each), and it is faster. Buffers come from the shared array pool.
 /// </summary>
-internal static class BilinearResampler
+internal static partial class BilinearResampler
 {
     private const int PrecisionBits = 32 - 8 - 2;
     private const int Half = 1 << (PrecisionBits - 1);
@@ -46,23 +46,50 @@ internal static class BilinearResampler
     {
         if (destination.Length < cropWidth * cropHeight * 3)
             throw new ArgumentException("destination too small", nameof(destination));
-        var (sourceWidth, sourceHeight) = (source.Width, source.Height);
+        var sink = new PackedRows(destination, cropWidth * 3);
+        Resize(ref row, source, width, height, left, top, cropWidth, cropHeight, ref sink);
+    }
+
+    /// <summary>The same resize, each output row handed to <paramref name="sink"/> as soon as it is made (the tensor
+    /// writer takes it from there), so that no whole resized image is ever stored.</summary>
+    public static void Resize<TRows, TSink>(ref TRows row, SourceWindow source, int width, int height,
+        int left, int top, int cropWidth, int cropHeight, ref TSink sink)
+        where TRows : IRowSource, allows ref struct where TSink : IRowSink, allows ref struct
+    {
+        var sourceWidth = source.Width;
         var horizontal = Precompute(sourceWidth, width, left, cropWidth);
-        var vertical = Precompute(sourceHeight, height, top, cropHeight);
+        var vertical = Precompute(source.Height, height, top, cropHeight);
         try
         {
             // Only the source rows some output row reads are resized horizontally, as Pillow does.
             var firstRow = vertical.First[0];
             var lastRow = vertical.First[cropHeight - 1] + vertical.Count[cropHeight - 1];
             var rowBytes = cropWidth * 3;
-            var temp = ArrayPool<byte>.Shared.Rent(rowBytes * (lastRow - firstRow));
+            // The horizontally resized rows, then one row of scratch for a sink that wants it.
+            var temp = ArrayPool<byte>.Shared.Rent(rowBytes * (lastRow - firstRow + 1));
             try
             {
-                for (var y = firstRow; y < lastRow; y++)
+                var y = firstRow;
+                Span<byte> Across(int y) => temp.AsSpan((y - firstRow) * rowBytes, rowBytes);
+                if (FourRows)
+                    for (; y + 3 < lastRow; y += 4)
+                        Horizontal4(row.Row(source.Top + y)[(source.Left * 3)..], row.Row(source.Top + y + 1)[(source.Left * 3)..],
+                            row.Row(source.Top + y + 2)[(source.Left * 3)..], row.Row(source.Top + y + 3)[(source.Left * 3)..],
+                            Across(y), Across(y + 1), Across(y + 2), Across(y + 3), horizontal, sourceWidth);
+                if (TwoRows)
+                    for (; y + 1 < lastRow; y += 2)
+                        Horizontal2(row.Row(source.Top + y)[(source.Left * 3)..], row.Row(source.Top + y + 1)[(source.Left * 3)..],
+                            temp.AsSpan((y - firstRow) * rowBytes, rowBytes), temp.AsSpan((y + 1 - firstRow) * rowBytes, rowBytes), horizontal, sourceWidth);
+                for (; y < lastRow; y++)
                     Horizontal(row.Row(source.Top + y)[(source.Left * 3)..], temp.AsSpan((y - firstRow) * rowBytes, rowBytes), horizontal, sourceWidth);
-                for (var y = 0; y < cropHeight; y++)
-                    Vertical(temp, rowBytes, vertical.First[y] - firstRow, vertical.Count[y],
-                        vertical.Weights.AsSpan(y * vertical.Kernel, vertical.Kernel), destination.Slice(y * rowBytes, rowBytes));
+                var scratch = temp.AsSpan((lastRow - firstRow) * rowBytes, rowBytes);
+                for (var yy = 0; yy < cropHeight; yy++)
+                {
+                    var output = sink.Begin(yy, scratch);
+                    Vertical(temp, rowBytes, vertical.First[yy] - firstRow, vertical.Count[yy],
+                        vertical.Weights.AsSpan(yy * vertical.Kernel, vertical.Kernel), output);
+                    sink.End(yy, output);
+                }
             }
             finally
             {
@@ -74,6 +101,16 @@ internal static class BilinearResampler
             horizontal.Return();
             vertical.Return();
         }
+    }
+
+    /// <summary>The output rows packed into one buffer.</summary>
+    private readonly ref struct PackedRows(Span<byte> destination, int rowBytes) : IRowSink
+    {
+        private readonly Span<byte> _destination = destination;
+
+        public Span<byte> Begin(int y, Span<byte> scratch) => _destination.Slice(y * rowBytes, rowBytes);
+
+        public void End(int y, ReadOnlySpan<byte> row) { }
     }
 
     /// <summary>Pillow's precompute_coeffs and normalize_coeffs_8bpc for an inSize to outSize pass, for the output
@@ -168,7 +205,7 @@ internal static class BilinearResampler
 
     private static void Vertical(byte[] temp, int rowBytes, int firstRow, int taps, ReadOnlySpan<int> weights, Span<byte> output)
     {
-        var i = 0;
+        var i = Vertical32(temp, rowBytes, firstRow, taps, weights, output);
         var half = Vector128.Create(Half);
         // 16 bytes at a time: four lanes of 32-bit sums each, exactly the scalar arithmetic.
         for (; i + 16 <= rowBytes; i += 16)
@@ -211,4 +248,13 @@ internal readonly record struct SourceWindow(int Left, int Top, int Width, int H
 internal interface IRowSource
 {
     ReadOnlySpan<byte> Row(int y);
+}
+
+/// <summary>Where the resize's output rows go, one at a time, top to bottom: <c>Begin</c> gives the span row y is
+/// written into (its own, or the scratch row it is offered), <c>End</c> hands that row back once it is complete.</summary>
+internal interface IRowSink
+{
+    Span<byte> Begin(int y, Span<byte> scratch);
+
+    void End(int y, ReadOnlySpan<byte> row);
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using Classify.Inference;
 using Classify.Models;
@@ -87,19 +86,26 @@ public sealed class Preprocessor
     }
 
     /// <summary>Resizes the image as the manifest says and writes it into slot <paramref name="slot"/> of
-    /// <paramref name="batch"/>. The image is not changed.</summary>
+    /// <paramref name="batch"/>, in one pass: each resized row goes to the <see cref="TensorWriter"/> as soon as it is
+    /// made (no resized image is stored), the same values as <see cref="Resize"/> then <see cref="TensorWriter.Write"/>.
+    /// The image is not changed.</summary>
     public void Fill(Image<Rgb24> image, InputBatch batch, int slot)
     {
-        var pixels = ArrayPool<byte>.Shared.Rent(3 * _spec.Width * _spec.Height);
-        try
+        var p = Check(image);
+        var sink = new TensorRows(_writer, batch, slot);
+        var window = new SourceWindow(p.SourceLeft, p.SourceTop, p.SourceWidth, p.SourceHeight);
+        // The decoders make contiguous images: their rows are read without a delegate (and its allocation) per image.
+        if (image.DangerousTryGetSinglePixelMemory(out var memory))
         {
-            Resize(image, pixels);
-            _writer.Write(pixels.AsSpan(0, 3 * _spec.Width * _spec.Height), batch, slot);
+            var rows = new PackedSource(MemoryMarshal.AsBytes(memory.Span), 3 * image.Width);
+            BilinearResampler.Resize(ref rows, window, p.Width, p.Height, p.Left, p.Top, _spec.Width, _spec.Height, ref sink);
+            return;
         }
-        finally
+        image.ProcessPixelRows(accessor =>
         {
-            ArrayPool<byte>.Shared.Return(pixels);
-        }
+            var rows = new AccessorRows(accessor);
+            BilinearResampler.Resize(ref rows, window, p.Width, p.Height, p.Left, p.Top, _spec.Width, _spec.Height, ref sink);
+        });
     }
 
     /// <summary>The model's input window of the resized image as packed RGB rows (Width x Height x 3 bytes):
@@ -107,15 +113,36 @@ public sealed class Preprocessor
     /// byte for byte.</summary>
     public void Resize(Image<Rgb24> image, byte[] destination)
     {
-        var p = Geometry(image.Width, image.Height);
-        if (p.Left < 0 || p.Top < 0 || p.Left + _spec.Width > p.Width || p.Top + _spec.Height > p.Height)
-            throw new ArgumentException($"the {_spec.Width}x{_spec.Height} crop does not fit in {p.Width}x{p.Height}");
+        var p = Check(image);
         image.ProcessPixelRows(accessor =>
         {
             var rows = new AccessorRows(accessor);
             BilinearResampler.Resize(ref rows, new SourceWindow(p.SourceLeft, p.SourceTop, p.SourceWidth, p.SourceHeight),
                 p.Width, p.Height, p.Left, p.Top, _spec.Width, _spec.Height, destination);
         });
+    }
+
+    private Plan Check(Image<Rgb24> image)
+    {
+        var p = Geometry(image.Width, image.Height);
+        if (p.Left < 0 || p.Top < 0 || p.Left + _spec.Width > p.Width || p.Top + _spec.Height > p.Height)
+            throw new ArgumentException($"the {_spec.Width}x{_spec.Height} crop does not fit in {p.Width}x{p.Height}");
+        return p;
+    }
+
+    /// <summary>Each resized row written into the batch's slot.</summary>
+    private readonly struct TensorRows(TensorWriter writer, InputBatch batch, int slot) : IRowSink
+    {
+        public Span<byte> Begin(int y, Span<byte> scratch) => scratch;
+
+        public void End(int y, ReadOnlySpan<byte> row) => writer.WriteRow(row, batch, slot, y);
+    }
+
+    private readonly ref struct PackedSource(ReadOnlySpan<byte> pixels, int stride) : IRowSource
+    {
+        private readonly ReadOnlySpan<byte> _pixels = pixels;
+
+        public ReadOnlySpan<byte> Row(int y) => _pixels.Slice(y * stride, stride);
     }
 
     private readonly ref struct AccessorRows(SixLabors.ImageSharp.PixelAccessor<Rgb24> accessor) : IRowSource

@@ -67,9 +67,27 @@ public sealed class TensorWriter
     {
         if (rgb.Length != 3 * _plane)
             throw new ArgumentException($"{rgb.Length} bytes of pixels, the model takes {_spec.Width}x{_spec.Height}x3");
+        WritePixels(rgb, batch, slot, 0);
+    }
+
+    /// <summary>Writes row <paramref name="y"/> of the model's input (Width packed RGB pixels) into slot
+    /// <paramref name="slot"/>: what <see cref="Write"/> writes for those pixels, value for value, so that the resize
+    /// can hand over each row as it is made instead of a whole image.</summary>
+    public void WriteRow(ReadOnlySpan<byte> rgb, InputBatch batch, int slot, int y)
+    {
+        if (rgb.Length != 3 * _spec.Width || (uint)y >= (uint)_spec.Height)
+            throw new ArgumentException($"row {y} of {rgb.Length} bytes, the model takes {_spec.Height} rows of {_spec.Width}x3");
+        WritePixels(rgb, batch, slot, y * _spec.Width);
+    }
+
+    /// <summary>Pixels <paramref name="first"/> on (as many as <paramref name="rgb"/> holds) of one image.</summary>
+    private void WritePixels(ReadOnlySpan<byte> rgb, InputBatch batch, int slot, int first)
+    {
         var start = slot * batch.ImageLength;
-        var pixels = _plane;
+        var pixels = rgb.Length / 3;
         var blocks = Vector128.IsHardwareAccelerated ? pixels / 16 : 0;
+        // Where the block's groups start: NCHW, at pixel `first` of each plane; NHWC, at value 3 * first.
+        var origin = _spec.Layout == TensorLayout.Nchw ? first : 3 * first;
         if (batch.Floats is { } floats)
         {
             var dest = floats.AsSpan(start, batch.ImageLength);
@@ -81,7 +99,7 @@ public sealed class TensorWriter
                     var (lo, hi) = Vector128.Widen(Gather(v0, v1, v2, g));
                     var (q0, q1) = Vector128.Widen(lo);
                     var (q2, q3) = Vector128.Widen(hi);
-                    var o = g * _groupStride + b * _blockStride;
+                    var o = origin + g * _groupStride + b * _blockStride;
                     (Vector128.ConvertToSingle(q0.AsInt32()) * _mul[g, 0] + _add[g, 0]).CopyTo(dest[o..]);
                     (Vector128.ConvertToSingle(q1.AsInt32()) * _mul[g, 1] + _add[g, 1]).CopyTo(dest[(o + 4)..]);
                     (Vector128.ConvertToSingle(q2.AsInt32()) * _mul[g, 2] + _add[g, 2]).CopyTo(dest[(o + 8)..]);
@@ -90,7 +108,7 @@ public sealed class TensorWriter
             }
             for (var p = 16 * blocks; p < pixels; p++)
                 for (var c = 0; c < 3; c++)
-                    dest[Index(p, c)] = rgb[3 * p + _sourceChannel[c]] * _multiplier[c] + _offset[c];
+                    dest[Index(first + p, c)] = rgb[3 * p + _sourceChannel[c]] * _multiplier[c] + _offset[c];
         }
         else
         {
@@ -99,11 +117,11 @@ public sealed class TensorWriter
             {
                 var (v0, v1, v2) = Load(rgb, b);
                 for (var g = 0; g < 3; g++)
-                    Gather(v0, v1, v2, g).CopyTo(dest[(g * _groupStride + b * _blockStride)..]);
+                    Gather(v0, v1, v2, g).CopyTo(dest[(origin + g * _groupStride + b * _blockStride)..]);
             }
             for (var p = 16 * blocks; p < pixels; p++)
                 for (var c = 0; c < 3; c++)
-                    dest[Index(p, c)] = rgb[3 * p + _sourceChannel[c]];
+                    dest[Index(first + p, c)] = rgb[3 * p + _sourceChannel[c]];
         }
     }
 
