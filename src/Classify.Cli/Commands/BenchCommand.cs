@@ -88,7 +88,7 @@ internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<strin
 
         var best = results.MaxBy(r => r.ImagesPerSecond);
         var atDefault = results.FirstOrDefault(r => r.Batch == defaultBatch);
-        var data = new DataPathReport(dataFolder, readable, unreadable, dataPath, best.ImagesPerSecond, backend.Device);
+        var data = new DataPathReport(dataFolder, readable, unreadable, dataPath, best.ImagesPerSecond, backend.Device.ToString());
         if (o.Json)
             WriteJson(manifest, backend, results, best, atDefault, endToEnd, o.Images, defaultBatch, data);
         else
