@@ -60,7 +60,7 @@ public static class ResultFiles
             var line = lines[i].TrimEnd('\r');
             var bytes = System.Text.Encoding.UTF8.GetBytes(line);
             if (line.Length == 0 || ShardTrailer.LooksLikeOne(bytes)) continue;
-            var r = ResultReader.TryParse(bytes, out var made)
+            var r = ResultJson.TryParse(bytes, out var made)
                 ?? throw new ClassifyException(ExitCode.EvalDataInvalid, $"{path}:{i + 1}", "not a result classify writes (jsonl)");
             model ??= made?.Model;
             results.Add(r);
@@ -80,7 +80,7 @@ public static class ResultFiles
             foreach (var element in root.GetProperty("results").EnumerateArray())
             {
                 n++;
-                results.Add(ResultReader.TryParse(System.Text.Encoding.UTF8.GetBytes(element.GetRawText()))
+                results.Add(ResultJson.TryParse(System.Text.Encoding.UTF8.GetBytes(element.GetRawText()))
                     ?? throw new ClassifyException(ExitCode.EvalDataInvalid, path, $"result {n} is not a result classify writes (json)"));
             }
             return new Contents(results, model);

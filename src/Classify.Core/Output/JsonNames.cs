@@ -23,7 +23,7 @@ internal static class JsonNames
             var escape = rest.IndexOfAnyInRange('\uDC80', '\uDCFF');
             var run = escape < 0 ? rest : rest[..escape];
             if (!run.IsEmpty)
-                json.Append(JsonEncodedText.Encode(run, JsonFormat.Options.Encoder).Value);
+                json.Append(JsonEncodedText.Encode(run, ResultJson.Options.Encoder).Value);
             if (escape < 0)
                 break;
             json.Append("\\u").Append(((int)rest[escape]).ToString("x4", CultureInfo.InvariantCulture));

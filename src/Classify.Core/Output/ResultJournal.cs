@@ -122,7 +122,7 @@ public sealed partial class ResultJournal : IDisposable
         while (finished < inputs.Count && TryRead(lines, out var line, out terminated) && terminated)
         {
             // Each record must be the result of the input at its place in the list, and one this run could produce.
-            var result = ResultReader.TryParse(line.Span);
+            var result = ResultJson.TryParse(line.Span);
             var problem = result is null ? "is not a classify result"
                 : result.File != inputs[finished] ? $"is for {ClassifyException.Printable(result.File)}, not input {finished + 1} ({ClassifyException.Printable(inputs[finished])})"
                 : check?.Problem(result);
@@ -182,14 +182,14 @@ public sealed partial class ResultJournal : IDisposable
         var lines = new LineScanner(reader);
         lines.TryRead(out _, out _);
         for (var i = 0; i < Finished && lines.TryRead(out var line, out _); i++)
-            onResult(i, ResultReader.TryParse(line.Span) ?? throw new InvalidOperationException($"{Path}: record {i + 1} changed while resuming"));
+            onResult(i, ResultJson.TryParse(line.Span) ?? throw new InvalidOperationException($"{Path}: record {i + 1} changed while resuming"));
     }
 
     public void Append(ImageResult result)
     {
         _line.SetLength(0);
-        using (var json = new Utf8JsonWriter(_line, JsonFormat.Options))
-            JsonFormat.WriteResult(json, result, exactScores: true);
+        using (var json = new Utf8JsonWriter(_line, ResultJson.Options))
+            ResultJson.Write(json, result, exactScores: true);
         _line.WriteByte((byte)'\n');
         try { _stream.Write(_line.GetBuffer(), 0, (int)_line.Length); }
         catch (IOException e) { throw OutputFaults.Of(e, Path); }

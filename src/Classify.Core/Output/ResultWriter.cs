@@ -93,8 +93,8 @@ internal sealed class JsonlResultWriter(TextWriter writer, RunInfo info) : Resul
     public override void Write(ImageResult result)
     {
         _buffer.SetLength(0);
-        using (var json = new Utf8JsonWriter(_buffer, JsonFormat.Options))
-            JsonFormat.WriteResult(json, result, exactScores: info.Split is not null, made: info.Made);
+        using (var json = new Utf8JsonWriter(_buffer, ResultJson.Options))
+            ResultJson.Write(json, result, exactScores: info.Split is not null, made: info.Made);
         Writer.WriteLine(Utf8.GetString(_buffer.GetBuffer(), 0, (int)_buffer.Length));
         _records++;
         _files?.Add(result.File);
@@ -120,7 +120,7 @@ internal sealed class JsonResultWriter : ResultWriter
     public JsonResultWriter(TextWriter writer, RunInfo info) : base(writer)
     {
         _stream = new TextWriterStream(writer);
-        _json = new Utf8JsonWriter(_stream, JsonFormat.Options with { Indented = true });
+        _json = new Utf8JsonWriter(_stream, ResultJson.Options with { Indented = true });
         _json.WriteStartObject();
         _json.WriteString("model", info.Made?.Model ?? "unknown");
         _json.WriteString("model_sha256", info.Made?.ModelSha256 ?? "unknown");
@@ -133,7 +133,7 @@ internal sealed class JsonResultWriter : ResultWriter
 
     public override void Write(ImageResult result)
     {
-        JsonFormat.WriteResult(_json, result);
+        ResultJson.Write(_json, result);
         if (_json.BytesPending > 1 << 16) _json.Flush();
     }
 
@@ -190,67 +190,4 @@ internal sealed class CsvResultWriter : ResultWriter
 
     private static string Quote(string s) =>
         s.AsSpan().IndexOfAny(",\"\r\n") < 0 ? s : "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-}
-
-/// <summary>The one JSON shape of a result, shared by the json and jsonl formats (and read back by merge).</summary>
-public static class JsonFormat
-{
-    public static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    /// <param name="exactScores">Write scores unrounded (the resume journal, so that a resumed run's output
-    /// in any format equals an uninterrupted one's).</param>
-    /// <param name="made">jsonl's per-record provenance, after the result so that a line still reads file first, then
-    /// predictions; null in json (its header has it) and in the journal (its fingerprint covers it).</param>
-    public static void WriteResult(Utf8JsonWriter json, ImageResult result, bool exactScores = false, Provenance? made = null)
-    {
-        json.WriteStartObject();
-        if (FileNames.HasEscapes(result.File))
-        {
-            json.WritePropertyName("file");
-            json.WriteRawValue(JsonNames.Quote(result.File), skipInputValidation: true);
-        }
-        else
-        {
-            json.WriteString("file", result.File);
-        }
-        if (result.Error is { } error)
-        {
-            json.WriteStartObject("error");
-            json.WriteNumber("code", error.Code);
-            json.WriteString("kind", error.Kind);
-            json.WriteString("message", error.Message);
-            json.WriteEndObject();
-        }
-        else
-        {
-            json.WriteStartArray("predictions");
-            foreach (var p in result.Predictions!)
-            {
-                json.WriteStartObject();
-                json.WriteString("label", p.Label);
-                if (p.Synset is { } synset)
-                    json.WriteString("synset", synset);
-                json.WriteNumber("class", p.Class);
-                // Fixed-point with six decimals, as csv prints it, so formats agree and output is stable across machines.
-                if (exactScores)
-                    json.WriteNumber("score", p.Score);
-                else
-                {
-                    json.WritePropertyName("score");
-                    json.WriteRawValue(ResultWriter.MachineScore(p.Score), skipInputValidation: true);
-                }
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-            if (result.Device is { } device)
-                json.WriteString("device", device);
-        }
-        if (made is not null)
-        {
-            json.WriteString("model", made.Model);
-            json.WriteString("model_sha256", made.ModelSha256);
-            json.WriteString("classify_version", made.ClassifyVersion);
-        }
-        json.WriteEndObject();
-    }
 }

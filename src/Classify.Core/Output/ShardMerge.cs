@@ -167,7 +167,7 @@ public static partial class ShardMerge
                 break;
             }
             count++;
-            var result = ResultReader.TryParse(line.Span, out var made);
+            var result = ResultJson.TryParse(line.Span, out var made);
             // ShardTrailer.ReadFrom has refused a journal, and a file whose last line has no end.
             if (result is null)
                 throw new InvalidDataException($"line {count} is not a classify result");
@@ -202,7 +202,7 @@ public static partial class ShardMerge
             using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read);
             var lines = new LineScanner(input);
             // Copy names a first line that does not parse.
-            if (lines.TryRead(out var line, out _) && ResultReader.TryParse(line.Span, out var made) is not null)
+            if (lines.TryRead(out var line, out _) && ResultJson.TryParse(line.Span, out var made) is not null)
                 return (made, shard);
             if (!ShardTrailer.LooksLikeOne(line.Span))
                 return null;

@@ -28,7 +28,7 @@ public sealed record ShardTrailer(int Index, int Count, long Records, string Fil
     public byte[] ToJson()
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, JsonFormat.Options))
+        using (var json = new Utf8JsonWriter(buffer, ResultJson.Options))
         {
             json.WriteStartObject();
             json.WriteStartObject(Key);

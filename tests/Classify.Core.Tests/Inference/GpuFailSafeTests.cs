@@ -194,10 +194,10 @@ public sealed class GpuFailSafeTests
         {
             using var buffer = new MemoryStream();
             using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
-                global::Classify.Output.JsonFormat.WriteResult(json, result, exactScores: true);
+                global::Classify.Output.ResultJson.Write(json, result, exactScores: true);
             var line = buffer.ToArray();
             Assert.Equal(result.Device is not null, System.Text.Encoding.UTF8.GetString(line).Contains("\"device\":\"cpu\"", StringComparison.Ordinal));
-            Assert.Equal(result.Device, global::Classify.Output.ResultReader.TryParse(line)!.Device);
+            Assert.Equal(result.Device, global::Classify.Output.ResultJson.TryParse(line)!.Device);
         }
     }
 

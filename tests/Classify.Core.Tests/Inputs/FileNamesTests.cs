@@ -88,6 +88,6 @@ public sealed class FileNamesTests : IDisposable
         var name = "dir/caf\udce9 \"q\".png";
         Assert.Equal("\"dir/caf\\udce9 \\\"q\\\".png\"", JsonNames.Quote(name));
         var line = Encoding.UTF8.GetBytes($"{{\"file\":{JsonNames.Quote(name)},\"predictions\":[{{\"label\":\"a\",\"class\":1,\"score\":0.5}}]}}");
-        Assert.Equal(name, ResultReader.TryParse(line)!.File);
+        Assert.Equal(name, ResultJson.TryParse(line)!.File);
     }
 }

@@ -1,12 +1,76 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Classify.Inference;
+using Classify.Inputs;
 using Classify.Pipeline;
 
 namespace Classify.Output;
 
-/// <summary>Reads back one line of the jsonl format (<see cref="JsonFormat"/>): for merge and resume.</summary>
-public static class ResultReader
+/// <summary>
+/// The one JSON shape of a result, written and read here (issue 27: it was written in one file and read in another):
+/// the json and jsonl formats, the resume journal and shard files write it; merge, resume and eval read it back.
+/// </summary>
+public static class ResultJson
 {
+    public static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <param name="exactScores">Write scores unrounded (the resume journal, so that a resumed run's output
+    /// in any format equals an uninterrupted one's).</param>
+    /// <param name="made">jsonl's per-record provenance, after the result so that a line still reads file first, then
+    /// predictions; null in json (its header has it) and in the journal (its fingerprint covers it).</param>
+    public static void Write(Utf8JsonWriter json, ImageResult result, bool exactScores = false, Provenance? made = null)
+    {
+        json.WriteStartObject();
+        if (FileNames.HasEscapes(result.File))
+        {
+            json.WritePropertyName("file");
+            json.WriteRawValue(JsonNames.Quote(result.File), skipInputValidation: true);
+        }
+        else
+        {
+            json.WriteString("file", result.File);
+        }
+        if (result.Error is { } error)
+        {
+            json.WriteStartObject("error");
+            json.WriteNumber("code", error.Code);
+            json.WriteString("kind", error.Kind);
+            json.WriteString("message", error.Message);
+            json.WriteEndObject();
+        }
+        else
+        {
+            json.WriteStartArray("predictions");
+            foreach (var p in result.Predictions!)
+            {
+                json.WriteStartObject();
+                json.WriteString("label", p.Label);
+                if (p.Synset is { } synset)
+                    json.WriteString("synset", synset);
+                json.WriteNumber("class", p.Class);
+                // Fixed-point with six decimals, as csv prints it, so formats agree and output is stable across machines.
+                if (exactScores)
+                    json.WriteNumber("score", p.Score);
+                else
+                {
+                    json.WritePropertyName("score");
+                    json.WriteRawValue(ResultWriter.MachineScore(p.Score), skipInputValidation: true);
+                }
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            if (result.Device is { } device)
+                json.WriteString("device", device);
+        }
+        if (made is not null)
+        {
+            json.WriteString("model", made.Model);
+            json.WriteString("model_sha256", made.ModelSha256);
+            json.WriteString("classify_version", made.ClassifyVersion);
+        }
+        json.WriteEndObject();
+    }
+
     /// <inheritdoc cref="TryParse(ReadOnlySpan{byte}, out Provenance?)"/>
     public static ImageResult? TryParse(ReadOnlySpan<byte> line) => TryParse(line, out _);
 
