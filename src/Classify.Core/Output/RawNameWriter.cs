@@ -81,6 +81,22 @@ public sealed class RawNameWriter(Stream stream, bool leaveOpen = true) : TextWr
         _buffer[_used++] = b;
     }
 
+    /// <summary>Bytes that are UTF-8 already (a JSON record from Utf8JsonWriter), written as they are: no string
+    /// between (issue 27). <paramref name="endsLine"/>: they end a line, which AutoFlush flushes.</summary>
+    public void WriteUtf8(ReadOnlySpan<byte> bytes, bool endsLine = false)
+    {
+        if (_high != 0) { _high = '\0'; Put("\uFFFD"); }
+        if (bytes.Length > _buffer.Length - _used) Drain();
+        if (bytes.Length > _buffer.Length)
+            stream.Write(bytes);
+        else
+        {
+            bytes.CopyTo(_buffer.AsSpan(_used));
+            _used += bytes.Length;
+        }
+        if (AutoFlush && endsLine) Flush();
+    }
+
     private void Drain()
     {
         stream.Write(_buffer, 0, _used);

@@ -95,7 +95,11 @@ internal sealed class JsonlResultWriter(TextWriter writer, RunInfo info) : Resul
         _buffer.SetLength(0);
         using (var json = new Utf8JsonWriter(_buffer, ResultJson.Options))
             ResultJson.Write(json, result, exactScores: info.Split is not null, made: info.Made);
-        Writer.WriteLine(Utf8.GetString(_buffer.GetBuffer(), 0, (int)_buffer.Length));
+        _buffer.WriteByte((byte)'\n');
+        var line = _buffer.GetBuffer().AsSpan(0, (int)_buffer.Length);
+        // The record's bytes as they are onto a file or standard output; a test's writer gets them as text.
+        if (Writer is RawNameWriter raw) raw.WriteUtf8(line, endsLine: true);
+        else Writer.Write(Utf8.GetString(line));
         _records++;
         _files?.Add(result.File);
     }
@@ -149,7 +153,11 @@ internal sealed class JsonResultWriter : ResultWriter
     /// <summary>Lets Utf8JsonWriter stream into the same TextWriter as the other formats.</summary>
     private sealed class TextWriterStream(TextWriter writer) : Stream
     {
-        public override void Write(byte[] buffer, int offset, int count) => writer.Write(Utf8.GetString(buffer, offset, count));
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (writer is RawNameWriter raw) raw.WriteUtf8(buffer.AsSpan(offset, count));
+            else writer.Write(Utf8.GetString(buffer, offset, count));
+        }
         public override void Flush() { }
         public override bool CanRead => false;
         public override bool CanSeek => false;
