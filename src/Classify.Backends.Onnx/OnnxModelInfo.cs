@@ -7,6 +7,9 @@ namespace Classify.Backends.Onnx;
 /// <summary>What `classify models add` needs to know of a user's model, read by ONNX Runtime itself.</summary>
 public sealed record OnnxModelInfo(string Input, bool InputIsUint8, IReadOnlyList<int> InputDims, string Output, long Classes, bool OutputsProbabilities)
 {
+    /// <summary>A second graph output, the model's embedding for --features (its name; null: one output only).</summary>
+    public string? Features { get; init; }
+
     /// <summary>Opens the model on the CPU, reads its one input and one output, and runs it once on a blank image:
     /// outputs that are all in [0, 1] and sum to 1 are probabilities (a softmax is in the graph), others are logits.</summary>
     public static OnnxModelInfo Read(string path)
@@ -24,11 +27,18 @@ public sealed record OnnxModelInfo(string Input, bool InputIsUint8, IReadOnlyLis
         }
         using (session)
         {
-            if (session.InputMetadata.Count != 1 || session.OutputMetadata.Count != 1)
+            // A second output is the embedding (--features, appended after the classifier's by FeatureOutput).
+            if (session.InputMetadata.Count != 1 || session.OutputMetadata.Count is not (1 or 2))
                 throw new ClassifyException(ExitCode.ManifestInvalid, path,
-                    $"the model has {session.InputMetadata.Count} inputs and {session.OutputMetadata.Count} outputs; an image classifier has one of each (write model.json by hand to choose)");
+                    $"the model has {session.InputMetadata.Count} inputs and {session.OutputMetadata.Count} outputs; an image classifier has one of each, and perhaps its embedding as a second output (write model.json by hand to choose)");
             var (inputName, input) = session.InputMetadata.Single();
-            var (outputName, output) = session.OutputMetadata.Single();
+            var (outputName, output) = session.OutputMetadata.First();
+            var features = session.OutputMetadata.Count == 2 ? session.OutputMetadata.Last() : default;
+            if (features.Key is { } name)
+            {
+                try { Graph.FeatureOutput.Shape(features.Value, name, name); }
+                catch (InvalidDataException e) { throw new ClassifyException(ExitCode.ManifestInvalid, path, $"its second output is no embedding: {e.Message}"); }
+            }
             var uint8 = input.ElementDataType == TensorElementType.UInt8;
             if (!uint8 && input.ElementDataType != TensorElementType.Float)
                 throw new ClassifyException(ExitCode.ManifestInvalid, path, $"input '{inputName}' is {input.ElementDataType}; classify feeds float32 or uint8");
@@ -52,7 +62,10 @@ public sealed record OnnxModelInfo(string Input, bool InputIsUint8, IReadOnlyLis
                 sum += s;
                 inUnitRange &= s is >= 0 and <= 1;
             }
-            return new OnnxModelInfo(inputName, uint8, input.Dimensions, outputName, scores.Length, inUnitRange && Math.Abs(sum - 1) < 1e-3);
+            return new OnnxModelInfo(inputName, uint8, input.Dimensions, outputName, scores.Length, inUnitRange && Math.Abs(sum - 1) < 1e-3)
+            {
+                Features = features.Key,
+            };
         }
     }
 }

@@ -24,6 +24,8 @@ internal sealed class ModelsAddCommand(RunContext context)
         if (File.Exists(manifestPath) && !o.Force)
             throw new ClassifyException(ExitCode.Usage, manifestPath, "exists already (one model.json per folder); use --force to replace it, or put the model in a folder of its own");
 
+        if (o.Features is { } spec)
+            AddFeatures(file, spec);
         var info = OnnxModelInfo.Read(file);
         var nchw = info.InputDims[1] == 3 || (info.InputDims[1] <= 0 && info.InputDims[3] != 3);
         var (h, w) = nchw ? (info.InputDims[2], info.InputDims[3]) : (info.InputDims[1], info.InputDims[2]);
@@ -46,8 +48,39 @@ internal sealed class ModelsAddCommand(RunContext context)
             File.Delete(temp);
         }
         context.Error.WriteLine($"classify: wrote {manifestPath}: {name}, input '{info.Input}' {(nchw ? "NCHW" : "NHWC")} {w}x{h} {(info.InputIsUint8 ? "uint8" : "float32")} " +
-            $"with the {preset.Name} preprocessing, {info.Classes} {(info.OutputsProbabilities ? "probabilities" : "logits")}; run it with: classify --model {o.Files.Single()} IMAGE");
+            $"with the {preset.Name} preprocessing, {info.Classes} {(info.OutputsProbabilities ? "probabilities" : "logits")}"
+            + (info.Features is { } f ? $", embedding '{f}' (--features)" : "") + $"; run it with: classify --model {o.Files.Single()} IMAGE");
         return ExitCode.Success;
+    }
+
+    /// <summary>Rewrites the model file with the embedding <paramref name="spec"/> names as a second output (atomically;
+    /// a model that has it already is left as it is).</summary>
+    private void AddFeatures(string file, string spec)
+    {
+        Classify.Backends.Onnx.Graph.FeatureOutput.Result result;
+        var before = File.ReadAllBytes(file);
+        try
+        {
+            result = Classify.Backends.Onnx.Graph.FeatureOutput.Add(before, spec);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ClassifyException(ExitCode.ManifestInvalid, file, e.Message);
+        }
+        if (ReferenceEquals(result.Model, before))
+            return;
+        var temp = file + $".tmp-{Environment.ProcessId}";
+        try
+        {
+            File.WriteAllBytes(temp, result.Model);
+            File.Move(temp, file, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            File.Delete(temp);
+            throw new ClassifyException(ExitCode.OutputFailed, file, $"cannot rewrite the model with its features output: {e.Message}");
+        }
+        context.Error.WriteLine($"classify: {file}: added the graph output '{result.Output}' ({result.Width} {(result.Half ? "float16" : "float32")} values per image) for --features");
     }
 
     /// <summary>The labels file and the output index of its first class: --labels, else the ImageNet names copied beside
@@ -106,6 +139,7 @@ internal sealed class ModelsAddCommand(RunContext context)
             Name = info.Output,
             Kind = info.OutputsProbabilities ? OutputKind.Probabilities : OutputKind.Logits,
             Classes = checked((int)info.Classes),
+            Features = info.Features,
         },
     });
 }

@@ -67,6 +67,10 @@ internal sealed class ModelsAddOptions
     [Option("force", HelpText = "Replace an existing model.json.")]
     public bool Force { get; set; }
 
+    [Help("Options", "TENSOR")]
+    [Option("features", HelpText = "Expose this tensor, the pooled activations before the classifier, as a second graph output for classify --features (the model file is rewritten, atomically). A tensor's name, or GlobalAveragePool(T), DequantizeLinear(T,SCALE,ZERO_POINT) or Flatten(T) to make it from one.")]
+    public string? Features { get; set; }
+
     [Value(0, MetaName = "FILE.onnx", Min = 1, Max = 1, HelpText = "Your model.")]
     public IEnumerable<string> Files { get; set; } = [];
 }

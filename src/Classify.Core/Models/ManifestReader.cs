@@ -78,6 +78,7 @@ internal static class ManifestReader
                     Name = String(Required(output, "name"), "output.name"),
                     Kind = Optional(output, "kind") is { } k ? Enum<OutputKind>(k, "output.kind") : OutputKind.Probabilities,
                     Classes = Int(Required(output, "classes"), "output.classes"),
+                    Features = Optional(output, "features") is { } fe ? String(fe, "output.features") : null,
                 },
             };
         }

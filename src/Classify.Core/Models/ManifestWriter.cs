@@ -34,6 +34,7 @@ public static class ManifestWriter
             json.WriteString("name", m.Output.Name);
             json.WriteString("kind", Name(m.Output.Kind));
             json.WriteNumber("classes", m.Output.Classes);
+            if (m.Output.Features is { } features) json.WriteString("features", features);
             json.WriteEndObject();
             json.WriteEndObject();
         }

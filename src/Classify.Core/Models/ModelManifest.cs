@@ -114,4 +114,8 @@ public sealed class OutputSpec
     public required string Name { get; set; }
     public OutputKind Kind { get; set; } = OutputKind.Probabilities;
     public required int Classes { get; set; }
+
+    /// <summary>The graph output (or TorchScript's second result) that is the model's embedding, the pooled activations
+    /// before the classifier, which --features writes; null where the model has none.</summary>
+    public string? Features { get; set; }
 }
