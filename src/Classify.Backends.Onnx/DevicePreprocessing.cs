@@ -23,7 +23,8 @@ internal sealed class DevicePreprocessing : IDisposable
         new(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, gpu, OrtMemType.Default);
 
     /// <summary>pixels → graph → model → output, in two bound runs.</summary>
-    public void Run(InferenceSession model, RunOptions run, string inputName, OrtValue pixels, string outputName, OrtValue output)
+    public void Run(InferenceSession model, RunOptions run, string inputName, OrtValue pixels, string outputName, OrtValue output,
+        string? featuresName = null, OrtValue? features = null)
     {
         using var pre = _graph.CreateIoBinding();
         pre.BindInput(PreprocessGraph.InputName, pixels);
@@ -36,6 +37,7 @@ internal sealed class DevicePreprocessing : IDisposable
         using var binding = model.CreateIoBinding();
         binding.BindInput(inputName, made[0]);
         binding.BindOutput(outputName, output);
+        if (featuresName is not null) binding.BindOutput(featuresName, features!);
         model.RunWithBinding(run, binding);
     }
 

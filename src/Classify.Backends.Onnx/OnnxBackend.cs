@@ -37,11 +37,16 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
     private readonly int _maxBatch;
     // The output's shape with the batch dimension left to fill in; read once, not per image.
     private readonly long[] _outputShape;
+    // --features: the manifest's features output, its shape (batch left to fill in) and width, and whether it is float16.
+    private readonly string? _featuresName;
+    private readonly long[] _featuresShape = [];
+    private readonly bool _featuresHalf;
+    private Half[] _halfFeatures = [];
     private readonly DevicePreprocessing? _pixels;
     private readonly OnnxRuntimeLog.Listener _log;
 
     private OnnxBackend(InferenceSession session, ModelManifest manifest, ComputeDevice device, int maxBatch, DevicePreprocessing? pixels,
-        OnnxRuntimeLog.Listener log)
+        OnnxRuntimeLog.Listener log, bool features)
     {
         _log = log;
         _session = session;
@@ -53,7 +58,17 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
         _inputNames = [manifest.Input.Name];
         _outputNames = [manifest.Output.Name];
         _outputShape = session.OutputMetadata[manifest.Output.Name].Dimensions.Select(d => (long)Math.Max(d, 1)).ToArray();
+        if (features)
+        {
+            _featuresName = manifest.Output.Features!;
+            var meta = session.OutputMetadata[_featuresName];
+            _featuresShape = meta.Dimensions.Select(d => (long)Math.Max(d, 1)).ToArray();
+            _featuresHalf = meta.ElementDataType == TensorElementType.Float16;
+            FeatureWidth = (int)_featuresShape.Skip(1).Aggregate(1L, (a, d) => a * d);
+        }
     }
+
+    public int FeatureWidth { get; }
 
     public string Name => "onnx";
     public ComputeDevice Device { get; }
@@ -97,7 +112,8 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
                     "--fp16 and --channels_last apply to CUDA only, and this run is on the CPU (no usable GPU, or --device cpu)");
             gpu.Chose(device);
             var maxBatch = CheckSignature(session, manifest, path);
-            return new OnnxBackend(session, manifest, device, maxBatch, PixelsOnDevice(manifest, options, device, log), log);
+            if (options.Features) CheckFeatures(session, manifest, path);
+            return new OnnxBackend(session, manifest, device, maxBatch, PixelsOnDevice(manifest, options, device, log), log, options.Features);
         }
         catch
         {
@@ -210,23 +226,47 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
         return dims[0] > 0 ? dims[0] : int.MaxValue;
     }
 
+    /// <summary>--features: the manifest names the embedding, the model has it, and it is a pooled float vector.</summary>
+    private static void CheckFeatures(InferenceSession session, ModelManifest manifest, string path)
+    {
+        if (manifest.Output.Features is not { } name)
+            throw new ClassifyException(ExitCode.ManifestInvalid, path,
+                $"--features: model {manifest.Name} names no embedding (output.features in {ModelManifest.FileName}); add one with classify models add FILE.onnx --features TENSOR");
+        if (!session.OutputMetadata.TryGetValue(name, out var output))
+            throw new ClassifyException(ExitCode.ManifestInvalid, path,
+                $"--features: the model has no output '{name}' (it has: {string.Join(", ", session.OutputMetadata.Keys)}); fix output.features in {ModelManifest.FileName}, or add it with classify models add FILE.onnx --features TENSOR");
+        try
+        {
+            Graph.FeatureOutput.Shape(output, name, name);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ClassifyException(ExitCode.ManifestInvalid, path, $"output.features: {e.Message}");
+        }
+    }
+
+    public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default) => Run(input, output, default, cancel);
+
     /// <summary>Runs the batch; <paramref name="cancel"/> sets <c>RunOptions.Terminate</c>, which ONNX Runtime reads
     /// before each kernel, so a cancelled run ends within one kernel with an <see cref="OperationCanceledException"/>
     /// (a token cancelled before the call stops the run at its first kernel). One run at a time: the run options
     /// are the backend's, and Terminate is cleared again for the next run.</summary>
-    public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default)
+    public void Run(InputBatch input, Span<float> output, Span<float> features, CancellationToken cancel = default)
     {
         var classes = _manifest.Output.Classes;
         var count = input.Count;
+        var width = features.IsEmpty ? 0 : FeatureWidth;
         if (output.Length < count * classes)
             throw new ArgumentException("output buffer too small", nameof(output));
+        if (!features.IsEmpty && (_featuresName is null || features.Length < count * width))
+            throw new ArgumentException(_featuresName is null ? "features were not asked for (BackendOptions.Features)" : "features buffer too small", nameof(features));
         var terminate = cancel.CanBeCanceled ? cancel.UnsafeRegister(static o => ((RunOptions)o!).Terminate = true, _runOptions) : default;
         try
         {
             for (var start = 0; start < count; start += _maxBatch)
             {
                 var n = Math.Min(_maxBatch, count - start);
-                RunSlice(input, start, n, output.Slice(start * classes, n * classes));
+                RunSlice(input, start, n, output.Slice(start * classes, n * classes), width == 0 ? default : features.Slice(start * width, n * width));
             }
         }
         catch (OnnxRuntimeException e) when (cancel.IsCancellationRequested)
@@ -245,12 +285,18 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
     /// <summary>Runs images [start, start + n) through an IOBinding over the caller's buffers: ONNX Runtime reads the
     /// input and writes the output in place, on the CPU without a copy; on CUDA it copies them to and from the device
     /// in the run (the input stays in managed memory: pinned CUDA buffers are not done, see README, GPU).</summary>
-    private unsafe void RunSlice(InputBatch input, int start, int n, Span<float> output)
+    private unsafe void RunSlice(InputBatch input, int start, int n, Span<float> output, Span<float> features)
     {
         var length = (long)n * input.ImageLength;
         var outputShape = (long[])_outputShape.Clone();
         outputShape[0] = n;
+        var featuresShape = (long[])_featuresShape.Clone();
+        if (!features.IsEmpty) featuresShape[0] = n;
+        // A float16 embedding (an fp16 model's) lands in a reused buffer and is widened into the caller's floats.
+        if (_featuresHalf && _halfFeatures.Length < features.Length) _halfFeatures = new Half[features.Length];
         fixed (float* outPtr = output)
+        fixed (float* featuresPtr = features)
+        fixed (Half* halfPtr = _halfFeatures)
         fixed (float* floatPtr = input.Floats is { } f ? f.AsSpan(start * input.ImageLength) : default)
         fixed (byte* bytePtr = input.Bytes is { } b ? b.AsSpan(start * input.ImageLength) : default)
         {
@@ -259,17 +305,26 @@ public sealed class OnnxBackend : IClassifierBackend, IPreprocessingProbe
             using var inValue = floatPtr is not null
                 ? OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, input.Shape(n), (IntPtr)floatPtr, length * sizeof(float))
                 : OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.UInt8, input.Shape(n), (IntPtr)bytePtr, length);
+            using var featuresValue = features.IsEmpty ? null : _featuresHalf
+                ? OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float16, featuresShape, (IntPtr)halfPtr, features.Length * sizeof(Half))
+                : OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, featuresShape, (IntPtr)featuresPtr, features.Length * sizeof(float));
+            var featuresName = featuresValue is null ? null : _featuresName;
             if (_pixels is not null)
             {
-                _pixels.Run(_session, _runOptions, _inputNames[0], inValue, _outputNames[0], outValue);
-                return;
+                _pixels.Run(_session, _runOptions, _inputNames[0], inValue, _outputNames[0], outValue, featuresName, featuresValue);
             }
-            using var binding = _session.CreateIoBinding();
-            binding.BindInput(_inputNames[0], inValue);
-            binding.SynchronizeBoundInputs();
-            binding.BindOutput(_outputNames[0], outValue);
-            _session.RunWithBinding(_runOptions, binding);
+            else
+            {
+                using var binding = _session.CreateIoBinding();
+                binding.BindInput(_inputNames[0], inValue);
+                binding.SynchronizeBoundInputs();
+                binding.BindOutput(_outputNames[0], outValue);
+                if (featuresName is not null) binding.BindOutput(featuresName, featuresValue!);
+                _session.RunWithBinding(_runOptions, binding);
+            }
         }
+        if (_featuresHalf && !features.IsEmpty)
+            for (var i = 0; i < features.Length; i++) features[i] = (float)_halfFeatures[i];
     }
 
     /// <summary>What the device's preprocessing graph makes of a batch of pixels (FailSafeBackend's check); the

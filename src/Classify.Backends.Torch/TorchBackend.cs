@@ -69,6 +69,11 @@ public sealed class TorchBackend : IClassifierBackend
     internal static TorchBackend Create(ModelManifest manifest, BackendOptions options, GpuDevicePolicy gpu, Func<int> cudaDeviceCount)
     {
         var path = ModelCatalog.VerifiedFile(manifest, FileFormat);
+        // The TorchScript twins return their scores alone: editing their traced code to return the pooled tensor too was
+        // not done (issue 32); say so rather than write an embedding file without embeddings.
+        if (options.Features)
+            throw new ClassifyException(ExitCode.BackendUnavailable, path,
+                "--features: the TorchScript model returns only its scores, no embedding; run --features with --backend onnx (the same model's ONNX file has it)");
         LibTorchNative.EnsureLoaded();
         var device = TorchDevice.Resolve(options, gpu, cudaDeviceCount);
         if (options.IntraOpThreads > 0) torch.set_num_threads(options.IntraOpThreads);

@@ -28,6 +28,12 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             throw new ClassifyException(ExitCode.Usage, null, "--threads must be 0 (all cores) or more");
         var loaderOptions = ImageLimits.LoaderOptions(o);
         var outputPath = o.Output == "-" ? null : o.Output;
+        if (o.FeaturesDtype is not null && !o.Features)
+            throw new ClassifyException(ExitCode.Usage, null, "--features_dtype applies to --features only");
+        if (o.Features && (outputPath is null || AtomicFile.IsSpecialFile(outputPath)))
+            throw new ClassifyException(ExitCode.Usage, outputPath,
+                "--features writes the embeddings beside the results file (results.jsonl -> results.features.npy): give --output FILE, a regular file");
+        var featuresDtype = o.FeaturesDtype ?? Output.Features.FeaturesDtype.Float16;
         var format = OutputFormats.Resolve(o.Format, outputPath);
         var env = context.Environment;
         var launcher = Launcher.Detect(env.Get);
@@ -45,6 +51,7 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             GpuReports = context.Gpu,
             GpuIndex = gpu,
             RequireGpu = o.RequireGpu,
+            Features = o.Features,
             Verbose = o.Verbose,
             Log = line => context.Error.WriteLine($"classify: {line}"),
         };
@@ -114,6 +121,8 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             MaxPixels = loaderOptions.MaxPixels,
             TopK = o.NumTopPredictions,
             Shard = shard.ToString(),
+            Features = o.Features ? manifest.Output.Features ?? "" : "",
+            FeaturesDtype = o.Features ? featuresDtype.ToString().ToLowerInvariant() : "",
         };
         var made = settings.Provenance;
         // A shard's jsonl ends with a trailer naming its split, which classify merge checks the shards against.
@@ -130,13 +139,16 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             Quiet = o.Quiet,
             Verbose = o.Verbose,
         }) { RetryFailed = o.RetryFailed };
-        void Write(ResultWriter writer, ResultJournal? journal = null) => sink.Run(runner, inputs, writer, journal, cancel);
+        void Write(ResultWriter writer, ResultJournal? journal = null, Output.Features.FeaturesFile? features = null) =>
+            sink.Run(runner, inputs, writer, journal, cancel, features);
 
         var single = inputs.Count == 1;
         // A device or FIFO (--output /dev/null, a named pipe) is written directly, without a resume journal.
         if (outputPath is not null && !AtomicFile.IsSpecialFile(outputPath))
         {
             using var file = new AtomicFile(outputPath);
+            // --features: the embeddings beside it, row for row, committed just before it.
+            using var features = o.Features ? new Output.Features.FeaturesFile(Output.Features.FeaturesFile.PathFor(outputPath), backend.FeatureWidth, featuresDtype) : null;
             // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial. The build is
             // in the fingerprint: replayed records get this run's classify_version, so they must be this build's.
             using var journal = ResultJournal.Open(outputPath, settings.Fingerprint(split.Value.InputsSha256),
@@ -144,7 +156,7 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             try
             {
                 using (var text = ResultWriter.OpenText(file.Stream))
-                    Write(ResultWriter.Create(format, text, info, single), journal);
+                    Write(ResultWriter.Create(format, text, info, single), journal, features);
             }
             catch (ClassifyException e) when (e.ExitCode == ExitCode.OutputFailed && journal.Count > 0 && journal.TryFlush())
             {
@@ -163,8 +175,11 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
                     $"cancelled after {sink.Done} of {inputs.Count} images: {outputPath} was not written; {journal.Path} keeps the "
                     + $"{journal.Count} finished, and the same command run again resumes after them");
             }
+            features?.Commit();
             file.Commit();
             journal.Delete();
+            if (features is not null && (o.Verbose || !o.Quiet))
+                context.Error.WriteLine($"classify: wrote {features.Rows} embeddings of {backend.FeatureWidth} values ({features.Dtype.ToString().ToLowerInvariant()}) to {features.Path}");
         }
         else
         {

@@ -54,6 +54,14 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     [Option("output", HelpText = "Write results to this file (atomically: it appears only when complete) instead of standard output ('-' = standard output). {shard} in the name becomes this process's shard, zero-padded: results.{shard}.jsonl -> results.shard-0003-of-0016.jsonl.")]
     public string? Output { get; set; }
 
+    [Help("Output")]
+    [Option("features", HelpText = "Also write each image's embedding (the model's pooled activations before the classifier, output.features in model.json) from the same pass, into FILE's name with .features.npy (needs --output FILE): one row per result record, in the same order; a failed image's row is zeros.")]
+    public bool Features { get; set; }
+
+    [Help("Output", "float16|float32")]
+    [Option("features_dtype", HelpText = "The element type of the --features .npy. Default: float16.")]
+    public Output.Features.FeaturesDtype? FeaturesDtype { get; set; }
+
     [Help("Model", "onnx|torch")]
     [Option("backend", Default = "onnx", HelpText = "Inference engine: onnx (ONNX Runtime) or torch (TorchSharp, TorchScript models).")]
     public string Backend { get; set; } = "onnx";

@@ -209,18 +209,22 @@ public sealed class FailSafeBackend : IClassifierBackend
     public string? PlacementSummary => _placement.Count < 2 ? null : string.Join(", ", _placement.Select((p, i) =>
         $"images {p.First + 1}-{(i + 1 < _placement.Count ? _placement[i + 1].First : _images)} on {p.Device}"));
 
-    public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default)
+    public int FeatureWidth => _current.FeatureWidth;
+
+    public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default) => Run(input, output, default, cancel);
+
+    public void Run(InputBatch input, Span<float> output, Span<float> features, CancellationToken cancel = default)
     {
         if (ReferenceEquals(_current, _cpu))
         {
-            _cpu.Run(input, output, cancel);
+            _cpu.Run(input, output, features, cancel);
             _images += input.Count;
             return;
         }
         string? failure;
         try
         {
-            _current.Run(input, output, cancel);
+            _current.Run(input, output, features, cancel);
             _images += input.Count;
             return;
         }
@@ -249,7 +253,7 @@ public sealed class FailSafeBackend : IClassifierBackend
         {
             // a device in a bad state may fail to release; the CPU carries on
         }
-        _cpu.Run(input, output, cancel);
+        _cpu.Run(input, output, features, cancel);
         _images += input.Count;
     }
 

@@ -25,6 +25,20 @@ public interface IClassifierBackend : IDisposable
     /// its kernels, through <c>RunOptions.Terminate</c>; an engine that cannot stop finishes the batch) with an
     /// <see cref="OperationCanceledException"/> for that token; <paramref name="output"/> is then undefined.</remarks>
     void Run(InputBatch input, Span<float> output, CancellationToken cancel = default);
+
+    /// <summary>Values per image of the embedding <see cref="Run(InputBatch, Span{float}, Span{float}, CancellationToken)"/>
+    /// writes (the manifest's output.features, asked for with <see cref="BackendOptions.Features"/>); 0: none.</summary>
+    int FeatureWidth => 0;
+
+    /// <summary><see cref="Run(InputBatch, Span{float}, CancellationToken)"/> that also writes each image's embedding from
+    /// the same run, <c>input.Count * FeatureWidth</c> float32 values (a float16 model's converted) into
+    /// <paramref name="features"/>; an empty span asks for none.</summary>
+    void Run(InputBatch input, Span<float> output, Span<float> features, CancellationToken cancel = default)
+    {
+        if (!features.IsEmpty)
+            throw new NotSupportedException($"the {Name} backend writes no features");
+        Run(input, output, cancel);
+    }
 }
 
 /// <summary>Creates a backend for a model; the CLI holds one per backend name.</summary>
@@ -76,6 +90,9 @@ public sealed record BackendOptions
 
     /// <summary>--require-gpu: no GPU is an error (exit 20), not a fallback to the CPU.</summary>
     public bool RequireGpu { get; init; }
+
+    /// <summary>--features: the backend also returns the manifest's output.features (<see cref="IClassifierBackend.FeatureWidth"/>).</summary>
+    public bool Features { get; init; }
 
     /// <summary>--verbose: say which device was chosen and why, even on a machine without a GPU.</summary>
     public bool Verbose { get; init; }

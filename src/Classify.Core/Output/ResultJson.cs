@@ -61,6 +61,10 @@ public static class ResultJson
             json.WriteEndArray();
             if (result.Device is { } device)
                 json.WriteString("device", device);
+            // --features: the journal keeps each embedding (float32 bytes, base64) so that a resumed run's .npy rows are
+            // the uninterrupted run's; results files never carry it.
+            if (exactScores && result.Features is { } features)
+                json.WriteBase64String("features", System.Runtime.InteropServices.MemoryMarshal.AsBytes(features.AsSpan()));
         }
         if (made is not null)
         {
@@ -117,7 +121,15 @@ public static class ResultJson
             }
             var device = !root.TryGetProperty("device", out var d) ? null
                 : d.ValueKind == JsonValueKind.String ? d.GetString() : throw new FormatException("device is not a string");
-            return ImageResult.Ok(name, list) with { Device = device };
+            float[]? embedding = null;
+            if (root.TryGetProperty("features", out var fe))
+            {
+                var bytes = fe.GetBytesFromBase64();
+                if (bytes.Length % sizeof(float) != 0)
+                    return null;
+                embedding = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+            }
+            return ImageResult.Ok(name, list) with { Device = device, Features = embedding };
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
         {

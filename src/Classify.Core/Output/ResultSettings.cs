@@ -33,6 +33,9 @@ public sealed record ResultSettings
     public required int TopK { get; init; }
     /// <summary>The shard of the inputs this run classifies ("0/1" for all of them).</summary>
     public required string Shard { get; init; }
+    /// <summary>--features: the model output written as the embeddings ("" without --features), and their dtype.</summary>
+    public string Features { get; init; } = "";
+    public string FeaturesDtype { get; init; } = "";
 
     /// <summary>What every result record says about how it was made.</summary>
     public Provenance Provenance => new(Model, ModelFileSha256, ClassifyVersion);

@@ -48,7 +48,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
 
         var free = Bounded<BatchSlot>(slotCount);
         for (var s = 0; s < slotCount; s++)
-            free.Writer.TryWrite(new BatchSlot(backend.Input, manifest.Output.Classes, capacity));
+            free.Writer.TryWrite(new BatchSlot(backend.Input, manifest.Output.Classes, capacity, backend.FeatureWidth));
         var work = Bounded<(BatchSlot Slot, int Index)>(2 * capacity);
         var decoded = Bounded<BatchSlot>(slotCount);  // whole batches, in the order they were finished
         var ready = Bounded<BatchSlot>(slotCount);    // in input order
@@ -129,7 +129,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
             token.ThrowIfCancellationRequested();
             var t = Stopwatch.GetTimestamp();
             if (slot.AnyOk)
-                backend.Run(slot.Batch, slot.Output.AsSpan(0, slot.Count * classes), token);
+                backend.Run(slot.Batch, slot.Output.AsSpan(0, slot.Count * classes), slot.Features.AsSpan(0, slot.Count * backend.FeatureWidth), token);
             timings.AddModel(Stopwatch.GetElapsedTime(t));
             await inferred.WriteAsync(new Inferred(slot, backend.Device), token).ConfigureAwait(false);
             waiting = Stopwatch.GetTimestamp();
@@ -140,6 +140,7 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
         Action<ImageResult> onResult, ComputeDevice startDevice, CancellationToken cancel)
     {
         var classes = manifest.Output.Classes;
+        var width = backend.FeatureWidth;
         await foreach (var (slot, device) in inferred.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             // A result handler may cancel (Ctrl-C arrives while writing): no batch after that one is written.
@@ -151,7 +152,12 @@ internal sealed class BatchPipeline(IClassifierBackend backend, ModelManifest ma
                 onResult(slot.Errors[i] is { } error
                     ? ImageResult.Failed(file, error)
                     : ImageResult.Ok(file, TopK.Select(slot.Output.AsSpan(i * classes, classes), labels, manifest.Output.Kind, topK))
-                        with { Device = device == startDevice ? null : device.ToString() });
+                        with
+                        {
+                            Device = device == startDevice ? null : device.ToString(),
+                            // The row leaves the slot, which the next batch reuses: one copy per image, as its predictions.
+                            Features = width == 0 ? null : slot.Features.AsSpan(i * width, width).ToArray(),
+                        });
             }
             timings.AddOutput(Stopwatch.GetElapsedTime(t));
             free.TryWrite(slot);

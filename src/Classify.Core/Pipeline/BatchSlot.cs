@@ -8,12 +8,15 @@ namespace Classify.Pipeline;
 /// round the pipeline: handed out by the dispatcher (<see cref="Start"/>), filled image by image by the decoders, each
 /// image ending with <see cref="ImageDone"/> (the last one hands the slot on), run by the model, emitted, and free again.
 /// </summary>
-internal sealed class BatchSlot(InputSpec input, int classes, int capacity)
+internal sealed class BatchSlot(InputSpec input, int classes, int capacity, int featureWidth = 0)
 {
     private int _remaining, _ok;
 
     public InputBatch Batch { get; } = new(input, capacity);
     public float[] Output { get; } = new float[capacity * classes];
+
+    /// <summary>--features: the model's embeddings of the batch, <c>featureWidth</c> per image (empty without).</summary>
+    public float[] Features { get; } = new float[capacity * featureWidth];
     public ClassifyException?[] Errors { get; } = new ClassifyException?[capacity];
 
     /// <summary>The batch's number in the run (0-based).</summary>

@@ -9,6 +9,10 @@ public sealed record ImageResult(string File, Prediction[]? Predictions, ImageEr
     /// the CPU: FailSafeBackend); null otherwise. json and jsonl write it as "device".</summary>
     public string? Device { get; init; }
 
+    /// <summary>--features: the image's embedding (null for a failed image, whose row is zeros, and without
+    /// --features). Only the journal carries it in json; the results file's writers ignore it.</summary>
+    public float[]? Features { get; init; }
+
     public static ImageResult Ok(string file, Prediction[] predictions) => new(file, predictions, null);
 
     public static ImageResult Failed(string file, ClassifyException e) =>

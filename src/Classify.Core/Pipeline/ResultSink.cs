@@ -26,7 +26,8 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
     /// <summary>Replays <paramref name="journal"/>'s finished records into <paramref name="writer"/>, classifies the rest of
     /// <paramref name="inputs"/> with <paramref name="runner"/>, writing and journaling each result as it comes, and
     /// completes the writer.</summary>
-    public void Run(ClassificationRunner runner, List<string> inputs, ResultWriter writer, ResultJournal? journal, CancellationToken cancel)
+    public void Run(ClassificationRunner runner, List<string> inputs, ResultWriter writer, ResultJournal? journal, CancellationToken cancel,
+        Output.Features.FeaturesFile? features = null)
     {
         // Failures the journal holds that said nothing about the file (a permission, too many open files: exit 17), or
         // all of them with --retry_failed, are read again before the rest is replayed in order around them.
@@ -49,12 +50,14 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
                     errors.WriteLine($"classify: {error.Message}");
                 }
                 writer.Write(retried);
+                features?.Write(retried);
                 return;
             }
             Resumed++;
             if (Count(result) is not null)
                 ReplayedFailures++;
             writer.Write(result);
+            features?.Write(result);
         });
         Done = Resumed + Retried;
         if (ReplayedFailures > 0)
@@ -77,6 +80,7 @@ public sealed class ResultSink(TextWriter errors, ProgressOptions progressOption
             if (progressOptions.ResultsOnTerminal)
                 Progress?.BeforeMessage();
             writer.Write(result);
+            features?.Write(result);
             Done++;
             Progress?.Add(result.Error is not null);
         }, cancel);
