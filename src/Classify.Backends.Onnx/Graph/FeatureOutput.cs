@@ -42,6 +42,12 @@ public static class FeatureOutput
         var node = Parse(spec);
         var name = node is null ? spec : MadeName;
         var names = OnnxGraphEditor.Names(model);
+        // One embedding per model: another one exposed before (a second output) gives way to this one.
+        if (names.Outputs.Count > 1 && names.Outputs[1] != name)
+        {
+            model = OnnxGraphEditor.KeepFirstOutput(model);
+            names = OnnxGraphEditor.Names(model);
+        }
         var edited = names.Outputs.Contains(name) ? model : OnnxGraphEditor.AddOutput(model, name, 0, node);
         var (width, half) = Check(edited, name, spec);
         if (edited != model)

@@ -103,6 +103,30 @@ public static class OnnxGraphEditor
         return result.ToArray();
     }
 
+    /// <summary>The model with every graph output after the first (the classifier's) dropped from the output list; the
+    /// nodes stay (ONNX Runtime does not run a node nothing reads).</summary>
+    public static byte[] KeepFirstOutput(ReadOnlySpan<byte> model)
+    {
+        var graph = Graph(model, out var start, out var end);
+        using var kept = new MemoryStream();
+        var reader = new ProtoReader(graph);
+        var outputs = 0;
+        while (true)
+        {
+            var at = reader.Position;
+            if (!reader.Next(out var field, out var wire, out _, out _)) break;
+            if (field == 12 && wire == 2 && outputs++ > 0) continue;
+            kept.Write(graph[at..reader.Position]);
+        }
+        using var result = new MemoryStream();
+        result.Write(model[..start]);
+        WriteTag(result, 7, 2);
+        WriteVarint(result, (ulong)kept.Length);
+        result.Write(kept.GetBuffer(), 0, (int)kept.Length);
+        result.Write(model[end..]);
+        return result.ToArray();
+    }
+
     /// <summary>A node that makes the new output: an operator on existing tensors (GlobalAveragePool of a feature map).</summary>
     public sealed record Node(string OpType, params string[] Inputs);
 

@@ -65,7 +65,7 @@ internal sealed class ModelsAddCommand(RunContext context)
         }
         catch (InvalidDataException e)
         {
-            throw new ClassifyException(ExitCode.ManifestInvalid, file, e.Message);
+            throw new ClassifyException(ExitCode.ManifestInvalid, file, e.Message.StartsWith("--features", StringComparison.Ordinal) ? e.Message : $"--features {spec}: {e.Message}");
         }
         if (ReferenceEquals(result.Model, before))
             return;

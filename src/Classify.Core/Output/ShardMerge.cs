@@ -15,6 +15,9 @@ namespace Classify.Output;
 /// </summary>
 public static partial class ShardMerge
 {
+    /// <inheritdoc cref="Guard{T}(string, Func{T})"/>
+    internal static T GuardShard<T>(string shard, Func<T> read) => Guard(shard, read);
+
     /// <summary>classify-array.sbatch's names: results.shard-0003-of-0016.jsonl.</summary>
     [GeneratedRegex(@"\.shard-(\d+)-of-(\d+)\.", RegexOptions.CultureInvariant)]
     private static partial Regex ShardName();
@@ -44,6 +47,7 @@ public static partial class ShardMerge
         string Common(Func<ShardTrailer, string> field) => split.Select(s => field(s.Trailer)).Distinct().Count() == 1 ? field(trailer) : "mixed";
         var info = new RunInfo(made?.Made, Common(t => t.Backend), Common(t => t.Device), trailer.TopK);
 
+        var embeddings = ShardFeatures.Check(split, output);
         using var file = output is null ? null : new AtomicFile(output);
         long count = 0;
         using var names = new NameDigest();
@@ -59,6 +63,8 @@ public static partial class ShardMerge
         if (names.Finish() != trailer.InputsSha256)
             throw new ClassifyException(ExitCode.ShardInvalid, split[0].Path,
                 $"the {split.Count} shards together hold other images, or the same in another order, than the split of {trailer.Inputs} inputs their trailers name: a shard's records were replaced");
+        if (embeddings is not null)
+            ShardFeatures.Merge(embeddings, Features.FeaturesFile.PathFor(output!));
         file?.Commit();
         return count;
     }
