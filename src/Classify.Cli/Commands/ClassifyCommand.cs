@@ -153,6 +153,7 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             // in the fingerprint: replayed records get this run's classify_version, so they must be this build's.
             using var journal = ResultJournal.Open(outputPath, settings.Fingerprint(split.Value.InputsSha256),
                 inputs, batchSize, note => context.Error.WriteLine($"classify: {note}"), new RecordCheck(labels, o.NumTopPredictions));
+            journal.HalfFeatures = o.Features && featuresDtype == Output.Features.FeaturesDtype.Float16;
             try
             {
                 using (var text = ResultWriter.OpenText(file.Stream))

@@ -185,11 +185,14 @@ public sealed partial class ResultJournal : IDisposable
             onResult(i, ResultJson.TryParse(line.Span) ?? throw new InvalidOperationException($"{Path}: record {i + 1} changed while resuming"));
     }
 
+    /// <summary>--features with float16: embeddings are kept as float16 (see <see cref="ResultJson.Write"/>).</summary>
+    public bool HalfFeatures { get; set; }
+
     public void Append(ImageResult result)
     {
         _line.SetLength(0);
         using (var json = new Utf8JsonWriter(_line, ResultJson.Options))
-            ResultJson.Write(json, result, exactScores: true);
+            ResultJson.Write(json, result, exactScores: true, halfFeatures: HalfFeatures);
         _line.WriteByte((byte)'\n');
         try { _stream.Write(_line.GetBuffer(), 0, (int)_line.Length); }
         catch (IOException e) { throw OutputFaults.Of(e, Path); }

@@ -18,7 +18,9 @@ public static class ResultJson
     /// in any format equals an uninterrupted one's).</param>
     /// <param name="made">jsonl's per-record provenance, after the result so that a line still reads file first, then
     /// predictions; null in json (its header has it) and in the journal (its fingerprint covers it).</param>
-    public static void Write(Utf8JsonWriter json, ImageResult result, bool exactScores = false, Provenance? made = null)
+    /// <param name="halfFeatures">The journal of a run whose embeddings are float16 keeps them as float16 (half the
+    /// bytes of float32, and the same .npy: the rounding is the one the file makes anyway).</param>
+    public static void Write(Utf8JsonWriter json, ImageResult result, bool exactScores = false, Provenance? made = null, bool halfFeatures = false)
     {
         json.WriteStartObject();
         if (FileNames.HasEscapes(result.File))
@@ -61,10 +63,10 @@ public static class ResultJson
             json.WriteEndArray();
             if (result.Device is { } device)
                 json.WriteString("device", device);
-            // --features: the journal keeps each embedding (float32 bytes, base64) so that a resumed run's .npy rows are
-            // the uninterrupted run's; results files never carry it.
+            // --features: the journal keeps each embedding (little-endian float32 or float16 bytes, base64) so that a
+            // resumed run's .npy rows are the uninterrupted run's; results files never carry it.
             if (exactScores && result.Features is { } features)
-                json.WriteBase64String("features", System.Runtime.InteropServices.MemoryMarshal.AsBytes(features.AsSpan()));
+                WriteFeatures(json, features, halfFeatures);
         }
         if (made is not null)
         {
@@ -121,14 +123,9 @@ public static class ResultJson
             }
             var device = !root.TryGetProperty("device", out var d) ? null
                 : d.ValueKind == JsonValueKind.String ? d.GetString() : throw new FormatException("device is not a string");
-            float[]? embedding = null;
-            if (root.TryGetProperty("features", out var fe))
-            {
-                var bytes = fe.GetBytesFromBase64();
-                if (bytes.Length % sizeof(float) != 0)
-                    return null;
-                embedding = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
-            }
+            var embedding = ReadFeatures(root, out var torn);
+            if (torn)
+                return null;
             return ImageResult.Ok(name, list) with { Device = device, Features = embedding };
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
@@ -136,6 +133,37 @@ public static class ResultJson
             made = null;
             return null;
         }
+    }
+
+    private static void WriteFeatures(Utf8JsonWriter json, float[] features, bool half)
+    {
+        var bytes = new byte[features.Length * (half ? 2 : 4)];
+        for (var i = 0; i < features.Length; i++)
+        {
+            if (half) System.Buffers.Binary.BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(2 * i), (Half)features[i]);
+            else System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), features[i]);
+        }
+        json.WriteBase64String(half ? "features_f16" : "features", bytes);
+    }
+
+    private static float[]? ReadFeatures(JsonElement root, out bool torn)
+    {
+        torn = false;
+        var half = root.TryGetProperty("features_f16", out var value);
+        if (!half && !root.TryGetProperty("features", out value))
+            return null;
+        var bytes = value.GetBytesFromBase64();
+        var size = half ? 2 : 4;
+        if (bytes.Length % size != 0)
+        {
+            torn = true;
+            return null;
+        }
+        var features = new float[bytes.Length / size];
+        for (var i = 0; i < features.Length; i++)
+            features[i] = half ? (float)System.Buffers.Binary.BinaryPrimitives.ReadHalfLittleEndian(bytes.AsSpan(2 * i))
+                : System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(4 * i));
+        return features;
     }
 
     /// <summary>The file name; one that is not UTF-8 holds lone-surrogate escapes, which GetString refuses (JsonNames).</summary>

@@ -57,14 +57,19 @@ public sealed class FeaturesFileTests : IDisposable
     {
         float[] embedding = [0.1f, 1e-7f, 3.4028235e38f, 0f];
         var result = ImageResult.Ok("a.png", [new Prediction("cat", 1, 0.5f, null)]) with { Features = embedding };
-        string Json(bool journal)
+        string Json(bool journal, bool half = false)
         {
             using var buffer = new MemoryStream();
             using (var json = new Utf8JsonWriter(buffer, ResultJson.Options))
-                ResultJson.Write(json, result, exactScores: journal);
+                ResultJson.Write(json, result, exactScores: journal, halfFeatures: half);
             return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
         }
         Assert.DoesNotContain("features", Json(journal: false));
         Assert.Equal(embedding, ResultJson.TryParse(System.Text.Encoding.UTF8.GetBytes(Json(journal: true)))!.Features);
+        // A float16 run's journal keeps float16, which is what its .npy holds: the same values once rounded.
+        var half = ResultJson.TryParse(System.Text.Encoding.UTF8.GetBytes(Json(journal: true, half: true)))!.Features!;
+        Assert.Contains("\"features_f16\"", Json(journal: true, half: true));
+        Assert.Equal(embedding.Select(v => (float)(Half)v), half);
+        Assert.Equal(half.Select(v => (float)(Half)v), half);
     }
 }
