@@ -2,7 +2,9 @@
 // Regenerates the bundled ONNX files with their embedding as a second graph output (issue 32), through the same
 // editor as `classify models add --features`, and updates their sha256 in model.json and models/SHA256SUMS. Run by
 // add-features-output.sh; a file that has the output already is left as it is, so a second run changes nothing.
+using System.IO.Compression;
 using System.Security.Cryptography;
+using System.Text;
 using Classify.Backends.Onnx.Graph;
 
 var models = args.Length > 0 ? args[0] : "models";
@@ -43,6 +45,86 @@ foreach (var (dir, file, spec) in edits)
         Console.WriteLine($"{path}: has {result.Output} already ({result.Width} per image)");
     }
     File.WriteAllText(manifest, json);
+}
+
+// The TorchScript twins (traced with PyTorch 1.13): a .pt is a zip whose code/ folder holds the TorchScript source that
+// libtorch compiles on load. Their forward is edited to return (scores, embedding), the same ops on the same tensors as
+// before plus the pool, and the edited file's debug_pkl (source ranges of the old text) is dropped. TorchBackend takes
+// the pair's first element as the scores, so the classification is what it was.
+(string Dir, string File, string Entry, string Old, string New)[] twins =
+[
+    ("squeezenet1.1", "squeezenet1.1.pt", "squeezenet1.1/code/__torch__.py",
+        """
+    x: Tensor) -> Tensor:
+    net = self.net
+    _0 = torch.softmax((net).forward(x, ), 1)
+    return _0
+""",
+        """
+    x: Tensor) -> Tuple[Tensor, Tensor]:
+    net = self.net
+    features = net.features
+    classifier = net.classifier
+    _f = (features).forward(x, )
+    _0 = torch.softmax(torch.flatten((classifier).forward(_f, ), 1), 1)
+    return (_0, torch.flatten(torch.adaptive_avg_pool2d(_f, [1, 1]), 1))
+"""),
+    ("mobilenet_edgetpu_224_1.0_float", "mobilenet_edgetpu_224_1.0_float.pt", "mobilenet_edgetpu_224_1.0_float/code/__torch__.py",
+        """
+  def forward(self: __torch__.Twin,
+    x: Tensor) -> Tensor:
+""",
+        """
+  def forward(self: __torch__.Twin,
+    x: Tensor) -> Tuple[Tensor, Tensor]:
+"""),
+    ("mobilenet_edgetpu_224_1.0_float", "mobilenet_edgetpu_224_1.0_float.pt", "mobilenet_edgetpu_224_1.0_float/code/__torch__.py",
+        """
+    return torch.softmax(y153, -1)
+""",
+        """
+    return (torch.softmax(y153, -1), torch.flatten(y150, 1))
+"""),
+];
+foreach (var (dir, file, entry, old, replacement) in twins)
+{
+    var path = Path.Combine(models, dir, file);
+    var before = File.ReadAllBytes(path);
+    var entries = new List<(string Name, byte[] Data)>();
+    using (var zip = new ZipArchive(new MemoryStream(before), ZipArchiveMode.Read))
+        foreach (var e in zip.Entries)
+        {
+            using var s = e.Open();
+            var data = new MemoryStream();
+            s.CopyTo(data);
+            entries.Add((e.FullName, data.ToArray()));
+        }
+    var code = Encoding.UTF8.GetString(entries.Single(e => e.Name == entry).Data);
+    if (code.Contains(replacement))
+    {
+        Console.WriteLine($"{path}: {entry} returns the embedding already");
+        continue;
+    }
+    if (!code.Contains(old))
+        throw new InvalidDataException($"{path}: {entry} does not hold the forward this script edits");
+    code = code.Replace(old, replacement);
+    var after = new MemoryStream();
+    using (var zip = new ZipArchive(after, ZipArchiveMode.Create, leaveOpen: true))
+        foreach (var (name, data) in entries)
+        {
+            if (name == entry + ".debug_pkl") continue;
+            var e = zip.CreateEntry(name, CompressionLevel.NoCompression);
+            e.LastWriteTime = new DateTimeOffset(1980, 1, 1, 0, 0, 0, TimeSpan.Zero);
+            using var s = e.Open();
+            s.Write(name == entry ? Encoding.UTF8.GetBytes(code) : data);
+        }
+    var bytes = after.ToArray();
+    var (oldSha, newSha) = (Sha(before), Sha(bytes));
+    File.WriteAllBytes(path, bytes);
+    var manifest = Path.Combine(models, dir, "model.json");
+    File.WriteAllText(manifest, File.ReadAllText(manifest).Replace(oldSha, newSha));
+    File.WriteAllText(sums, File.ReadAllText(sums).Replace(oldSha, newSha));
+    Console.WriteLine($"{path}: forward returns (scores, embedding); sha256 {oldSha} -> {newSha}");
 }
 
 static string Sha(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

@@ -61,6 +61,11 @@ public sealed class TorchBackend : IClassifierBackend
         }
     }
 
+    // --features: the second result of the model's forward, [N, C] or [N, C, 1, 1]; its width is read by Probe.
+    private bool _features;
+
+    public int FeatureWidth { get; private set; }
+
     public string Name => "torch";
     public ComputeDevice Device { get; }
     public InputSpec Input { get; }
@@ -69,11 +74,9 @@ public sealed class TorchBackend : IClassifierBackend
     internal static TorchBackend Create(ModelManifest manifest, BackendOptions options, GpuDevicePolicy gpu, Func<int> cudaDeviceCount)
     {
         var path = ModelCatalog.VerifiedFile(manifest, FileFormat);
-        // The TorchScript twins return their scores alone: editing their traced code to return the pooled tensor too was
-        // not done (issue 32); say so rather than write an embedding file without embeddings.
-        if (options.Features)
-            throw new ClassifyException(ExitCode.BackendUnavailable, path,
-                "--features: the TorchScript model returns only its scores, no embedding; run --features with --backend onnx (the same model's ONNX file has it)");
+        if (options.Features && manifest.Output.Features is null)
+            throw new ClassifyException(ExitCode.ManifestInvalid, path,
+                $"--features: model {manifest.Name} names no embedding (output.features in {ModelManifest.FileName}; a TorchScript model's forward then returns (scores, embedding))");
         LibTorchNative.EnsureLoaded();
         var device = TorchDevice.Resolve(options, gpu, cudaDeviceCount);
         if (options.IntraOpThreads > 0) torch.set_num_threads(options.IntraOpThreads);
@@ -88,7 +91,7 @@ public sealed class TorchBackend : IClassifierBackend
             throw new ClassifyException(ExitCode.ModelCorrupt, path, $"libtorch cannot load it as a TorchScript model: {FirstLine(e.Message)}", e);
         }
         var backend = new TorchBackend(module, manifest, path, device, options.Half, options.ChannelsLast,
-            options.PreprocessesOnDevice(device.type == DeviceType.CUDA, manifest.Input));
+            options.PreprocessesOnDevice(device.type == DeviceType.CUDA, manifest.Input)) { _features = options.Features };
         try
         {
             module.eval();
@@ -114,9 +117,10 @@ public sealed class TorchBackend : IClassifierBackend
         var shape = InputBatch.ShapeOf(spec, 1);
         var x = zeros(shape, spec.ElementType == TensorElementKind.Float32 ? ScalarType.Float32 : ScalarType.Byte);
         Tensor y;
+        Tensor? f;
         try
         {
-            y = Forward(x);
+            (y, f) = Forward(x);
         }
         catch (ExternalException e)
         {
@@ -124,10 +128,17 @@ public sealed class TorchBackend : IClassifierBackend
                 $"the model does not run on the input its manifest describes ({spec.ElementType} [{string.Join(",", shape)}]): {FirstLine(e.Message)}", e);
         }
         Labels.CheckOutputSize(_manifest, y.numel(), _path);
+        if (_features)
+            FeatureWidth = f is null
+                ? throw new ClassifyException(ExitCode.ManifestInvalid, _path,
+                    "--features: the model's forward returns its scores alone, no embedding; a TorchScript model with an embedding returns (scores, embedding)")
+                : checked((int)f.numel());
     }
 
     /// <summary>TorchSharp cannot interrupt a forward pass: the token is looked at before the batch starts, not during it.</summary>
-    public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default)
+    public void Run(InputBatch input, Span<float> output, CancellationToken cancel = default) => Run(input, output, default, cancel);
+
+    public void Run(InputBatch input, Span<float> output, Span<float> features, CancellationToken cancel = default)
     {
         cancel.ThrowIfCancellationRequested();
         var n = input.Count;
@@ -142,9 +153,10 @@ public sealed class TorchBackend : IClassifierBackend
         else
             input.Bytes.AsSpan(0, n * input.ImageLength).CopyTo(host.bytes);
         Tensor y;
+        Tensor? f;
         try
         {
-            y = Forward(host.narrow(0, 0, (long)n * input.ImageLength).view(input.Shape(n)));
+            (y, f) = Forward(host.narrow(0, 0, (long)n * input.ImageLength).view(input.Shape(n)));
         }
         catch (ExternalException e)
         {
@@ -155,10 +167,17 @@ public sealed class TorchBackend : IClassifierBackend
             throw new ClassifyException(ExitCode.LabelsMismatch, _path,
                 $"the model returned {y.numel()} values for {n} image(s), {classes} per image expected");
         MemoryMarshal.Cast<byte, float>(y.bytes).CopyTo(output);
+        if (!features.IsEmpty)
+        {
+            if (f is null || f.numel() != (long)n * FeatureWidth)
+                throw new ClassifyException(ExitCode.ManifestInvalid, _path, $"--features: the model returned {f?.numel() ?? 0} embedding values for {n} image(s), {FeatureWidth} per image expected");
+            MemoryMarshal.Cast<byte, float>(f.bytes).CopyTo(features);
+        }
     }
 
-    /// <summary>model(x) on the model's device and precision; the output comes back as float32 on the CPU.</summary>
-    private Tensor Forward(Tensor x)
+    /// <summary>model(x) on the model's device and precision; the scores (and, with --features, the embedding: a forward
+    /// that returns a pair) come back as float32 on the CPU.</summary>
+    private (Tensor Scores, Tensor? Features) Forward(Tensor x)
     {
         x = x.to(_device, non_blocking: _device.type == DeviceType.CUDA);
         if (_multiplier is not null)
@@ -166,9 +185,15 @@ public sealed class TorchBackend : IClassifierBackend
         else if (_channelsLast)
             x = ToChannelsLast(x);
         if (_half && x.dtype == ScalarType.Float32) x = x.half();
-        var result = _module.call(x) as Tensor
-            ?? throw new ClassifyException(ExitCode.ManifestInvalid, _path, "the model returns something other than one tensor (a tuple or dict?); export a model whose forward returns the class scores");
-        return result.to(ScalarType.Float32).cpu().contiguous();
+        var (scores, features) = _module.call(x) switch
+        {
+            Tensor t => (t, null),
+            ValueTuple<Tensor, Tensor> pair => (pair.Item1, _features ? pair.Item2 : null),
+            _ => throw new ClassifyException(ExitCode.ManifestInvalid, _path,
+                "the model returns something other than one tensor or a pair of them (a dict?); export a model whose forward returns the class scores (or the scores and the embedding)"),
+        };
+        return (Host(scores), features is null ? null : Host(features));
+        static Tensor Host(Tensor t) => t.to(ScalarType.Float32).cpu().contiguous();
     }
 
     /// <summary>Pixels [N,H,W,3] RGB uint8 on the device to the model's input: channel order, float32, multiply, add,

@@ -268,7 +268,8 @@ public sealed class TorchBackendTests
         Assert.Equal([h * w * c, 1, w * c, c], conv.stride());
         using var x = torch.tensor(Batch(manifest, TestData.Chelsea).Floats!, [1, 3, 224, 224]);
         using var mode = torch.inference_mode();
-        using var y = ((torch.Tensor)module.call(TorchBackend.ToChannelsLast(x))).contiguous();
+        // The bundled twin's forward returns (scores, embedding) (issue 32).
+        using var y = (((torch.Tensor, torch.Tensor))module.call(TorchBackend.ToChannelsLast(x))).Item1.contiguous();
         var after = y.data<float>().ToArray();
         Assert.InRange(before.Zip(after).Max(p => Math.Abs(p.First - p.Second)), 0f, 1e-5f);
     }
@@ -290,7 +291,7 @@ public sealed class TorchBackendTests
         Assert.All(module.parameters(), p => Assert.Equal(torch.ScalarType.Float16, p.dtype));
         using var mode = torch.inference_mode();
         using var x = torch.tensor(Batch(manifest, TestData.Chelsea).Floats!, [1, 3, 224, 224]).half();
-        using var y = ((torch.Tensor)module.call(x)).to(torch.ScalarType.Float32).contiguous();
+        using var y = (((torch.Tensor, torch.Tensor))module.call(x)).Item1.to(torch.ScalarType.Float32).contiguous();
         var fp16 = y.data<float>().ToArray();
         Assert.Equal(
             TopK.Select(fp32, labels, manifest.Output.Kind, 5).Select(p => p.Label),

@@ -229,14 +229,17 @@ public sealed class FeaturesTests : IDisposable
     }
 
     [Fact]
-    public void Features_without_a_results_file_or_on_torch_is_a_clear_error()
+    public void Features_without_a_results_file_or_an_embedding_is_a_clear_error()
     {
         var stdout = ClassifyProcess.Run("--features", TestData.Chelsea);
         Assert.Equal(ExitCode.Usage, stdout.ExitCode);
         Assert.Contains("--features writes the embeddings beside the results file", stdout.Stderr);
         Assert.Equal(ExitCode.Usage, ClassifyProcess.Run("--features_dtype", "float32", "-o", _dir.File("x.jsonl"), TestData.Chelsea).ExitCode);
-        var torch = ClassifyProcess.Run("--features", "--backend", "torch", "-o", _dir.File("t.jsonl"), TestData.Chelsea);
-        Assert.Equal(ExitCode.BackendUnavailable, torch.ExitCode);
-        Assert.Contains("--features: the TorchScript model returns only its scores", torch.Stderr);
+        // A model that names no embedding (a user's manifest without output.features).
+        var dir = Directory.CreateDirectory(_dir.File("plain")).FullName;
+        ModelCopy.Into(dir, TestData.SqueezeNet, m => m["output"]!.AsObject().Remove("features"));
+        var none = ClassifyProcess.Run("--model", dir, "--features", "-o", _dir.File("n.jsonl"), TestData.Chelsea);
+        Assert.Equal(ExitCode.ManifestInvalid, none.ExitCode);
+        Assert.Contains("--features: model squeezenet1.1 names no embedding (output.features in model.json)", none.Stderr);
     }
 }

@@ -115,7 +115,8 @@ public sealed class OutputSpec
     public OutputKind Kind { get; set; } = OutputKind.Probabilities;
     public required int Classes { get; set; }
 
-    /// <summary>The graph output (or TorchScript's second result) that is the model's embedding, the pooled activations
+    /// <summary>The graph output that is the model's embedding (a TorchScript model's forward then returns the pair
+    /// (scores, embedding)): the pooled activations
     /// before the classifier, which --features writes; null where the model has none.</summary>
     public string? Features { get; set; }
 }
