@@ -69,7 +69,8 @@ internal static class ParquetResultReader
         {
             reader = ParquetResultWriter.Wait(ParquetReader.CreateAsync(path));
         }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        // Parquet.Net reports a file it cannot read as an IOException without an errno (a failed read has one).
+        catch (Exception e) when (e is not UnauthorizedAccessException and not IOException { HResult: > 0 and < 4096 })
         {
             throw new InvalidDataException($"is not a complete Parquet file (truncated, or its task was killed while writing it?): {ClassifyException.Fold(e.Message)}");
         }
@@ -185,7 +186,7 @@ internal static class ParquetResultReader
         {
             group.ReadRawAsync<T>(field, values, defined is null ? (Memory<int>?)null : defined, repeated is null ? (Memory<int>?)null : repeated).AsTask().GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException and not InvalidDataException)
+        catch (Exception e) when (e is not UnauthorizedAccessException and not InvalidDataException and not IOException { HResult: > 0 and < 4096 })
         {
             throw new InvalidDataException($"its column {field.Path} cannot be read (damaged?): {ClassifyException.Fold(e.Message)}");
         }
