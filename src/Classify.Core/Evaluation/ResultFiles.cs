@@ -8,7 +8,7 @@ namespace Classify.Evaluation;
 
 /// <summary>
 /// Reads the results classify wrote, in any of its formats, for eval: jsonl (a run's, a merge's, a shard's: the trailer
-/// is skipped), json, csv, and text (classify_image.py's lines under "==&gt; FILE &lt;==" headers, which give labels but no
+/// is skipped), json, csv, parquet (known by its first bytes), and text (classify_image.py's lines under "==&gt; FILE &lt;==" headers, which give labels but no
 /// class index). The format comes from the extension, else from the first bytes. A line classify cannot have written
 /// is an error naming the file and line (exit 31), not a silent gap in the evaluation.
 /// </summary>
@@ -18,6 +18,8 @@ public static class ResultFiles
 
     public static Contents Read(string path)
     {
+        if (File.Exists(path) && ParquetResultReader.IsParquet(path))
+            return Parquet(path);
         string text;
         try
         {
@@ -56,6 +58,19 @@ public static class ResultFiles
         if (firstLine.StartsWith("file,", StringComparison.Ordinal)) return OutputFormat.Csv;
         if (!firstLine.StartsWith("{", StringComparison.Ordinal)) return OutputFormat.Text;
         return firstLine.Contains("\"file\"", StringComparison.Ordinal) ? OutputFormat.Jsonl : OutputFormat.Json;
+    }
+
+    private static Contents Parquet(string path)
+    {
+        try
+        {
+            var rows = ParquetResultReader.Read(path).ToList();
+            return new Contents([.. rows.Select(r => r.Result)], rows.Select(r => r.Made?.Model).FirstOrDefault());
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ClassifyException(ExitCode.EvalDataInvalid, path, e.Message);
+        }
     }
 
     private static Contents Jsonl(string path, string text)
