@@ -28,6 +28,8 @@ public sealed class ResultFilesTests : IDisposable
     [InlineData(OutputFormat.Csv, "results.dat")]
     [InlineData(OutputFormat.Text, "results.txt")]
     [InlineData(OutputFormat.Text, "results.log")]
+    [InlineData(OutputFormat.Parquet, "results.parquet")]
+    [InlineData(OutputFormat.Parquet, "results.bin")]
     public void Every_format_reads_back_by_extension_or_by_content(OutputFormat format, string name)
     {
         var path = Path.Combine(_dir, name);
