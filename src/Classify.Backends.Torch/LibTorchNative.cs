@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Classify.Gpu;
 using TorchSharp;
 
 namespace Classify.Backends.Torch;
@@ -185,16 +186,11 @@ internal static class LibTorchNative
 
     /// <summary>What a user can do about a missing libtorch with what they have: the container's build argument or a
     /// bind mount inside an image, the installer's variable outside one (issue 29: not an MSBuild flag).</summary>
-    private static string Hint => InContainer()
+    private static string Hint => ContainerDetection.Here().Runtime != ContainerRuntime.None
         ? "This image carries no libtorch: rebuild it with --build-arg LIBTORCH=cpu (or cuda), or bind libtorch 2.10 in and name its lib folder "
           + $"(apptainer exec --bind /opt/libtorch --env {DirVariable}=/opt/libtorch/lib ...); see docs/torch.md"
         : $"This build carries no libtorch: set {DirVariable} to the lib folder of libtorch 2.10 (or PyTorch 2.10's torch/lib), "
           + "or reinstall with CLASSIFY_LIBTORCH=cpu scripts/install.sh; see docs/torch.md";
-
-    /// <summary>Inside Singularity/Apptainer, Docker or Podman (the signs GpuProbe reads, without its report).</summary>
-    private static bool InContainer() =>
-        new[] { "APPTAINER_CONTAINER", "SINGULARITY_CONTAINER" }.Any(v => Environment.GetEnvironmentVariable(v) is { Length: > 0 })
-        || Directory.Exists("/.singularity.d") || File.Exists("/.dockerenv") || File.Exists("/run/.containerenv");
 
     /// <summary>Loads <paramref name="names"/> from <paramref name="dir"/> by full path, in order (dependencies first).</summary>
     private static void LoadFromDirectory(string dir, IEnumerable<string> names)

@@ -149,7 +149,7 @@ public sealed class CommandLineTests
         var merge = ClassifyProcess.Run("merge", "--help");
         Assert.Equal(0, merge.ExitCode);
         Assert.Contains("Usage: classify merge --output FILE SHARD.jsonl...", merge.Stdout);
-        Assert.Matches(@"Default: from --output.s extension \(\.jsonl, \.json, \.csv, \.txt\), else\s+jsonl\.", merge.Stdout);
+        Assert.Matches(@"Default: from --output.s extension \(\.jsonl, \.json, \.csv, \.txt,\s+\.parquet\), else\s+jsonl\.", merge.Stdout);
         foreach (var flag in new[] { "--version", "-V" })
         {
             var r = ClassifyProcess.Run(flag);
@@ -175,7 +175,7 @@ public sealed class CommandLineTests
     {
         var r = ClassifyProcess.Run("--format", "xml", TestData.Chelsea);
         Assert.Equal(ExitCode.Usage, r.ExitCode);
-        Assert.Equal("classify: --format must be text, json, jsonl, csv; see classify --help", r.Stderr.Trim());
+        Assert.Equal("classify: --format must be text, json, jsonl, csv, parquet; see classify --help", r.Stderr.Trim());
         r = ClassifyProcess.Run("merge");
         Assert.Equal(ExitCode.Usage, r.ExitCode);
         Assert.Equal("classify: a file argument is missing; see classify merge --help", r.Stderr.Trim());

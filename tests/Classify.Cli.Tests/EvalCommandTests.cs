@@ -77,7 +77,7 @@ public sealed class EvalCommandTests : IDisposable
         var truth = _dir.File("truth.csv");
         File.WriteAllLines(truth, ["file,synset", .. Directory.EnumerateFiles(data, "*.png", SearchOption.AllDirectories)
             .Select(f => $"{f},{(Path.GetFileName(Path.GetDirectoryName(f)) is "n02124075" ? "n02124075" : "n07920052")}")]);
-        foreach (var format in new[] { "jsonl", "json", "csv", "txt" })
+        foreach (var format in new[] { "jsonl", "json", "csv", "txt", "parquet" })
         {
             var results = _dir.File("all." + format);
             Assert.Equal(0, ClassifyProcess.Run("-m", TestData.SqueezeNet, "--recursive", data, "-n", "5", "-o", results).ExitCode);

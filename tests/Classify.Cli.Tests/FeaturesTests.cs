@@ -144,32 +144,34 @@ public sealed class FeaturesTests : IDisposable
             Assert.True(crops > other + 0.1, $"crops {crops:F3}, different photos {other:F3}");
     }
 
-    [Fact]
-    public void A_sharded_run_merged_equals_one_run_results_and_embeddings()
+    [Theory]
+    [InlineData("jsonl")]
+    [InlineData("parquet")]
+    public void A_sharded_run_merged_equals_one_run_results_and_embeddings(string format)
     {
         var bad = _dir.File("bad.png");
         File.WriteAllBytes(bad, [0x89, 0x50, 0x4E, 0x47]);
         string[] inputs = [.. Photos, bad];
         for (var k = 0; k < 3; k++)
-            ClassifyProcess.Run([.. inputs, "--features", "--shard", $"{k}/3", "-o", _dir.File("res.{shard}.jsonl")]);
-        var shards = Enumerable.Range(0, 3).Select(k => _dir.File($"res.shard-{k:D4}-of-0003.jsonl")).ToArray();
+            ClassifyProcess.Run([.. inputs, "--features", "--shard", $"{k}/3", "-o", _dir.File($"res.{{shard}}.{format}")]);
+        var shards = Enumerable.Range(0, 3).Select(k => _dir.File($"res.shard-{k:D4}-of-0003.{format}")).ToArray();
         Assert.All(shards, s => Assert.True(File.Exists(FeaturesFile.PathFor(s)), s));
-        Assert.Equal(0, ClassifyProcess.Run(["merge", "-o", _dir.File("merged.jsonl"), .. shards]).ExitCode);
-        ClassifyProcess.Run([.. inputs, "--features", "-o", _dir.File("one.jsonl")]);
-        Assert.Equal(File.ReadAllBytes(_dir.File("one.jsonl")), File.ReadAllBytes(_dir.File("merged.jsonl")));
+        Assert.Equal(0, ClassifyProcess.Run(["merge", "-o", _dir.File($"merged.{format}"), .. shards]).ExitCode);
+        ClassifyProcess.Run([.. inputs, "--features", "-o", _dir.File($"one.{format}")]);
+        Assert.Equal(File.ReadAllBytes(_dir.File($"one.{format}")), File.ReadAllBytes(_dir.File($"merged.{format}")));
         Assert.Equal(File.ReadAllBytes(_dir.File("one.features.npy")), File.ReadAllBytes(_dir.File("merged.features.npy")));
         Assert.Equal(5, NpyHeader.Read(_dir.File("merged.features.npy")).Rows);
 
         // A shard without its embeddings, or with another shard's row count, is refused (exit 30) and nothing is written.
         File.Delete(FeaturesFile.PathFor(shards[2]));
-        var missing = ClassifyProcess.Run(["merge", "-o", _dir.File("again.jsonl"), .. shards]);
+        var missing = ClassifyProcess.Run(["merge", "-o", _dir.File($"again.{format}"), .. shards]);
         Assert.Equal(ExitCode.ShardInvalid, missing.ExitCode);
         Assert.Contains($"{shards[2]} has none beside it", missing.Stderr);
         File.Copy(FeaturesFile.PathFor(shards[0]), FeaturesFile.PathFor(shards[2]));
-        var wrong = ClassifyProcess.Run(["merge", "-o", _dir.File("again.jsonl"), .. shards]);
+        var wrong = ClassifyProcess.Run(["merge", "-o", _dir.File($"again.{format}"), .. shards]);
         Assert.Equal(ExitCode.ShardInvalid, wrong.ExitCode);
         Assert.Contains("holds 2 embeddings, but", wrong.Stderr);
-        Assert.False(File.Exists(_dir.File("again.jsonl")) || File.Exists(_dir.File("again.features.npy")));
+        Assert.False(File.Exists(_dir.File($"again.{format}")) || File.Exists(_dir.File("again.features.npy")));
     }
 
     [Fact]

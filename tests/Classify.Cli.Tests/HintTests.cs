@@ -66,7 +66,7 @@ public sealed class HintTests : IDisposable
         var tsv = _dir.File("out.tsv");
         var r = ClassifyProcess.Run(TestData.Chelsea, "-o", tsv);
         Assert.Equal(ExitCode.Usage, r.ExitCode);
-        Assert.Equal($"classify: --output {tsv}: .tsv names no output format (.jsonl, .json, .csv, .txt); add --format jsonl|json|csv|text, or name the file for its format\n", r.Stderr);
+        Assert.Equal($"classify: --output {tsv}: .tsv names no output format (.jsonl, .json, .csv, .txt, .parquet); add --format jsonl|json|csv|text|parquet, or name the file for its format\n", r.Stderr);
         Assert.False(File.Exists(tsv));
         Assert.Equal(0, ClassifyProcess.Run(TestData.Chelsea, "-o", tsv, "-f", "csv").ExitCode);
     }

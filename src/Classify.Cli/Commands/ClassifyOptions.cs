@@ -46,8 +46,8 @@ internal sealed class ClassifyOptions : IImageLimitOptions
     [Option("num_top_predictions", Default = 5, HelpText = "Display this many predictions.")]
     public int NumTopPredictions { get; set; }
 
-    [Help("Output", "text|json|jsonl|csv")]
-    [Option("format", HelpText = "text (classify_image.py's lines), json, jsonl (one object per image) or csv. Default: from --output's extension (.jsonl, .json, .csv, .txt), else text.")]
+    [Help("Output", "text|json|jsonl|csv|parquet")]
+    [Option("format", HelpText = "text (classify_image.py's lines), json, jsonl (one object per image), csv or parquet (one row per image; needs --output FILE). Default: from --output's extension (.jsonl, .json, .csv, .txt, .parquet), else text.")]
     public OutputFormat? Format { get; set; }
 
     [Help("Output", "FILE|-")]

@@ -10,10 +10,10 @@ internal sealed class MergeOptions
     [Option("output", Required = true, HelpText = "The merged file, written atomically (it appears only when complete); - for standard output. Not one of the shards.")]
     public string Output { get; set; } = "";
 
-    [Help("Options", "jsonl|json|csv|text")]
-    [Option("format", HelpText = "jsonl, json, csv or text: what one run with that --format writes. Default: from --output's extension (.jsonl, .json, .csv, .txt), else jsonl.")]
+    [Help("Options", "jsonl|json|csv|text|parquet")]
+    [Option("format", HelpText = "jsonl, json, csv, text or parquet: what one run with that --format writes. Default: from --output's extension (.jsonl, .json, .csv, .txt, .parquet), else jsonl.")]
     public OutputFormat? Format { get; set; }
 
-    [Value(0, MetaName = "SHARD.jsonl", Min = 1, HelpText = "Shard files, e.g. out/results.shard-*-of-*.jsonl (a complete set; each file once).")]
+    [Value(0, MetaName = "SHARD.jsonl", Min = 1, HelpText = "Shard files, e.g. out/results.shard-*-of-*.jsonl (a complete set; each file once); the shards of a parquet run (SHARD.parquet) likewise.")]
     public IEnumerable<string> Shards { get; set; } = [];
 }

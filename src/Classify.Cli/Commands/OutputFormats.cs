@@ -11,6 +11,7 @@ internal static class OutputFormats
         [".json"] = OutputFormat.Json,
         [".csv"] = OutputFormat.Csv,
         [".txt"] = OutputFormat.Text,
+        [".parquet"] = OutputFormat.Parquet,
     };
 
     /// <summary>Whether <paramref name="output"/>'s extension names a format.</summary>
@@ -22,11 +23,16 @@ internal static class OutputFormats
         // out.tsv would silently get text: an extension that names no format needs --format.
         if (format is null && implied is null && output is not null && Path.GetExtension(output) is { Length: > 1 } unknown && !IsDeviceOrPipe(output))
             throw new ClassifyException(ExitCode.Usage, null,
-                $"--output {output}: {unknown} names no output format (.jsonl, .json, .csv, .txt); add --format jsonl|json|csv|text, or name the file for its format");
+                $"--output {output}: {unknown} names no output format (.jsonl, .json, .csv, .txt, .parquet); add --format jsonl|json|csv|text|parquet, or name the file for its format");
         if (format is { } given && implied is { } fromName && given != fromName)
             throw new ClassifyException(ExitCode.Usage, null,
                 $"--format {Name(given)} contradicts --output {output} (a {Path.GetExtension(output)} file holds {Name(fromName)}); drop one, or name the file for its format");
-        return format ?? implied ?? OutputFormat.Text;
+        var resolved = format ?? implied ?? OutputFormat.Text;
+        // A Parquet file is read from its end (the footer says where everything is): no reader takes it from a pipe.
+        if (resolved == OutputFormat.Parquet && output is null)
+            throw new ClassifyException(ExitCode.Usage, null,
+                "--format parquet is written to a file, not to standard output (a Parquet file is read from its end): add --output FILE.parquet");
+        return resolved;
     }
 
     private static bool IsDeviceOrPipe(string output) => output.StartsWith("/dev/", StringComparison.Ordinal) || Output.AtomicFile.IsSpecialFile(output);

@@ -8,7 +8,7 @@ namespace Classify.Evaluation;
 
 /// <summary>
 /// Reads the results classify wrote, in any of its formats, for eval: jsonl (a run's, a merge's, a shard's: the trailer
-/// is skipped), json, csv, and text (classify_image.py's lines under "==&gt; FILE &lt;==" headers, which give labels but no
+/// is skipped), json, csv, parquet (known by its first bytes), and text (classify_image.py's lines under "==&gt; FILE &lt;==" headers, which give labels but no
 /// class index). The format comes from the extension, else from the first bytes. A line classify cannot have written
 /// is an error naming the file and line (exit 31), not a silent gap in the evaluation.
 /// </summary>
@@ -18,6 +18,8 @@ public static class ResultFiles
 
     public static Contents Read(string path)
     {
+        if (File.Exists(path) && ParquetResultReader.IsParquet(path))
+            return Parquet(path);
         string text;
         try
         {
@@ -28,10 +30,7 @@ public static class ResultFiles
             throw new ClassifyException(ExitCode.EvalDataInvalid, path,
                 e is FileNotFoundException or DirectoryNotFoundException ? "no such results file" : $"cannot read the results: {e.Message}");
         }
-        var start = text.TrimStart();
-        var format = ByExtension(path) ?? (start.StartsWith("file,", StringComparison.Ordinal) ? OutputFormat.Csv
-            : start.StartsWith('{') ? (start.Contains("\"results\"", StringComparison.Ordinal) && !start.Split('\n')[0].Contains("\"file\"", StringComparison.Ordinal) ? OutputFormat.Json : OutputFormat.Jsonl)
-            : OutputFormat.Text);
+        var format = ByExtension(path) ?? ByContent(text);
         return format switch
         {
             OutputFormat.Jsonl => Jsonl(path, text),
@@ -49,6 +48,30 @@ public static class ResultFiles
         ".txt" or ".text" => OutputFormat.Text,
         _ => null,
     };
+
+    /// <summary>csv starts with its header ("file,..."); jsonl with a record that names its file on the first line; json
+    /// with an object whose first line does not (its "results" array comes later); anything else is classify_image.py's text.</summary>
+    private static OutputFormat ByContent(string text)
+    {
+        var start = text.TrimStart();
+        var firstLine = start.AsSpan()[..(start.IndexOf('\n') is var n and >= 0 ? n : start.Length)];
+        if (firstLine.StartsWith("file,", StringComparison.Ordinal)) return OutputFormat.Csv;
+        if (!firstLine.StartsWith("{", StringComparison.Ordinal)) return OutputFormat.Text;
+        return firstLine.Contains("\"file\"", StringComparison.Ordinal) ? OutputFormat.Jsonl : OutputFormat.Json;
+    }
+
+    private static Contents Parquet(string path)
+    {
+        try
+        {
+            var rows = ParquetResultReader.Read(path).ToList();
+            return new Contents([.. rows.Select(r => r.Result)], rows.Select(r => r.Made?.Model).FirstOrDefault());
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ClassifyException(ExitCode.EvalDataInvalid, path, e.Message);
+        }
+    }
 
     private static Contents Jsonl(string path, string text)
     {
@@ -154,6 +177,13 @@ public static class ResultFiles
                 continue;
             }
             if (line.Length == 0) continue;
+            if (line.StartsWith("error: ", StringComparison.Ordinal) && current is not null && predictions.Count == 0)
+            {
+                // A failed image in text: its message, but no code or kind (the text format records none).
+                results.Add(new ImageResult(current, null, new ImageError(ExitCode.SomeImagesFailed, "failed", line[7..])));
+                current = null;
+                continue;
+            }
             var at = line.LastIndexOf(" (score = ", StringComparison.Ordinal);
             if (at < 0 || !line.EndsWith(')') || current is null
                 || !float.TryParse(line[(at + 10)..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var score))

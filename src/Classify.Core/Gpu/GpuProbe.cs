@@ -152,23 +152,7 @@ public sealed partial class GpuProbe
 
     private ContainerInfo DetectContainer(List<string> trace)
     {
-        ContainerInfo found = ContainerInfo.None;
-        foreach (var name in (string[])["APPTAINER_CONTAINER", "APPTAINER_NAME", "SINGULARITY_CONTAINER", "SINGULARITY_NAME"])
-        {
-            if (Env(name) is { Length: > 0 } value)
-            {
-                found = new ContainerInfo(ContainerRuntime.Apptainer, $"{name}={value}");
-                break;
-            }
-        }
-        if (found.Runtime == ContainerRuntime.None && Directory.Exists(Under("/.singularity.d")))
-            found = new ContainerInfo(ContainerRuntime.Apptainer, "/.singularity.d exists");
-        else if (found.Runtime == ContainerRuntime.None && File.Exists(Under("/run/.containerenv")))
-            found = new ContainerInfo(ContainerRuntime.Podman, "/run/.containerenv exists");
-        else if (found.Runtime == ContainerRuntime.None && File.Exists(Under("/.dockerenv")))
-            found = new ContainerInfo(ContainerRuntime.Docker, "/.dockerenv exists");
-        else if (found.Runtime == ContainerRuntime.None && Env("container") == "podman")
-            found = new ContainerInfo(ContainerRuntime.Podman, "container=podman");
+        var found = ContainerDetection.Detect(Env, Under);
         trace.Add(found.Runtime == ContainerRuntime.None ? "container: none found" : $"container: {found.DisplayName} ({found.Evidence})");
         return found;
     }

@@ -18,6 +18,9 @@ public sealed class RawNameWriter(Stream stream, bool leaveOpen = true) : TextWr
 
     public bool AutoFlush { get; init; }
 
+    /// <summary>The stream under the text (a binary format, parquet, writes to it after <see cref="Flush"/>).</summary>
+    internal Stream BaseStream => stream;
+
     public override Encoding Encoding => Utf8;
 
     public override void Write(char value) => Write(new ReadOnlySpan<char>(in value));

@@ -7,7 +7,7 @@ using Classify.Pipeline;
 
 namespace Classify.Output;
 
-public enum OutputFormat { Text, Json, Jsonl, Csv }
+public enum OutputFormat { Text, Json, Jsonl, Csv, Parquet }
 
 /// <summary>What made a result: the model by name, the SHA-256 of the model file that ran (names are reused, a file's
 /// bytes are not: this is what tells two runs of "squeezenet1.1" apart after the file was replaced, or its fp16 twin
@@ -39,6 +39,7 @@ public abstract class ResultWriter
         OutputFormat.Json => new JsonResultWriter(writer, info),
         OutputFormat.Jsonl => new JsonlResultWriter(writer, info),
         OutputFormat.Csv => new CsvResultWriter(writer, info.Made),
+        OutputFormat.Parquet => new ParquetResultWriter(writer, info),
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
 

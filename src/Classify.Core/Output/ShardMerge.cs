@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Classify.Pipeline;
 
 namespace Classify.Output;
 
@@ -160,28 +161,16 @@ public static partial class ShardMerge
     /// says and the split's provenance.</summary>
     private static long Copy(string shard, ShardTrailer trailer, ResultWriter writer, (Provenance? Made, string Shard)? first, NameDigest allNames)
     {
-        using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        var lines = new LineScanner(input);
         using var names = new NameDigest();
         long count = 0;
-        while (lines.TryRead(out var line, out _))
+        foreach (var (result, made) in Records(shard, trailer))
         {
-            if (ShardTrailer.LooksLikeOne(line.Span))
-            {
-                if (ShardTrailer.TryParse(line.Span) != trailer || lines.TryRead(out _, out _))
-                    throw new InvalidDataException($"line {count + 1} is a shard trailer, but not its last line: two shard files joined, or changed while merging");
-                break;
-            }
             count++;
-            var result = ResultJson.TryParse(line.Span, out var made);
-            // ShardTrailer.ReadFrom has refused a journal, and a file whose last line has no end.
-            if (result is null)
-                throw new InvalidDataException($"line {count} is not a classify result");
             if (made != first?.Made)
                 throw new InvalidDataException(
-                    $"line {count} was made by {Describe(made)}, but {first?.Shard} by {Describe(first?.Made)}: results of different models or builds are not merged");
+                    $"{Record(shard, count)} was made by {Describe(made)}, but {first?.Shard} by {Describe(first?.Made)}: results of different models or builds are not merged");
             if (result.Predictions is { } p && p.Length != trailer.TopK)
-                throw new InvalidDataException($"line {count} has {p.Length} predictions, but the shard was made with top {trailer.TopK}");
+                throw new InvalidDataException($"{Record(shard, count)} has {p.Length} predictions, but the shard was made with top {trailer.TopK}");
             writer.Write(result);
             names.Add(result.File);
             allNames.Add(result.File);
@@ -195,6 +184,37 @@ public static partial class ShardMerge
         return count;
     }
 
+    /// <summary>"line 3" of a jsonl shard, "row 3" of a parquet one.</summary>
+    private static string Record(string shard, long n) => $"{(ParquetResultReader.IsParquet(shard) ? "row" : "line")} {n}";
+
+    /// <summary>A shard's records with their provenance: a parquet shard's rows, or a jsonl shard's lines up to its
+    /// trailer (which must be its last line).</summary>
+    private static IEnumerable<(ImageResult Result, Provenance? Made)> Records(string shard, ShardTrailer trailer)
+    {
+        if (ParquetResultReader.IsParquet(shard))
+        {
+            foreach (var row in ParquetResultReader.Read(shard))
+                yield return row;
+            yield break;
+        }
+        using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var lines = new LineScanner(input);
+        long count = 0;
+        while (lines.TryRead(out var line, out _))
+        {
+            if (ShardTrailer.LooksLikeOne(line.Span))
+            {
+                if (ShardTrailer.TryParse(line.Span) != trailer || lines.TryRead(out _, out _))
+                    throw new InvalidDataException($"line {count + 1} is a shard trailer, but not its last line: two shard files joined, or changed while merging");
+                break;
+            }
+            count++;
+            // ShardTrailer.ReadFrom has refused a journal, and a file whose last line has no end.
+            var result = ResultJson.TryParse(line.Span, out var made) ?? throw new InvalidDataException($"line {count} is not a classify result");
+            yield return (result, made);
+        }
+    }
+
     private static string Describe(Provenance? made) => made is null
         ? "a classify build that did not record its model"
         : $"model {made.Model} (model_sha256 {made.ModelSha256}, classify {made.ClassifyVersion})";
@@ -205,6 +225,12 @@ public static partial class ShardMerge
     {
         foreach (var (shard, _) in split)
         {
+            if (ParquetResultReader.IsParquet(shard))
+            {
+                foreach (var (_, firstMade) in ParquetResultReader.Read(shard))
+                    return (firstMade, shard);
+                continue;
+            }
             using var input = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read);
             var lines = new LineScanner(input);
             // Copy names a first line that does not parse.

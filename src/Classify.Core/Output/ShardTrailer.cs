@@ -84,6 +84,8 @@ public sealed record ShardTrailer(int Index, int Count, long Records, string Fil
             throw new InvalidDataException("is empty: a finished shard holds at least its trailer line (did its task end before writing it?)");
         Span<byte> head = stackalloc byte[24];
         var headLength = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (ParquetColumns.IsParquet(head[..headLength]))
+            return ParquetResultReader.ReadTrailer(path);
         if (head[..headLength].StartsWith("{\"classify_journal\""u8))
             throw new InvalidDataException("is the resume journal of an unfinished task, not a finished shard");
         // A trailer is a few hundred bytes; the tail read holds it and the newline before it.
