@@ -162,15 +162,22 @@ public sealed class FeaturesTests : IDisposable
         Assert.Equal(File.ReadAllBytes(_dir.File("one.features.npy")), File.ReadAllBytes(_dir.File("merged.features.npy")));
         Assert.Equal(5, NpyHeader.Read(_dir.File("merged.features.npy")).Rows);
 
-        // A shard without its embeddings, or with another shard's row count, is refused (exit 30) and nothing is written.
+        // A shard without its embeddings, with another shard's row count, or with another shard's rows of the same
+        // length (the trailer's features_sha256 tells them apart) is refused (exit 30) and nothing is written.
+        var kept = File.ReadAllBytes(FeaturesFile.PathFor(shards[2]));
         File.Delete(FeaturesFile.PathFor(shards[2]));
         var missing = ClassifyProcess.Run(["merge", "-o", _dir.File($"again.{format}"), .. shards]);
         Assert.Equal(ExitCode.ShardInvalid, missing.ExitCode);
-        Assert.Contains($"{shards[2]} has none beside it", missing.Stderr);
+        Assert.Contains($"missing: {shards[2]} was run with --features, but its embeddings are not beside it", missing.Stderr);
         File.Copy(FeaturesFile.PathFor(shards[0]), FeaturesFile.PathFor(shards[2]));
         var wrong = ClassifyProcess.Run(["merge", "-o", _dir.File($"again.{format}"), .. shards]);
         Assert.Equal(ExitCode.ShardInvalid, wrong.ExitCode);
         Assert.Contains("holds 2 embeddings, but", wrong.Stderr);
+        File.WriteAllBytes(FeaturesFile.PathFor(shards[2]), kept);
+        File.Copy(FeaturesFile.PathFor(shards[0]), FeaturesFile.PathFor(shards[1]), overwrite: true);
+        var swapped = ClassifyProcess.Run(["merge", "-o", _dir.File($"again.{format}"), .. shards]);
+        Assert.Equal(ExitCode.ShardInvalid, swapped.ExitCode);
+        Assert.Contains($"{FeaturesFile.PathFor(shards[1])}: holds other embeddings than its shard's trailer names", swapped.Stderr);
         Assert.False(File.Exists(_dir.File($"again.{format}")) || File.Exists(_dir.File("again.features.npy")));
     }
 

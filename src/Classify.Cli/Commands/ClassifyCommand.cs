@@ -128,7 +128,8 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
         // A shard's jsonl ends with a trailer naming its split, which classify merge checks the shards against.
         // The input list is hashed once, for the trailer and the journal alike, and only when one of them needs it.
         var split = new Lazy<ShardSplit>(() => ShardSplit.Of(shard, allInputs));
-        var info = settings.RunInfo(sharded ? split.Value : null);
+        Output.Features.FeaturesFile? features = null;
+        var info = settings.RunInfo(sharded ? split.Value : null) with { FeaturesSha256 = () => features?.RowsSha256 };
         var batchSize = o.BatchSize ?? ClassificationRunner.DefaultBatchSize(backend.Device);
         var runner = new ClassificationRunner(backend, manifest, labels, loader, o.NumTopPredictions, batchSize, o.Threads);
         var sink = new ResultSink(context.Error, new ProgressOptions
@@ -139,8 +140,8 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             Quiet = o.Quiet,
             Verbose = o.Verbose,
         }) { RetryFailed = o.RetryFailed };
-        void Write(ResultWriter writer, ResultJournal? journal = null, Output.Features.FeaturesFile? features = null) =>
-            sink.Run(runner, inputs, writer, journal, cancel, features);
+        void Write(ResultWriter writer, ResultJournal? journal = null, Output.Features.FeaturesFile? embeddings = null) =>
+            sink.Run(runner, inputs, writer, journal, cancel, embeddings);
 
         var single = inputs.Count == 1;
         // A device or FIFO (--output /dev/null, a named pipe) is written directly, without a resume journal.
@@ -148,7 +149,7 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
         {
             using var file = new AtomicFile(outputPath);
             // --features: the embeddings beside it, row for row, committed just before it.
-            using var features = o.Features ? new Output.Features.FeaturesFile(Output.Features.FeaturesFile.PathFor(outputPath), backend.FeatureWidth, featuresDtype) : null;
+            using var featuresFile = features = o.Features ? new Output.Features.FeaturesFile(Output.Features.FeaturesFile.PathFor(outputPath), backend.FeatureWidth, featuresDtype) : null;
             // A rerun of a killed run (e.g. an array task past its time limit) resumes from FILE.partial. The build is
             // in the fingerprint: replayed records get this run's classify_version, so they must be this build's.
             using var journal = ResultJournal.Open(outputPath, settings.Fingerprint(split.Value.InputsSha256),

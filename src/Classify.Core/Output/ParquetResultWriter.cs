@@ -74,7 +74,7 @@ internal sealed class ParquetResultWriter : ResultWriter
         if (_info.Split is { } split)
         {
             var trailer = new ShardTrailer(split.Shard.Index, split.Shard.Count, _records, _files!.Finish(), split.Inputs,
-                split.InputsSha256, _info.TopK, _info.Backend, _info.Device);
+                split.InputsSha256, _info.TopK, _info.Backend, _info.Device, _info.FeaturesSha256?.Invoke());
             _parquet.CustomMetadata = new Dictionary<string, string> { [ParquetColumns.ShardKey] = Utf8.GetString(trailer.ToJson()) };
         }
         Wait(_parquet.DisposeAsync().AsTask());

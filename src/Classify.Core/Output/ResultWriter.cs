@@ -19,7 +19,11 @@ public sealed record Provenance(string Model, string ModelSha256, string Classif
 /// <summary>Facts about a run that the json format records once at the top. <see cref="Made"/> is null only for
 /// results written before classify recorded it. <see cref="Split"/>: the run is one shard of a split, and its jsonl
 /// ends with a <see cref="ShardTrailer"/>.</summary>
-public sealed record RunInfo(Provenance? Made, string Backend, string Device, int TopK, ShardSplit? Split = null);
+public sealed record RunInfo(Provenance? Made, string Backend, string Device, int TopK, ShardSplit? Split = null)
+{
+    /// <summary>--features: the digest of the embeddings written so far, for a shard's trailer (asked for at the end).</summary>
+    public Func<string?>? FeaturesSha256 { get; init; }
+}
 
 /// <summary>
 /// Streams results in input order to a writer, one image at a time, so ten million images never sit in
@@ -110,7 +114,7 @@ internal sealed class JsonlResultWriter(TextWriter writer, RunInfo info) : Resul
         if (info.Split is { } split)
         {
             var trailer = new ShardTrailer(split.Shard.Index, split.Shard.Count, _records, _files!.Finish(), split.Inputs,
-                split.InputsSha256, info.TopK, info.Backend, info.Device);
+                split.InputsSha256, info.TopK, info.Backend, info.Device, info.FeaturesSha256?.Invoke());
             Writer.WriteLine(Utf8.GetString(trailer.ToJson()));
         }
         base.Complete();

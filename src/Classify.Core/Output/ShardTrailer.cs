@@ -17,8 +17,10 @@ namespace Classify.Output;
 /// <param name="Inputs">How many inputs the whole split has (all shards together).</param>
 /// <param name="InputsSha256">SHA-256 of all the split's input names in order: the shards' record names, joined in
 /// shard order, must give it.</param>
+/// <param name="FeaturesSha256">--features: SHA-256 of the rows (the data after the header) of the shard's .features.npy,
+/// which merge checks the file beside it against (an embeddings file of another run is refused); null without.</param>
 public sealed record ShardTrailer(int Index, int Count, long Records, string FilesSha256, long Inputs, string InputsSha256,
-    int TopK, string Backend, string Device)
+    int TopK, string Backend, string Device, string? FeaturesSha256 = null)
 {
     private const string Key = "classify_shard";
 
@@ -41,6 +43,7 @@ public sealed record ShardTrailer(int Index, int Count, long Records, string Fil
             json.WriteNumber("top_k", TopK);
             json.WriteString("backend", Backend);
             json.WriteString("device", Device);
+            if (FeaturesSha256 is not null) json.WriteString("features_sha256", FeaturesSha256);
             json.WriteEndObject();
             json.WriteEndObject();
         }
@@ -63,7 +66,8 @@ public sealed record ShardTrailer(int Index, int Count, long Records, string Fil
                 return null;
             var trailer = new ShardTrailer(t.GetProperty("index").GetInt32(), t.GetProperty("count").GetInt32(),
                 t.GetProperty("records").GetInt64(), Text(t, "files_sha256"), t.GetProperty("inputs").GetInt64(), Text(t, "inputs_sha256"),
-                t.GetProperty("top_k").GetInt32(), Text(t, "backend"), Text(t, "device"));
+                t.GetProperty("top_k").GetInt32(), Text(t, "backend"), Text(t, "device"),
+                t.TryGetProperty("features_sha256", out _) ? Text(t, "features_sha256") : null);
             if (trailer.Count < 1 || trailer.Index < 0 || trailer.Index >= trailer.Count || trailer.Records < 0
                 || trailer.Inputs < 0 || trailer.Inputs > int.MaxValue || trailer.TopK < 1)
                 return null;

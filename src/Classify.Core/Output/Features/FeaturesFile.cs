@@ -14,6 +14,7 @@ public sealed class FeaturesFile : IDisposable
     private readonly AtomicFile _file;
     private readonly byte[] _row;
     private readonly int _width;
+    private readonly System.Security.Cryptography.IncrementalHash _sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
 
     public FeaturesFile(string path, int width, FeaturesDtype dtype)
     {
@@ -49,6 +50,7 @@ public sealed class FeaturesFile : IDisposable
         else
             for (var i = 0; i < _width; i++) BinaryPrimitives.WriteSingleLittleEndian(_row.AsSpan(4 * i), row[i]);
         _file.Stream.Write(_row);
+        _sha.AppendData(_row);
         Rows++;
     }
 
@@ -56,6 +58,7 @@ public sealed class FeaturesFile : IDisposable
     public void WriteRaw(ReadOnlySpan<byte> rows)
     {
         _file.Stream.Write(rows);
+        _sha.AppendData(rows);
         Rows += rows.Length / _row.Length;
     }
 
@@ -78,5 +81,12 @@ public sealed class FeaturesFile : IDisposable
         _file.Commit();
     }
 
-    public void Dispose() => _file.Dispose();
+    /// <summary>SHA-256 of the rows written so far (a shard's trailer names it; merge checks it).</summary>
+    public string RowsSha256 => Convert.ToHexStringLower(_sha.GetCurrentHash());
+
+    public void Dispose()
+    {
+        _sha.Dispose();
+        _file.Dispose();
+    }
 }
