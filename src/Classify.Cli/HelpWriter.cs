@@ -42,7 +42,7 @@ internal static class HelpWriter
                 entries.Add((group?.Group ?? "Arguments", value.MetaName + (IsSequence(p.PropertyType) ? "..." : ""), value.HelpText));
                 continue;
             }
-            if (p.GetCustomAttribute<OptionAttribute>() is not { } option)
+            if (p.GetCustomAttribute<OptionAttribute>() is not { Hidden: false } option)
                 continue;
             var name = (Arguments.ShortFor(option.LongName) is { } s ? s + ", " : "    ") + "--" + option.LongName;
             if (p.PropertyType != typeof(bool))

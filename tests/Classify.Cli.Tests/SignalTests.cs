@@ -141,23 +141,28 @@ public sealed class SignalTests : IDisposable
     }
 
     [Fact]
-    public async Task A_journal_of_a_run_without_jpeg_dct_scale_is_not_resumed_by_one_with_it()
+    public async Task A_journal_of_a_full_decode_run_is_not_resumed_by_a_DCT_scaled_one()
     {
         // The lesson behind ResultSettings: a hand-kept fingerprint forgot --jpeg_dct_scale, and a resumed run mixed the
-        // two settings. Now the rerun starts over, and its output is an uninterrupted --jpeg_dct_scale run's, byte for byte.
+        // two settings. Now a rerun without --full_decode (DCT scaling, the default) starts over, and its output is an
+        // uninterrupted default run's, byte for byte.
         var photos = await BigPhotos(Path.Combine(_dir.Path, "big"));
         var output = _dir.File("out.jsonl");
         string[] args = ["--image_dir", photos, "--format", "jsonl", "--output", output, "--batch_size", "1"];
-        var (_, code, _, journal) = await Interrupt(args, output, records: 2);
+        var (_, code, _, journal) = await Interrupt([.. args, "--full_decode"], output, records: 2);
         Assert.Equal(ExitCode.Cancelled, code);
         Assert.True(journal.Length >= 3);
 
-        var rerun = ClassifyProcess.Run([.. args, "--jpeg_dct_scale", "--verbose"]);
+        var rerun = ClassifyProcess.Run([.. args, "--verbose"]);
         Assert.True(rerun.ExitCode == 0, rerun.Stderr);
         Assert.Contains("left by a run with another model, settings, inputs or classify build; starting over", rerun.Stderr);
         Assert.DoesNotContain("resuming:", rerun.Stderr);
-        var reference = ClassifyProcess.Run(["--image_dir", photos, "--format", "jsonl", "--output", _dir.File("ref.jsonl"), "--batch_size", "1", "--jpeg_dct_scale"]);
+        var reference = ClassifyProcess.Run(["--image_dir", photos, "--format", "jsonl", "--output", _dir.File("ref.jsonl"), "--batch_size", "1"]);
         Assert.Equal(0, reference.ExitCode);
         Assert.Equal(File.ReadAllBytes(_dir.File("ref.jsonl")), File.ReadAllBytes(output));
+        // And the full decode's results differ: the setting is one that changes results.
+        var fullRun = ClassifyProcess.Run(["--image_dir", photos, "--format", "jsonl", "--output", _dir.File("full.jsonl"), "--batch_size", "1", "--full_decode"]);
+        Assert.Equal(0, fullRun.ExitCode);
+        Assert.NotEqual(File.ReadAllBytes(_dir.File("full.jsonl")), File.ReadAllBytes(output));
     }
 }

@@ -45,7 +45,8 @@ internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<strin
         // classify's default --batch_size on this device, which the table is judged against.
         defaultBatch = ClassificationRunner.DefaultBatchSize(backend.Device);
         var preprocessor = new Preprocessor(backend.Input);
-        var loader = new ImageLoader();
+        // classify's default decode: a large JPEG scaled in the DCT to twice what the model's resize needs.
+        var loader = new ImageLoader(ImageLoaderOptions.Default with { DecodeAtLeast = preprocessor.DecodeAtLeast });
         var results = new List<(int Batch, double ImagesPerSecond, double MsPerBatch)>();
         var output = new float[sizes.Max() * manifest.Output.Classes];
 

@@ -24,6 +24,8 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             throw new ClassifyException(ExitCode.Usage, null, "--progress_interval must be a number of seconds above 0");
         if (o.Quiet && o.Verbose)
             throw new ClassifyException(ExitCode.Usage, null, "--quiet contradicts --verbose");
+        if (o.FullDecode && o.JpegDctScale)
+            throw new ClassifyException(ExitCode.Usage, null, "--full_decode contradicts --jpeg_dct_scale (DCT scaling is the default now; --full_decode turns it off)");
         if (o.Threads < 0)
             throw new ClassifyException(ExitCode.Usage, null, "--threads must be 0 (all cores) or more");
         var loaderOptions = ImageLimits.LoaderOptions(o);
@@ -91,7 +93,7 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
         var (shard, sharded) = SelectShard(o, inputs.Count, launcher, o.Device == DeviceRequest.Cpu ? "the CPU (--device cpu)" : $"GPU {gpu} ({gpuWhy})", ref inputs, ref outputPath);
 
         if (!tars.IsEmpty) loaderOptions = loaderOptions with { Archives = tars };
-        var loader = new ImageLoader(o.JpegDctScale ? loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast } : loaderOptions);
+        var loader = new ImageLoader(o.FullDecode ? loaderOptions : loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast });
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
         // On a GPU: proven before the first image and watched during the run (FailSafeBackend).
         using var backend = FailSafeBackend.Create(options => factory.Create(manifest, options), manifest, backendOptions with { ExpectedImages = inputs.Count });
@@ -115,7 +117,7 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             DevicePreprocessing = backend.Input.ElementType != manifest.Input.ElementType,
             JpegDecoder = ImageLoader.JpegLibrary,
             PngDecoder = ImageLoader.PngLibrary,
-            JpegDctScale = o.JpegDctScale,
+            JpegDctScale = !o.FullDecode,
             DecodeTimeoutSeconds = loaderOptions.DecodeTimeout.TotalSeconds,
             MaxFileBytes = loaderOptions.MaxFileBytes,
             MaxPixels = loaderOptions.MaxPixels,

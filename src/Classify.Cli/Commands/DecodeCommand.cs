@@ -19,9 +19,13 @@ internal sealed class DecodeCommand(RunContext context)
             throw new ClassifyException(ExitCode.Usage, null, "decode writes a binary PPM image, not for a terminal: redirect it (> picture.ppm) or give --output FILE.ppm");
         if (o.Output != "-" && !AtomicFile.IsSpecialFile(o.Output) && Path.GetExtension(o.Output).ToLowerInvariant() is not (".ppm" or ".pnm"))
             throw new ClassifyException(ExitCode.Usage, null, $"--output {o.Output}: decode writes a PPM image (P6); name the file .ppm (or .pnm)");
-        var loader = new ImageLoader(ImageLimits.LoaderOptions(o));
+        if (o.FullDecode && o.Model is null)
+            throw new ClassifyException(ExitCode.Usage, null, "--full_decode applies with --model (without it decode writes the full-size picture)");
+        var limits = ImageLimits.LoaderOptions(o);
         // The model is resolved first: a wrong name is a usage error before any decoding.
         var input = o.Model is null ? null : ModelSetup.Catalog(o.ModelDir, context).Resolve(o.Model, out _, cancel).Input;
+        // What classify decodes for this model: a large JPEG scaled in the DCT unless --full_decode.
+        var loader = new ImageLoader(input is null || o.FullDecode ? limits : limits with { DecodeAtLeast = new Preprocessor(input).DecodeAtLeast });
         using var decoded = loader.LoadBounded(o.Image, cancel);
         using var resized = input is null ? null : ModelPicture(decoded, input);
         var image = resized ?? decoded;

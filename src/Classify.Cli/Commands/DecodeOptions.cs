@@ -16,6 +16,9 @@ internal sealed class DecodeOptions : IImageLimitOptions
     [Option("model", HelpText = "Write what this model sees instead: the picture resized (and cropped) as its model.json says, before normalisation.")]
     public string? Model { get; set; }
 
+    [Option("full_decode", HelpText = "With --model: decode a large JPEG at its full size, as classify --full_decode does (by default it is scaled in the DCT, as classify does).")]
+    public bool FullDecode { get; set; }
+
     [Help("Options", "DIR")]
     [Option("model_dir", HelpText = "As for classify: look for models in DIR alone (default: $CLASSIFY_MODEL_DIR, then the bundled models).")]
     public string? ModelDir { get; set; }

@@ -21,7 +21,7 @@ internal sealed class EvalCommand(RunContext context, IReadOnlyDictionary<string
         {
             var classifying = new (bool Set, string Name)[] { (o.Output is not null, "--output"), (o.Backend is not null, "--backend"),
                 (o.Device is not null, "--device"), (o.Gpu is not null, "--gpu"), (o.RequireGpu, "--require-gpu"), (o.Fp16, "--fp16"),
-                (o.BatchSize is not null, "--batch_size"), (o.Threads is not null, "--threads"), (o.JpegDctScale, "--jpeg_dct_scale") };
+                (o.BatchSize is not null, "--batch_size"), (o.Threads is not null, "--threads"), (o.FullDecode, "--full_decode"), (o.JpegDctScale, "--jpeg_dct_scale") };
             if (classifying.FirstOrDefault(c => c.Set) is { Set: true } option)
                 throw new ClassifyException(ExitCode.Usage, null, $"{option.Name} applies when eval classifies images, not to --results {results}");
             given = ResultFiles.Read(results);
@@ -63,6 +63,7 @@ internal sealed class EvalCommand(RunContext context, IReadOnlyDictionary<string
             Flag("--fp16", o.Fp16);
             Add("--batch_size", o.BatchSize);
             Add("--threads", o.Threads);
+            Flag("--full_decode", o.FullDecode);
             Flag("--jpeg_dct_scale", o.JpegDctScale);
             Flag("--quiet", o.Quiet);
             var status = Arguments.Parse<ClassifyOptions>([.. args], "classify", context,

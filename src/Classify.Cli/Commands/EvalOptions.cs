@@ -57,7 +57,11 @@ internal sealed class EvalOptions
     [Option("threads", HelpText = "As for classify.")]
     public int? Threads { get; set; }
 
-    [Option("jpeg_dct_scale", HelpText = "As for classify.")]
+    [Option("full_decode", HelpText = "As for classify: decode every JPEG at its full size.")]
+    public bool FullDecode { get; set; }
+
+    /// <summary>The default since issue 30; accepted for old scripts, not in the help.</summary>
+    [Option("jpeg_dct_scale", Hidden = true)]
     public bool JpegDctScale { get; set; }
 
     [Option("quiet", HelpText = "As for classify: no progress line.")]

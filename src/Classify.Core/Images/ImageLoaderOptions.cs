@@ -26,7 +26,8 @@ public sealed record ImageLoaderOptions
     public int AllocationLimitMegabytes { get; init; } = 1024;
 
     /// <summary>The size an upright image of the given size must keep for what comes next (the model's resize), or
-    /// null for the full size (the default, and classify decode's). With it (--jpeg_dct_scale), a JPEG decoded by
+    /// null for the full size (this record's default, and classify decode's without --model). With it (classify's
+    /// default since issue 30; --full_decode turns it off), a JPEG decoded by
     /// libjpeg-turbo is scaled in the DCT domain to the smallest size that is still twice that; every image of a run
     /// gets the same treatment, so results do not depend on batching or sharding.</summary>
     public Func<int, int, (int Width, int Height)>? DecodeAtLeast { get; init; }

@@ -24,7 +24,8 @@ public sealed record ResultSettings
     /// <summary>Which library decodes JPEG and PNG: libjpeg-turbo's pixels are not ImageSharp's.</summary>
     public required string JpegDecoder { get; init; }
     public required string PngDecoder { get; init; }
-    /// <summary>--jpeg_dct_scale: changes the top-1 of a few percent of photos.</summary>
+    /// <summary>Whether large JPEGs are scaled in libjpeg-turbo's DCT (the default; false with --full_decode): moves
+    /// scores by about 0.01 and flips the top-1 where the top two nearly tie (README, Benchmarks).</summary>
     public required bool JpegDctScale { get; init; }
     /// <summary>The limits that turn an image into an error: --decode_timeout, --max_file_size, the pixel limit.</summary>
     public required double DecodeTimeoutSeconds { get; init; }
