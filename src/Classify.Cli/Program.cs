@@ -17,6 +17,11 @@ public static class Program
             WriteRawError(tooFew.OneLine);
             return tooFew.ExitCode;
         }
+        if (ResourceLimits.CheckAddressSpace() is { } tooSmall)
+        {
+            WriteRawError(tooSmall.OneLine);
+            return tooSmall.ExitCode;
+        }
         // A thread the runtime starts for itself (the thread pool's) has no handler of ours: memory that runs out there
         // would end the process with a stack trace and 134.
         var debug = Environment.GetEnvironmentVariable("CLASSIFY_DEBUG") is "1";
@@ -116,7 +121,7 @@ public static class Program
         {
             return stopped.ExitCode;
         }
-        catch (ClassifyException e)
+        catch (ClassifyException e) when (!ResourceLimits.IsOutOfMemory(e.InnerException))
         {
             context.Error.WriteLine($"classify: {e.OneLine}");
             return e.ExitCode;

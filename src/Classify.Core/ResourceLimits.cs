@@ -16,6 +16,13 @@ public static partial class ResourceLimits
     /// model, the output, its journal and the images in flight.</summary>
     public const ulong MinimumOpenFiles = 64;
 
+    /// <summary>Address space (ulimit -v) below which no run can start: the .NET runtime and ONNX Runtime reserve
+    /// more than they use, and under 1 GiB loading a native library (libssl for a checksum, libgcc_s to unwind)
+    /// fails inside the runtime, which aborts (134) where no handler of ours can turn it into exit 18. Measured with the
+    /// Native AOT build and the default model: 600 MB aborts in libssl, 700 MB cannot map libonnxruntime.so,
+    /// 1-1.2 GB ends in ONNX Runtime's std::bad_alloc (exit 18), 1.4 GB classifies.</summary>
+    public const ulong MinimumAddressSpace = 1UL << 30;
+
     private const int RLIMIT_NOFILE = 7, RLIMIT_AS = 9;
     private const ulong Infinity = ulong.MaxValue;
 
@@ -43,6 +50,17 @@ public static partial class ResourceLimits
             $"the open-file limit is {limit.Soft} (ulimit -n), below the {MinimumOpenFiles} a run needs; raise it with ulimit -n 1024 (or ask for a higher hard limit)");
     }
 
+    /// <summary>Null, or the one-line error (exit 18) where ulimit -v is below <see cref="MinimumAddressSpace"/>. Called
+    /// in Main before anything native is loaded.</summary>
+    public static ClassifyException? CheckAddressSpace()
+    {
+        if (!OperatingSystem.IsLinux() || getrlimit(RLIMIT_AS, out var limit) != 0 || limit.Soft >= MinimumAddressSpace)
+            return null;
+        return new ClassifyException(ExitCode.ResourceExhausted, null,
+            $"out of memory: the address space is limited to {(limit.Soft >> 20).ToString(CultureInfo.InvariantCulture)} MiB (ulimit -v {(limit.Soft >> 10).ToString(CultureInfo.InvariantCulture)}), "
+            + $"below the {MinimumAddressSpace >> 20} MiB any run needs (the .NET runtime and ONNX Runtime reserve more than they use): raise or lift it");
+    }
+
     /// <summary>Whether <paramref name="e"/> or an exception inside it (a type initializer's, a task's) is memory that
     /// ran out.</summary>
     public static bool IsOutOfMemory(Exception? e)
@@ -50,6 +68,12 @@ public static partial class ResourceLimits
         for (var depth = 0; e is not null && depth < 16; depth++, e = e.InnerException)
         {
             if (e is OutOfMemoryException or InsufficientExecutionStackException)
+                return true;
+            // What native code says when memory runs out: ONNX Runtime's C++ allocation failing (its exceptions carry
+            // the message), a library that cannot be mapped (dlopen's words).
+            if (e.Message.Contains("std::bad_alloc", StringComparison.Ordinal)
+                || (e is DllNotFoundException && (e.Message.Contains("failed to map segment", StringComparison.Ordinal)
+                    || e.Message.Contains("Cannot allocate memory", StringComparison.Ordinal))))
                 return true;
             if (e is AggregateException a && a.InnerExceptions.Any(IsOutOfMemory))
                 return true;
@@ -67,8 +91,14 @@ public static partial class ResourceLimits
     }
 
     /// <summary>The one-line error for memory that ran out.</summary>
-    public static ClassifyException OutOfMemory(Exception e) =>
-        new(ExitCode.ResourceExhausted, null, $"out of memory{(e is OutOfMemoryException ? "" : $" (in a {e.GetType().Name})")}{AddressSpace()}", e);
+    public static ClassifyException OutOfMemory(Exception e)
+    {
+        // The innermost exception says where memory ran out (a model error wraps ONNX Runtime's).
+        var inner = e;
+        while (inner.InnerException is { } next)
+            inner = next;
+        return new(ExitCode.ResourceExhausted, null, $"out of memory{(inner is OutOfMemoryException ? "" : $" (in a {inner.GetType().Name})")}{AddressSpace()}", e);
+    }
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int getrlimit(int resource, out RLimit limit);
