@@ -54,11 +54,10 @@ public static partial class ResourceLimits
     /// in Main before anything native is loaded.</summary>
     public static ClassifyException? CheckAddressSpace()
     {
-        if (!OperatingSystem.IsLinux() || getrlimit(RLIMIT_AS, out var limit) != 0 || limit.Soft >= MinimumAddressSpace)
+        if (AddressSpaceLimit() is not { } soft || soft >= MinimumAddressSpace)
             return null;
         return new ClassifyException(ExitCode.ResourceExhausted, null,
-            $"out of memory: the address space is limited to {(limit.Soft >> 20).ToString(CultureInfo.InvariantCulture)} MiB (ulimit -v {(limit.Soft >> 10).ToString(CultureInfo.InvariantCulture)}), "
-            + $"below the {MinimumAddressSpace >> 20} MiB any run needs (the .NET runtime and ONNX Runtime reserve more than they use): raise or lift it");
+            $"out of memory: {Limited(soft)}, below the {MinimumAddressSpace >> 20} MiB any run needs (the .NET runtime and ONNX Runtime reserve more than they use): raise or lift it");
     }
 
     /// <summary>Whether <paramref name="e"/> or an exception inside it (a type initializer's, a task's) is memory that
@@ -82,13 +81,16 @@ public static partial class ResourceLimits
     }
 
     /// <summary>The address-space limit (ulimit -v) in words, or "" where there is none.</summary>
-    public static string AddressSpace()
-    {
-        if (!OperatingSystem.IsLinux() || getrlimit(RLIMIT_AS, out var limit) != 0 || limit.Soft == Infinity)
-            return "";
-        return $"; the address space is limited to {(limit.Soft >> 20).ToString(CultureInfo.InvariantCulture)} MiB (ulimit -v {(limit.Soft >> 10).ToString(CultureInfo.InvariantCulture)}), "
-            + "and ONNX Runtime and the .NET runtime reserve more than they use: raise or lift it";
-    }
+    public static string AddressSpace() => AddressSpaceLimit() is { } soft
+        ? $"; {Limited(soft)}, and ONNX Runtime and the .NET runtime reserve more than they use: raise or lift it"
+        : "";
+
+    /// <summary>The soft address-space limit in bytes, or null where there is none.</summary>
+    private static ulong? AddressSpaceLimit() =>
+        OperatingSystem.IsLinux() && getrlimit(RLIMIT_AS, out var limit) == 0 && limit.Soft != Infinity ? limit.Soft : null;
+
+    private static string Limited(ulong soft) =>
+        $"the address space is limited to {(soft >> 20).ToString(CultureInfo.InvariantCulture)} MiB (ulimit -v {(soft >> 10).ToString(CultureInfo.InvariantCulture)})";
 
     /// <summary>The one-line error for memory that ran out.</summary>
     public static ClassifyException OutOfMemory(Exception e)

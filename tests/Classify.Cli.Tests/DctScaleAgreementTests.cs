@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Xunit.Abstractions;
 
@@ -22,7 +21,7 @@ public sealed class DctScaleAgreementTests(ITestOutputHelper output)
     public void The_default_DCT_scaled_decode_classifies_large_photos_like_a_full_decode()
     {
         using var dir = new TempDir();
-        MakeCorpus("make_large_crops.py", dir.Path, Count);
+        AgreementCorpus.Make("make_large_crops.py", dir.Path, Count);
 
         var scaled = Predictions(ClassifyProcess.Run(["--image_dir", dir.Path, "-f", "jsonl", "-n", "5", "--quiet"], timeout: TimeSpan.FromMinutes(5)));
         var full = Predictions(ClassifyProcess.Run(["--image_dir", dir.Path, "-f", "jsonl", "-n", "5", "--quiet", "--full_decode"], timeout: TimeSpan.FromMinutes(5)));
@@ -52,7 +51,7 @@ public sealed class DctScaleAgreementTests(ITestOutputHelper output)
         using var dir = new TempDir();
         // ImageNet-sized JPEGs (shorter side 333-500) and the test photos: none is twice the 256 px the default model's
         // central crop needs, so none is scaled.
-        MakeCorpus("make_crops.py", dir.Path, 24);
+        AgreementCorpus.Make("make_crops.py", dir.Path, 24);
         foreach (var f in Directory.GetFiles(TestData.Images))
             if (Path.GetExtension(f) is ".png" or ".jpg")
                 File.Copy(f, Path.Combine(dir.Path, Path.GetFileName(f)));
@@ -93,16 +92,6 @@ public sealed class DctScaleAgreementTests(ITestOutputHelper output)
         var refused = ClassifyProcess.Run(["decode", photo, "--output", Path.Combine(dir.Path, "x.ppm"), "--full_decode"]);
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("--full_decode applies with --model", refused.Stderr);
-    }
-
-    private static void MakeCorpus(string script, string dir, int count)
-    {
-        var make = Process.Start(new ProcessStartInfo("/usr/bin/python3",
-            [Path.Combine(TestData.RepoRoot, "tests", "agreement", script), dir, count.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-            { RedirectStandardError = true })!;
-        var errors = make.StandardError.ReadToEnd();
-        make.WaitForExit();
-        Assert.True(make.ExitCode == 0, $"{script}: {errors}");
     }
 
     private static Dictionary<string, List<(int Class, double Score)>> Predictions(ProcessResult r)

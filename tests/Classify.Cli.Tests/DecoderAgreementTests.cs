@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Xunit.Abstractions;
 
@@ -18,12 +17,7 @@ public sealed class DecoderAgreementTests(ITestOutputHelper output)
     public void The_scaled_libjpeg_turbo_decode_classifies_like_the_full_ImageSharp_decode()
     {
         using var dir = new TempDir();
-        var make = Process.Start(new ProcessStartInfo("/usr/bin/python3",
-            [Path.Combine(TestData.RepoRoot, "tests", "agreement", "make_crops.py"), dir.Path, Count.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-            { RedirectStandardError = true })!;
-        var makeErrors = make.StandardError.ReadToEnd();
-        make.WaitForExit();
-        Assert.True(make.ExitCode == 0, $"make_crops.py: {makeErrors}");
+        AgreementCorpus.Make("make_crops.py", dir.Path, Count);
 
         var scaled = Top1(ClassifyProcess.Run(["--image_dir", dir.Path, "-f", "jsonl", "-n", "1", "--verbose"], timeout: TimeSpan.FromMinutes(5)), "libjpeg-turbo");
         var full = Top1(ClassifyProcess.Run(["--image_dir", dir.Path, "-f", "jsonl", "-n", "1", "--verbose"],

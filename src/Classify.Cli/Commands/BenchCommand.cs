@@ -46,7 +46,7 @@ internal sealed class BenchCommand(RunContext context, IReadOnlyDictionary<strin
         defaultBatch = ClassificationRunner.DefaultBatchSize(backend.Device);
         var preprocessor = new Preprocessor(backend.Input);
         // classify's default decode: a large JPEG scaled in the DCT to twice what the model's resize needs.
-        var loader = new ImageLoader(ImageLoaderOptions.Default with { DecodeAtLeast = preprocessor.DecodeAtLeast });
+        var loader = new ImageLoader(ImageLimits.ForModel(ImageLoaderOptions.Default, backend.Input, fullDecode: false));
         var results = new List<(int Batch, double ImagesPerSecond, double MsPerBatch)>();
         var output = new float[sizes.Max() * manifest.Output.Classes];
 

@@ -93,7 +93,7 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
         var (shard, sharded) = SelectShard(o, inputs.Count, launcher, o.Device == DeviceRequest.Cpu ? "the CPU (--device cpu)" : $"GPU {gpu} ({gpuWhy})", ref inputs, ref outputPath);
 
         if (!tars.IsEmpty) loaderOptions = loaderOptions with { Archives = tars };
-        var loader = new ImageLoader(o.FullDecode ? loaderOptions : loaderOptions with { DecodeAtLeast = new Preprocessing.Preprocessor(manifest.Input).DecodeAtLeast });
+        var loader = new ImageLoader(ImageLimits.ForModel(loaderOptions, manifest.Input, o.FullDecode));
         if (inputs.Count > 0) loader.Prefetch(inputs[0]);
         // On a GPU: proven before the first image and watched during the run (FailSafeBackend).
         using var backend = FailSafeBackend.Create(options => factory.Create(manifest, options), manifest, backendOptions with { ExpectedImages = inputs.Count });

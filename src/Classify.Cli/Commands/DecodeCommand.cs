@@ -25,7 +25,7 @@ internal sealed class DecodeCommand(RunContext context)
         // The model is resolved first: a wrong name is a usage error before any decoding.
         var input = o.Model is null ? null : ModelSetup.Catalog(o.ModelDir, context).Resolve(o.Model, out _, cancel).Input;
         // What classify decodes for this model: a large JPEG scaled in the DCT unless --full_decode.
-        var loader = new ImageLoader(input is null || o.FullDecode ? limits : limits with { DecodeAtLeast = new Preprocessor(input).DecodeAtLeast });
+        var loader = new ImageLoader(input is null ? limits : ImageLimits.ForModel(limits, input, o.FullDecode));
         using var decoded = loader.LoadBounded(o.Image, cancel);
         using var resized = input is null ? null : ModelPicture(decoded, input);
         var image = resized ?? decoded;

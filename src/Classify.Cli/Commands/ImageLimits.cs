@@ -1,4 +1,6 @@
 using Classify.Images;
+using Classify.Models;
+using Classify.Preprocessing;
 
 namespace Classify.Cli.Commands;
 
@@ -24,4 +26,10 @@ internal static class ImageLimits
             DecodeTimeout = TimeSpan.FromSeconds(o.DecodeTimeoutSeconds),
         };
     }
+
+    /// <summary>How classify decodes for a model with <paramref name="input"/>: a large JPEG scaled in libjpeg-turbo's
+    /// DCT to at least twice what the model's resize needs (the default since issue 30), or whole with --full_decode.
+    /// classify, decode --model and bench's data path all decode through this.</summary>
+    public static ImageLoaderOptions ForModel(ImageLoaderOptions options, InputSpec input, bool fullDecode) =>
+        fullDecode ? options : options with { DecodeAtLeast = new Preprocessor(input).DecodeAtLeast };
 }
