@@ -104,9 +104,15 @@ internal static class OnnxRuntimeLog
         {
             if (isError && _capturing > 0)
                 _captured.Add(message);
-            else if (isError || verbose)
+            else if (verbose || (isError && !Thrown(message)))
                 sink?.Invoke($"onnxruntime: {message.ReplaceLineEndings(" ").Trim()}");
         }
+
+        /// <summary>Errors ORT logs and then throws with the same text (a failed run, a failed session): the exception is
+        /// what classify reports, in its one line; the log's copy only doubles it (shown with --verbose).</summary>
+        internal static bool Thrown(string message) =>
+            message.StartsWith("Non-zero status code returned while running", StringComparison.Ordinal)
+            || message.StartsWith("Exception during initialization", StringComparison.Ordinal);
 
         public void Dispose()
         {

@@ -158,10 +158,15 @@ public sealed class TorchBackend : IClassifierBackend
         {
             (y, f) = Forward(host.narrow(0, 0, (long)n * input.ImageLength).view(input.Shape(n)));
         }
+        catch (ExternalException e) when (e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase)
+            || e.Message.Contains("DefaultCPUAllocator: can't allocate memory", StringComparison.Ordinal))
+        {
+            // CUDA's caching allocator ("CUDA out of memory. Tried to allocate ...") or the CPU's: exit 18, lower --batch_size.
+            throw new BatchOutOfMemoryException($"libtorch could not allocate memory ({FirstLine(e.Message)})", n, Device, e);
+        }
         catch (ExternalException e)
         {
-            var oom = e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) ? "; lower --batch_size" : "";
-            throw new ClassifyException(ExitCode.InternalError, _path, $"libtorch failed on a batch of {n} on {Device}: {FirstLine(e.Message)}{oom}", e);
+            throw new ClassifyException(ExitCode.InternalError, _path, $"libtorch failed on a batch of {n} on {Device}: {FirstLine(e.Message)}", e);
         }
         if (y.numel() != (long)n * classes)
             throw new ClassifyException(ExitCode.LabelsMismatch, _path,

@@ -97,7 +97,11 @@ public static class Program
         ["torch"] = new TorchBackendFactory(),
     };
 
-    internal static int Run(string[] args, RunContext context, CancellationToken cancel = default)
+    internal static int Run(string[] args, RunContext context, CancellationToken cancel = default) => Run(args, context, Backends(), cancel);
+
+    /// <summary>The same with the engines given (a test's, wrapped round the real ones to fail at a seam this machine cannot
+    /// reach, such as GPU memory running out mid-run).</summary>
+    internal static int Run(string[] args, RunContext context, IReadOnlyDictionary<string, IBackendFactory> backends, CancellationToken cancel = default)
     {
         try
         {
@@ -108,20 +112,22 @@ public static class Program
             if (args is ["decode", .. var decodeArgs])
                 return Arguments.Parse<DecodeOptions>(decodeArgs, "decode", context, o => new DecodeCommand(context).Run(o, cancel));
             if (args is ["bench", .. var benchArgs])
-                return Arguments.Parse<BenchOptions>(benchArgs, "bench", context, o => new BenchCommand(context, Backends()).Run(o, cancel));
+                return Arguments.Parse<BenchOptions>(benchArgs, "bench", context, o => new BenchCommand(context, backends).Run(o, cancel));
             if (args is ["models", .. var modelsArgs])
                 return new ModelsCommand(context).Run(modelsArgs, cancel);
             if (args is ["eval", .. var evalArgs])
-                return Arguments.Parse<EvalOptions>(evalArgs, "eval", context, o => new EvalCommand(context, Backends()).Run(o, cancel));
+                return Arguments.Parse<EvalOptions>(evalArgs, "eval", context, o => new EvalCommand(context, backends).Run(o, cancel));
             if (args is ["merge", .. var mergeArgs])
                 return Arguments.Parse<MergeOptions>(mergeArgs, "merge", context, o => new MergeCommand(context).Run(o));
-            return Arguments.Parse<ClassifyOptions>(args, "classify", context, o => new ClassifyCommand(context, Backends()).Run(o, cancel));
+            return Arguments.Parse<ClassifyOptions>(args, "classify", context, o => new ClassifyCommand(context, backends).Run(o, cancel));
         }
         catch (EvalCommand.EvalStopped stopped)
         {
             return stopped.ExitCode;
         }
-        catch (ClassifyException e) when (!ResourceLimits.IsOutOfMemory(e.InnerException))
+        // A model error that wraps memory running out (ONNX Runtime's std::bad_alloc while loading) is exit 18; one that
+        // already says so (with what the journal keeps) is printed as it is.
+        catch (ClassifyException e) when (e.ExitCode == ExitCode.ResourceExhausted || !ResourceLimits.IsOutOfMemory(e.InnerException))
         {
             context.Error.WriteLine($"classify: {e.OneLine}");
             return e.ExitCode;

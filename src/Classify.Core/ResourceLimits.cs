@@ -71,6 +71,7 @@ public static partial class ResourceLimits
             // What native code says when memory runs out: ONNX Runtime's C++ allocation failing (its exceptions carry
             // the message), a library that cannot be mapped (dlopen's words).
             if (e.Message.Contains("std::bad_alloc", StringComparison.Ordinal)
+                || e.Message.Contains("Failed to allocate memory", StringComparison.Ordinal) // ONNX Runtime's arena (BFCArena)
                 || (e is DllNotFoundException && (e.Message.Contains("failed to map segment", StringComparison.Ordinal)
                     || e.Message.Contains("Cannot allocate memory", StringComparison.Ordinal))))
                 return true;
@@ -95,11 +96,22 @@ public static partial class ResourceLimits
     /// <summary>The one-line error for memory that ran out.</summary>
     public static ClassifyException OutOfMemory(Exception e)
     {
+        for (var batch = e; batch is not null; batch = batch.InnerException)
+            if (batch is Inference.BatchOutOfMemoryException b)
+                return new(ExitCode.ResourceExhausted, null,
+                    $"out of memory: {b.Message}: lower --batch_size{(b.Device.IsCuda ? "" : AddressSpace())}", e);
         // The innermost exception says where memory ran out (a model error wraps ONNX Runtime's).
         var inner = e;
         while (inner.InnerException is { } next)
             inner = next;
-        return new(ExitCode.ResourceExhausted, null, $"out of memory{(inner is OutOfMemoryException ? "" : $" (in a {inner.GetType().Name})")}{AddressSpace()}", e);
+        var where = inner switch
+        {
+            OutOfMemoryException => "",
+            DllNotFoundException => " (loading a native library)",
+            _ when inner.GetType().Name == "OnnxRuntimeException" => " (in ONNX Runtime)",
+            _ => $" ({inner.GetType().Name})",
+        };
+        return new(ExitCode.ResourceExhausted, null, $"out of memory{where}{AddressSpace()}", e);
     }
 
     [LibraryImport("libc", SetLastError = true)]

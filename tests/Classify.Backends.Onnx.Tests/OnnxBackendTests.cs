@@ -42,4 +42,20 @@ public sealed class OnnxBackendTests
         Assert.Equal(TestData.Espresso, top[0].Label);
         Assert.InRange(top[0].Score, 0.9f, 1f);
     }
+
+    [Theory]
+    // Measured: the Native AOT build, --batch_size 120 under ulimit -v 2000000 (scripts/ci/fault-test.sh runs it).
+    [InlineData("[ErrorCode:Fail] Non-zero status code returned while running Conv node. Name:'op0_conv_2d_clip_nchwc' Status Message: /onnxruntime_src/onnxruntime/core/framework/bfc_arena.cc:360 void* onnxruntime::BFCArena::AllocateRawInternal(size_t, bool, onnxruntime::Stream*) Failed to allocate memory for requested buffer of size 192675840",
+        "ONNX Runtime could not allocate 183 MiB")]
+    // ONNX Runtime's CUDA provider (CUDA_CALL's wording, onnxruntime/core/providers/cuda/cuda_call.cc); no GPU here.
+    [InlineData("[ErrorCode:Fail] Non-zero status code returned while running Conv node. Status Message: CUDA error cudaErrorMemoryAllocation:out of memory",
+        "ONNX Runtime could not allocate memory")]
+    [InlineData("[ErrorCode:Fail] Non-zero status code returned while running Conv node. Status Message: CUDNN failure 4: CUDNN_STATUS_ALLOC_FAILED",
+        "ONNX Runtime could not allocate memory")]
+    [InlineData("[ErrorCode:RuntimeException] CUDNN failure 4: CUDNN_STATUS_INTERNAL_ERROR", null)]
+    [InlineData("[ErrorCode:InvalidArgument] Got invalid dimensions for input: data for the following indices index: 1 Got: 4 Expected: 3", null)]
+    public void An_allocation_failure_is_told_from_other_failures(string message, string? expected)
+    {
+        Assert.Equal(expected, OnnxBackend.AllocationFailure(message));
+    }
 }

@@ -61,4 +61,21 @@ public sealed class OnnxRuntimeLogTests
         using var options = OnnxBackend.BaseOptions(new BackendOptions(), listener);
         Assert.Equal(listener.Id, options.LogId);
     }
+
+    [Fact]
+    public void An_error_ort_also_throws_is_left_to_the_exception_unless_verbose()
+    {
+        // ORT logs a failed run and then throws the same text; classify's one line comes from the exception.
+        const string run = "Non-zero status code returned while running Conv node. Name:'op0' Status Message: bfc_arena.cc:360 Failed to allocate memory for requested buffer of size 192675840";
+        const string init = "Exception during initialization: std::bad_alloc";
+        var quiet = new List<string>();
+        var verbose = new List<string>();
+        using var a = OnnxRuntimeLog.Listen(new BackendOptions { Log = quiet.Add });
+        using var b = OnnxRuntimeLog.Listen(new BackendOptions { Log = verbose.Add, Verbose = true });
+        foreach (var listener in new[] { a, b })
+            foreach (var message in new[] { run, init, "another error" })
+                Say(listener.Id, OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, message);
+        Assert.Equal(["onnxruntime: another error"], quiet);
+        Assert.Equal(["onnxruntime: " + run, "onnxruntime: " + init, "onnxruntime: another error"], verbose);
+    }
 }

@@ -170,7 +170,12 @@ internal sealed class ClassifyCommand(RunContext context, IReadOnlyDictionary<st
             catch (Exception e) when (ResourceLimits.IsOutOfMemory(e) && journal.Count > 0 && journal.TryFlush())
             {
                 throw new ClassifyException(ExitCode.ResourceExhausted, null,
-                    $"{ResourceLimits.OutOfMemory(e).Message}; {journal.Path} keeps the {journal.Count} finished, and the same command run again resumes after them", e);
+                    $"{ResourceLimits.OutOfMemory(e).Message}; {journal.Path} keeps the {journal.Count} finished, and a rerun with the same --output resumes after them", e);
+            }
+            catch (Exception e) when (journal.Count == 0 && e is not OperationCanceledException)
+            {
+                journal.Delete(); // it holds no result: nothing to resume, nothing to leave behind
+                throw;
             }
             catch (OperationCanceledException)
             {

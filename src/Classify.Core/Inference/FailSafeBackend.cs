@@ -14,7 +14,8 @@ namespace Classify.Inference;
 /// goes to the CPU.</item>
 /// </list>
 /// During the run, a batch the device fails on is run again on the CPU session, and so is the rest of the run (one
-/// line; <see cref="Placement"/> says which images ran where). With a GPU required (--require-gpu, --device cuda)
+/// line; <see cref="Placement"/> says which images ran where); a batch the device has no memory for is not a failure of
+/// the device but of --batch_size, and stops the run (<see cref="BatchOutOfMemoryException"/>, exit 18). With a GPU required (--require-gpu, --device cuda)
 /// every one of these is exit 20 instead: before the first image, or after the results so far, which a rerun resumes.
 /// A backend on the CPU is returned as it is.
 /// </summary>
@@ -228,8 +229,9 @@ public sealed class FailSafeBackend : IClassifierBackend
             _images += input.Count;
             return;
         }
-        // A cancelled run is the user's, not a device failure.
-        catch (Exception e) when (e is not (ClassifyException or OperationCanceledException))
+        // A cancelled run is the user's, not a device failure; nor is a batch too large for the device's memory (exit 18,
+        // lower --batch_size), which moving the rest of the run to the CPU would answer a hundred times slower.
+        catch (Exception e) when (e is not (ClassifyException or OperationCanceledException or BatchOutOfMemoryException))
         {
             failure = FirstLine(e.Message);
         }

@@ -27,6 +27,8 @@ public sealed class GpuFailSafeTests
         public int FailOnBatch { get; init; }
         public float ScoreError { get; init; }
         public bool WrongPreprocessing { get; init; }
+        /// <summary>The image batch whose run finds no device memory left (CUDA's allocator), or 0.</summary>
+        public int OutOfMemoryOnBatch { get; init; }
     }
 
     /// <summary>The real model on the CPU provider, named "cuda:0", preprocessing "on the device" (the preprocessing graph)
@@ -45,6 +47,9 @@ public sealed class GpuFailSafeTests
             var run = ++_runs; // 1: FailSafeBackend's probe; 2, 3, ...: the images' batches
             if (faults.FailFirstRun || (faults.FailOnBatch > 0 && run == faults.FailOnBatch + 1))
                 throw new InvalidOperationException("[ErrorCode:RuntimeException] CUDNN failure 4: CUDNN_STATUS_INTERNAL_ERROR\nmore native text");
+            if (faults.OutOfMemoryOnBatch > 0 && run == faults.OutOfMemoryOnBatch + 1)
+                throw new BatchOutOfMemoryException("ONNX Runtime could not allocate 784 MiB", input.Count, Device,
+                    new InvalidOperationException("[ErrorCode:Fail] bfc_arena.cc:360 Failed to allocate memory for requested buffer of size 822083584"));
             inner.Run(input, output, cancel);
             for (var i = 0; i < input.Count * Manifest.Output.Classes; i++)
                 output[i] += faults.ScoreError;
@@ -214,5 +219,25 @@ public sealed class GpuFailSafeTests
         // The two batches before it were handed on, once each, with the CPU's answers; nothing after.
         Assert.Equal(OnCpu.Value.Take(4).Select(r => r.File), results.Select(r => r.File));
         Assert.All(results.Zip(OnCpu.Value), p => Assert.Equal(p.Second.Predictions![0].Class, p.First.Predictions![0].Class));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_batch_the_gpu_has_no_memory_for_stops_the_run_instead_of_moving_it_to_the_cpu(bool required)
+    {
+        // Not a broken device but a --batch_size too large for it: the CPU would take the rest a hundred times slower.
+        var setup = new Setup(new Faults { OutOfMemoryOnBatch = 2 });
+        using var backend = FailSafeBackend.Create(setup.Create, Manifest, setup.Options(required));
+        var runner = new ClassificationRunner(backend, Manifest, Labels.Load(Manifest), new ImageLoader(), topK: 5, batchSize: 2, decodeThreads: 2);
+        var results = new List<ImageResult>();
+        var e = Assert.ThrowsAny<Exception>(() => runner.Run(Photos, results.Add));
+        Assert.True(ResourceLimits.IsOutOfMemory(e));
+        var line = ResourceLimits.OutOfMemory(e);
+        Assert.Equal(ExitCode.ResourceExhausted, line.ExitCode);
+        Assert.Equal("out of memory: ONNX Runtime could not allocate 784 MiB for a batch of 2 on cuda:0: lower --batch_size", line.Message);
+        Assert.Empty(setup.Log); // no "the rest of the run goes to the CPU"
+        Assert.Equal(ComputeDevice.Cuda(0), backend.Device);
+        Assert.Equal(OnCpu.Value.Take(2).Select(r => r.File), results.Select(r => r.File)); // the batch before it, handed on
     }
 }
