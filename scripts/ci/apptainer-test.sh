@@ -190,14 +190,17 @@ sed -i -e 's/^enable overlay = no/enable overlay = yes/' -e 's/^enable underlay 
 # Resume on the bound folder: SIGTERM (Slurm's time limit) during a run, the journal survives, the rerun resumes.
 big=$work/big
 mkdir -p "$big"
-/usr/bin/python3 -c "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB').resize((6000, 4000)); [im.save(f'{sys.argv[2]}/b{i}.jpg', quality=90) for i in range(6)]" \
-    "$repo/tests/images/chelsea.png" "$big" 2>"$work/err"
-apptainer exec "$sif" classify --image_dir "$big" --format jsonl --output "$work/scratch/big.jsonl" --batch_size 1 --threads 1 \
+# Photos that take a while each (12 MP of noise, progressive, decoded in full: about 0.4 s here), so that the SIGTERM
+# sent after two records lands mid-run: upscaled smooth photos once decoded in 0.1 s with DCT scaling, and the run
+# finished (and deleted its journal) before pkill started.
+/usr/bin/python3 -c "import os, sys; from PIL import Image; im = Image.frombytes('RGB', (4000, 3000), os.urandom(4000 * 3000 * 3)); [im.save(f'{sys.argv[1]}/b{i}.jpg', quality=90, progressive=True) for i in range(6)]" \
+    "$big" 2>"$work/err"
+apptainer exec "$sif" classify --image_dir "$big" --format jsonl --output "$work/scratch/big.jsonl" --batch_size 1 --threads 1 --full_decode \
     >/dev/null 2>"$work/term.err" &
 for _ in $(seq 1 300); do [ "$(lines "$work/scratch/big.jsonl.partial")" -ge 3 ] && break; sleep 0.1; done
 pkill -TERM -f "classify-app --image_dir $big" ; wait $!; rc=$?
 kept=$(($(lines "$work/scratch/big.jsonl.partial") - 1))
-out=$(apptainer exec "$sif" classify --image_dir "$big" --format jsonl --output "$work/scratch/big.jsonl" --verbose 2>&1 >/dev/null); rc2=$?
+out=$(apptainer exec "$sif" classify --image_dir "$big" --format jsonl --output "$work/scratch/big.jsonl" --full_decode --verbose 2>&1 >/dev/null); rc2=$?
 resumed_ok() {
     [ "$rc" = 130 ] && [ "$rc2" = 0 ] && grep -q "resuming: $kept of 6 images already done" <<<"$out" \
         && [ "$(lines "$work/scratch/big.jsonl")" = 6 ] && [ ! -e "$work/scratch/big.jsonl.partial" ]
