@@ -184,11 +184,13 @@ public sealed class FeaturesTests : IDisposable
     [Fact]
     public async Task A_killed_run_resumes_to_the_same_embeddings()
     {
-        // Photos big enough (3000x2000) that the run is still going when the journal has its first records; SIGKILL, as
-        // the OOM killer or a node failure would, then the same command again.
+        // Enough 3000x2000 photos that the run is still going when the journal has its first records (twelve rotations,
+        // hard-linked up to 48: with DCT scaling one decodes in a few milliseconds, and twelve could all be done between
+        // two polls); SIGKILL, as the OOM killer or a node failure would, then the same command again.
         var photos = Directory.CreateDirectory(_dir.File("big")).FullName;
-        var made = Python("import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB').resize((3000, 2000)); " +
-            "[im.rotate(i * 3).save(f'{sys.argv[2]}/p{i:02}.jpg', quality=90) for i in range(12)]", TestData.Chelsea, photos);
+        var made = Python("import os, sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB').resize((3000, 2000)); " +
+            "[im.rotate(i * 3).save(f'{sys.argv[2]}/p{i:02}.jpg', quality=90) for i in range(12)]; " +
+            "[os.link(f'{sys.argv[2]}/p{i % 12:02}.jpg', f'{sys.argv[2]}/p{i:02}.jpg') for i in range(12, 48)]", TestData.Chelsea, photos);
         Assert.True(made.ExitCode == 0, made.Stderr);
         var output = _dir.File("killed.jsonl");
         string[] args = [photos, "--features", "--batch_size", "1", "--threads", "1", "-o", output];
