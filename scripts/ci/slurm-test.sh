@@ -154,9 +154,11 @@ else
 fi
 
 # --- a task killed mid-run (time limit, preemption) resumes from its journal --------------------------------
+# 160 small photos: the cancel below must land while the job is still classifying (a window of seconds after the 8th
+# record, on any machine), and the other jobs that use them stay quick.
 many=$work/many
 mkdir -p "$many"
-for i in $(seq -w 1 20); do
+for i in $(seq -w 1 40); do
     for f in "$repo"/tests/images/*.png "$repo"/tests/images/*.jpg; do cp "$f" "$many/$i-$(basename "$f")"; done
 done
 many_total=$(find "$many" -type f | wc -l)
