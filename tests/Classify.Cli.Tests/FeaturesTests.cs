@@ -194,15 +194,9 @@ public sealed class FeaturesTests : IDisposable
         Assert.True(made.ExitCode == 0, made.Stderr);
         var output = _dir.File("killed.jsonl");
         string[] args = [photos, "--features", "--batch_size", "1", "--threads", "1", "-o", output];
-        var start = new ProcessStartInfo(ClassifyProcess.Executable) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using (var run = Process.Start(start)!)
+        var (run, _) = await InterruptedRun.StartUntilJournaled(args, output, records: 3);
+        using (run)
         {
-            var journal = output + ".partial";
-            var waited = Stopwatch.StartNew();
-            while (!(File.Exists(journal) && File.ReadAllLines(journal).Length >= 4) && waited.Elapsed < TimeSpan.FromSeconds(60))
-                await Task.Delay(20);
-            Assert.False(run.HasExited, "the run ended before it could be killed");
             run.Kill();
             await run.WaitForExitAsync();
         }

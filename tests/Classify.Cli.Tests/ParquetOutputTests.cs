@@ -82,27 +82,12 @@ public sealed class ParquetOutputTests : IDisposable
     [Fact]
     public async Task A_killed_parquet_run_resumes_from_its_journal_into_the_file_an_uninterrupted_run_writes()
     {
-        var photos = Path.Combine(_dir.Path, "big");
-        Directory.CreateDirectory(photos);
-        using (var make = Process.Start("/usr/bin/python3", ["-c",
-            "import os, sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB').resize((9000, 6000)); " +
-            "im.save(f'{sys.argv[2]}/b00.jpg', quality=90, progressive=True); " +
-            "[os.link(f'{sys.argv[2]}/b00.jpg', f'{sys.argv[2]}/b{i:02}.jpg') for i in range(1, 24)]", TestData.Chelsea, photos])!)
-        {
-            await make.WaitForExitAsync();
-            Assert.Equal(0, make.ExitCode);
-        }
+        var photos = await InterruptedRun.BigPhotos(Path.Combine(_dir.Path, "big"), 24);
         var output = _dir.File("big.parquet");
         string[] args = [photos, TestData.Images, "-o", output, "--batch_size", "1"];
-        var start = new ProcessStartInfo(ClassifyProcess.Executable) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using (var run = Process.Start(start)!)
+        var (run, _) = await InterruptedRun.StartUntilJournaled(args, output, records: 2);
+        using (run)
         {
-            var journal = output + ".partial";
-            var waited = Stopwatch.StartNew();
-            while (!(File.Exists(journal) && File.ReadAllLines(journal).Length >= 3) && waited.Elapsed < TimeSpan.FromSeconds(60))
-                await Task.Delay(50);
-            Assert.False(run.HasExited, "the run ended before it could be killed");
             run.Kill(); // SIGKILL: no handler runs
             await run.WaitForExitAsync();
         }

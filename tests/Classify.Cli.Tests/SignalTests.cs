@@ -10,49 +10,26 @@ public sealed class SignalTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>How many photos <see cref="BigPhotos"/> makes: enough that the run is still decoding them seconds after
-    /// the records a test waits for, on any machine. With DCT scaling (the default) a 9000x6000 photo decodes in about
-    /// 0.2 s here, so eight of them could all be done (and the journal renamed) between two polls of the journal: the
-    /// signal then never came mid-run (CI saw exactly that).</summary>
+    /// <summary>How many photos each test's run gets (<see cref="InterruptedRun.BigPhotos"/>): enough that it is still
+    /// decoding seconds after the records a test waits for, on any machine.</summary>
     private const int Photos = 32;
 
-    /// <summary><see cref="Photos"/> 9000x6000 progressive JPEGs in <paramref name="folder"/> (or
-    /// <paramref name="width"/>x<paramref name="height"/>): one photo, saved once and hard-linked under the other names.
-    /// libjpeg-turbo cannot be interrupted inside one.</summary>
-    private static async Task<string> BigPhotos(string folder, int width = 9000, int height = 6000)
-    {
-        Directory.CreateDirectory(folder);
-        using var make = Process.Start("/usr/bin/python3", ["-c",
-            "import os, sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB').resize((int(sys.argv[3]), int(sys.argv[4]))); " +
-            "im.save(f'{sys.argv[2]}/b0.jpg', quality=90, progressive=True); " +
-            "[os.link(f'{sys.argv[2]}/b0.jpg', f'{sys.argv[2]}/b{i}.jpg') for i in range(1, int(sys.argv[5]))]",
-            TestData.Chelsea, folder, $"{width}", $"{height}", $"{Photos}"]);
-        await make.WaitForExitAsync();
-        Assert.Equal(0, make.ExitCode);
-        return folder;
-    }
+    private static Task<string> BigPhotos(string folder, int width = 9000, int height = 6000) =>
+        InterruptedRun.BigPhotos(folder, Photos, width, height);
 
     /// <summary>Starts classify, waits until its journal holds <paramref name="records"/> results, sends SIGTERM and
     /// returns how long it took to exit, its exit code, its stderr and the journal's lines.</summary>
     private static async Task<(TimeSpan Took, int ExitCode, string Stderr, string[] Journal)> Interrupt(string[] args, string output, int records,
         IDictionary<string, string>? env = null)
     {
-        var start = new ProcessStartInfo(ClassifyProcess.Executable) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        foreach (var (k, v) in env ?? new Dictionary<string, string>()) start.Environment[k] = v;
-        using var run = Process.Start(start)!;
-        var stderr = run.StandardError.ReadToEndAsync();
-        var journal = output + ".partial";
-        var waited = Stopwatch.StartNew();
-        while (!(File.Exists(journal) && File.ReadAllLines(journal).Length >= records + 1) && waited.Elapsed < TimeSpan.FromSeconds(60))
-            await Task.Delay(50);
-        Assert.False(run.HasExited, "the run ended before it could be interrupted");
+        var (started, stderr) = await InterruptedRun.StartUntilJournaled(args, output, records, env);
+        using var run = started;
         var signalled = Stopwatch.StartNew();
         using (var kill = Process.Start("kill", ["-TERM", run.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!)
             await kill.WaitForExitAsync();
         using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
             await run.WaitForExitAsync(limit.Token);
-        return (signalled.Elapsed, run.ExitCode, await stderr, File.ReadAllLines(journal));
+        return (signalled.Elapsed, run.ExitCode, await stderr, File.ReadAllLines(output + ".partial"));
     }
 
     [Fact]
